@@ -1,0 +1,29 @@
+"""``medseg info PATH [--json]``: what a file or DICOM folder holds."""
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("info", help="list the series/volumes in a file or DICOM folder")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="print JSON: {\"series\": [...]}")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..io import list_series
+
+    series = list_series(args.path)
+    if args.json:
+        print(json.dumps({"series": [s.as_dict() for s in series]}, indent=2))
+        return 0
+    for s in series:
+        d = s.as_dict()
+        shape = "x".join(map(str, d["shape"])) if d["shape"] else "?"
+        spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
+        print(f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
+              f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm")
+        for w in d["warnings"]:
+            print(f"  warning: {w}")
+    return 0

@@ -1,0 +1,174 @@
+"""Reading volumes from disk and writing volumes and labels back, without napari.
+
+Entry points
+------------
+``read_volume(path, series=None)``  -> one :class:`~napari_medseg.volume.Volume`
+``list_series(path)``               -> what a path holds (for ``medseg info``)
+``write_volume(path, array, ref)``  -> NIfTI / NRRD / MHA by extension, on ``ref``'s grid
+``write_labels(path, labels, ref)`` -> the same with the smallest unsigned dtype
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MedsegError, VolumeReadError
+from ..volume import Volume, smallest_label_dtype
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
+WRITE_SUFFIXES = NIFTI_SUFFIXES + (".nrrd", ".mha")
+
+
+@dataclass
+class SeriesSummary:
+    """What ``medseg info`` reports for one series (or one non-DICOM file)."""
+
+    series_uid: str | None
+    modality: str
+    description: str
+    n_files: int
+    shape: tuple[int, int, int] | None
+    spacing_mm: tuple[float, float, float] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "series_uid": self.series_uid,
+            "modality": self.modality,
+            "description": self.description,
+            "n_files": self.n_files,
+            "shape": list(self.shape) if self.shape else None,
+            "spacing_mm": [round(float(s), 6) for s in self.spacing_mm] if self.spacing_mm else None,
+            "warnings": list(self.warnings),
+        }
+
+
+def _lower_name(path: Path) -> str:
+    return path.name.lower()
+
+
+def is_nifti(path: Path) -> bool:
+    return _lower_name(path).endswith(NIFTI_SUFFIXES)
+
+
+def is_itk(path: Path) -> bool:
+    return _lower_name(path).endswith(ITK_SUFFIXES)
+
+
+def is_readable_path(path: str | Path) -> bool:
+    """Cheap test used by the napari reader hook: a folder, a volume file or a DICOM file."""
+    path = Path(path)
+    if path.is_dir() or is_nifti(path) or is_itk(path):
+        return True
+    from .dicom import is_dicom_file
+
+    return path.is_file() and is_dicom_file(path)
+
+
+def read_volume(path: str | Path, series: str | None = None) -> Volume:
+    """Read one volume from a file or a DICOM folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        NIfTI, NRRD/MHA/MHD, a DICOM file (single or multi-frame) or a folder of
+        DICOM files.
+    series : str, optional
+        SeriesInstanceUID (or the ``uid.N`` id ``medseg info`` prints for a UID that
+        was split) to pick when the folder holds several series.
+
+    Raises
+    ------
+    VolumeReadError
+        Unreadable input, or a folder with several series and no ``series`` given.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise VolumeReadError(f"{path}: no such file or folder")
+    if path.is_file() and is_nifti(path):
+        return read_nifti_file(path)
+    if path.is_file() and is_itk(path):
+        from .itk import read_itk
+
+        return read_itk(path)
+    from . import dicom
+
+    found = dicom.scan(path)
+    if not found:
+        raise VolumeReadError(f"{path}: no DICOM image series found")
+    if series is None:
+        if len(found) > 1:
+            listing = "; ".join(f"{s.series_id} ({s.modality}, {s.description!r}, {s.n_files} files)" for s in found)
+            raise VolumeReadError(f"{path}: holds {len(found)} series, choose one with --series: {listing}")
+        return found[0].load()
+    for s in found:
+        if series in (s.series_id, s.series_uid) :
+            return s.load()
+    raise VolumeReadError(f"{path}: no series {series!r}; found {', '.join(s.series_id for s in found)}")
+
+
+def read_all_volumes(path: str | Path) -> list[Volume]:
+    """Every volume a path holds (each DICOM series of a folder becomes its own volume)."""
+    path = Path(path)
+    if path.is_file() and (is_nifti(path) or is_itk(path)):
+        return [read_volume(path)]
+    from . import dicom
+
+    found = dicom.scan(path)
+    if not found:
+        raise VolumeReadError(f"{path}: no DICOM image series found")
+    return [s.load() for s in found]
+
+
+def read_nifti_file(path: Path) -> Volume:
+    from .nifti import read_nifti
+
+    return read_nifti(path)
+
+
+def list_series(path: str | Path) -> list[SeriesSummary]:
+    """Summaries of what ``path`` holds: each DICOM series, or the one volume of a file."""
+    path = Path(path)
+    if not path.exists():
+        raise VolumeReadError(f"{path}: no such file or folder")
+    if path.is_file() and (is_nifti(path) or is_itk(path)):
+        vol = read_volume(path)
+        return [
+            SeriesSummary(None, vol.meta.get("modality", ""), path.name, 1, vol.shape,
+                          tuple(vol.spacing), list(vol.meta.get("warnings", [])))
+        ]
+    from . import dicom
+
+    return [s.summary() for s in dicom.scan(path)]
+
+
+def _check_write_suffix(path: Path) -> None:
+    if not _lower_name(path).endswith(WRITE_SUFFIXES):
+        raise MedsegError(f"{path}: unsupported output format; use one of {', '.join(WRITE_SUFFIXES)}")
+
+
+def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
+    """Write ``array`` on ``reference``'s grid; the format follows the extension.
+
+    Refuses to overwrite the reference's own source file.
+    """
+    path = Path(path)
+    _check_write_suffix(path)
+    source = reference.meta.get("path")
+    if source and Path(source).exists() and path.exists() and path.resolve() == Path(source).resolve():
+        raise MedsegError(f"{path}: refusing to overwrite the source image; choose another file name")
+    if is_nifti(path):
+        from .nifti import write_nifti
+
+        return write_nifti(path, array, reference, dtype=dtype)
+    from .itk import write_itk
+
+    return write_itk(path, array, reference, dtype=dtype)
+
+
+def write_labels(path: str | Path, labels: np.ndarray, reference: Volume) -> Path:
+    """Write a label map on ``reference``'s grid with the smallest unsigned integer dtype."""
+    return write_volume(path, labels, reference, dtype=smallest_label_dtype(labels))

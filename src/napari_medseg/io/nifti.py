@@ -1,0 +1,60 @@
+"""NIfTI (.nii, .nii.gz) reading and writing with nibabel, converted to and from LPS."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VolumeReadError
+from ..volume import Volume
+from .atomic import atomic_path
+
+RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
+
+
+def read_nifti(path: str | Path) -> Volume:
+    """Read a 3D NIfTI file (a 4D file with one volume is accepted).
+
+    Intensity scaling (``scl_slope``/``scl_inter``) is applied. The affine is the one
+    nibabel chooses (sform if its code is set, else qform), converted to LPS.
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many types for broken files
+        raise VolumeReadError(f"{path}: not a readable NIfTI file ({exc})") from exc
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        data = data[..., None]
+    if data.ndim != 3:
+        raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D volumes are supported")
+    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name}
+    return Volume.from_file_order(data, RAS_TO_LPS @ img.affine, meta)
+
+
+def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
+    """Write ``array`` (on ``reference``'s grid, package axis order) as NIfTI.
+
+    The voxels are written in the reference's file order with its file affine; sform
+    and qform are set to the same matrix (code 1, scanner), so 3D Slicer, ITK-SNAP and
+    nibabel open it aligned with the source. The write is atomic.
+    """
+    import nibabel as nib
+
+    if array.shape != reference.shape:
+        raise ValueError(f"array shape {array.shape} is not the reference grid {reference.shape}")
+    data = np.ascontiguousarray(reference.to_file_order(array))
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    affine = RAS_TO_LPS @ reference.file_affine
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    img.header.set_xyzt_units("mm")
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp))
+    return Path(path)
