@@ -11,11 +11,10 @@ from .atomic import atomic_path
 
 
 def _affine_from_itk(image) -> np.ndarray:
-    """LPS affine of SimpleITK's array order (k, j, i)."""
+    """LPS affine of the ITK index (i, j, k)."""
     direction = np.array(image.GetDirection(), float).reshape(3, 3)  # columns: i, j, k
-    lin = direction @ np.diag(image.GetSpacing())
     affine = np.eye(4)
-    affine[:3, :3] = lin[:, ::-1]  # array axes are (k, j, i)
+    affine[:3, :3] = direction @ np.diag(image.GetSpacing())
     affine[:3, 3] = image.GetOrigin()
     return affine
 
@@ -36,7 +35,7 @@ def read_itk(path: str | Path) -> Volume:
         image = sitk.JoinSeries(image)
     if image.GetDimension() != 3:
         raise VolumeReadError(f"{path}: a {image.GetDimension()}D image; only 3D volumes are supported")
-    data = sitk.GetArrayFromImage(image)
+    data = sitk.GetArrayFromImage(image).transpose(2, 1, 0)  # file order = ITK index (i, j, k)
     meta = {"path": str(path), "format": "itk", "modality": "", "description": path.name}
     return Volume.from_file_order(data, _affine_from_itk(image), meta)
 
@@ -51,15 +50,13 @@ def write_itk(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=N
 
     if array.shape != reference.shape:
         raise ValueError(f"array shape {array.shape} is not the reference grid {reference.shape}")
-    data = np.ascontiguousarray(reference.to_file_order(array))
+    data = reference.to_file_order(array)
     if dtype is not None:
         data = data.astype(dtype, copy=False)
-    file_affine = reference.file_affine  # maps the file's array order to LPS
-    # SimpleITK wants the array as (k, j, i) of its own index (i, j, k): treat the file
-    # array order as (k, j, i), so ITK index axis n is array axis 2 - n.
-    lin = file_affine[:3, :3][:, ::-1]
+    file_affine = reference.file_affine  # maps the file's voxel index (i, j, k) to LPS
+    lin = file_affine[:3, :3]
     spacing = np.linalg.norm(lin, axis=0)
-    image = sitk.GetImageFromArray(data)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(data.transpose(2, 1, 0)))  # SimpleITK wants (k, j, i)
     image.SetSpacing(tuple(float(s) for s in spacing))
     image.SetDirection(tuple(float(v) for v in (lin / spacing).ravel()))
     image.SetOrigin(tuple(float(v) for v in file_affine[:3, 3]))

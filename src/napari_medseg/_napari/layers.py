@@ -1,0 +1,102 @@
+"""Conversions between :class:`~napari_medseg.volume.Volume` and napari layers.
+
+napari world axes are (z, y, x) = (Superior, Posterior, Left) in mm (LPS reversed),
+so a layer's ``affine`` is ``napari_affine(volume.affine)``; see ``volume.py``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..volume import FileOrder, Volume, affine_from_napari, napari_affine
+from . import sources
+
+UNITS = ("mm", "mm", "mm")
+
+
+def _layer_metadata(volume: Volume) -> dict[str, Any]:
+    keep = ("path", "series_uid", "modality", "description", "format", "warnings", "window", "label_names")
+    return {"medseg": {k: volume.meta[k] for k in keep if k in volume.meta}}
+
+
+def image_layer_data(volume: Volume, name: str | None = None) -> tuple:
+    """A napari ``LayerDataTuple`` for an image volume, in physical space (mm)."""
+    sources.remember(volume)
+    kwargs: dict[str, Any] = {
+        "name": name or volume.meta.get("description") or "volume",
+        "affine": napari_affine(volume.affine),
+        "units": UNITS,
+        "metadata": _layer_metadata(volume),
+    }
+    window = volume.meta.get("window")
+    if window:
+        center, width = window
+        kwargs["contrast_limits"] = (center - width / 2, center + width / 2)
+    elif volume.meta.get("modality") == "CT" or (volume.array.size and volume.array.min() <= -900):
+        kwargs["contrast_limits"] = (-160.0, 240.0)  # soft-tissue window, L40/W400
+    return (volume.array, kwargs, "image")
+
+
+def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for a Labels layer on ``reference``'s grid (with label names)."""
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "affine": napari_affine(reference.affine),
+        "units": UNITS,
+        "metadata": {"medseg": {"source": reference.meta.get("path"), "label_names": dict(label_names or {})}},
+    }
+    if label_names:
+        values = [0] + sorted(label_names)
+        kwargs["features"] = {"index": values, "name": ["background"] + [label_names[v] for v in sorted(label_names)]}
+    return kwargs
+
+
+def labels_layer_data(labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None) -> tuple:
+    """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid."""
+    sources.remember(reference)
+    return (labels, labels_layer_kwargs(reference, name, label_names), "labels")
+
+
+def world_affine_from_state(state: dict[str, Any]) -> np.ndarray:
+    """Data -> world 4x4 matrix of a 3D layer from its state (affine, scale, translate, ...).
+
+    napari composes ``affine @ (translate, rotate, shear, scale)``; writer hooks get
+    these entries separately in their ``meta`` dict.
+    """
+    from napari.utils.transforms import Affine
+
+    physical = Affine(
+        scale=state.get("scale", (1, 1, 1)),
+        translate=state.get("translate", (0, 0, 0)),
+        rotate=state.get("rotate"),
+        shear=state.get("shear"),
+        ndim=3,
+    ).affine_matrix
+    extra = state.get("affine")
+    extra = np.eye(4) if extra is None else np.asarray(getattr(extra, "affine_matrix", extra), float)
+    return extra @ physical
+
+
+def volume_from_layer(layer) -> Volume:
+    """A Volume for a 3D napari Image or Labels layer (its data and world geometry).
+
+    The file voxel order of the source is recovered when a volume opened in this
+    session has the same grid, so results save back in the source's own order.
+    """
+    if layer.ndim != 3:
+        raise ValueError(f"layer {layer.name!r} is {layer.ndim}D; a 3D volume is needed")
+    state = {"scale": layer.scale, "translate": layer.translate, "rotate": layer.rotate,
+             "shear": layer.shear, "affine": layer.affine.affine_matrix}
+    return volume_from_data(np.asarray(layer.data), state, layer.metadata)
+
+
+def volume_from_data(data: np.ndarray, state: dict[str, Any], metadata: dict | None = None) -> Volume:
+    """A Volume from layer data and the layer's transform entries (see world_affine_from_state)."""
+    affine = affine_from_napari(world_affine_from_state(state))
+    source = sources.find(data.shape, affine)
+    meta = dict((metadata or {}).get("medseg", {}))
+    if source is not None:
+        meta = {**source.meta, **meta}
+        return Volume(data, source.affine.copy(), source.file_order, meta)
+    return Volume(data, affine, FileOrder(), meta)

@@ -1,0 +1,38 @@
+"""npe2 reader hook: DICOM folders/files, NIfTI, NRRD, MHA/MHD -> image layers in mm."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import MedsegError
+from ..io import is_readable_path, read_all_volumes
+from .layers import image_layer_data
+
+
+def get_reader(path):
+    """Return :func:`read_layers` when ``path`` looks like something we read, else None."""
+    paths = path if isinstance(path, list) else [path]
+    if not paths or not all(is_readable_path(p) for p in paths):
+        return None
+    return read_layers
+
+
+def read_layers(path) -> list[tuple]:
+    """Read every volume at ``path`` (each DICOM series its own layer).
+
+    All volumes are read before any layer is returned, so a failure adds nothing; the
+    failure is shown as a notification and the null-layer sentinel is returned.
+    """
+    from napari.utils.notifications import show_error, show_warning
+
+    paths = path if isinstance(path, list) else [path]
+    try:
+        volumes = [v for p in paths for v in read_all_volumes(p)]
+    except MedsegError as exc:
+        show_error(str(exc))
+        return [(None,)]
+    layers = []
+    for v in volumes:
+        for w in v.meta.get("warnings", []):
+            show_warning(f"{v.meta.get('description') or Path(v.meta.get('path', '')).name}: {w}")
+        layers.append(image_layer_data(v))
+    return layers

@@ -1,0 +1,30 @@
+"""Shared fixtures: small synthetic volumes with awkward geometry."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def rotation(axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """3x3 rotation matrix about ``axis`` (Rodrigues)."""
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    a = np.deg2rad(angle_deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+
+
+@pytest.fixture
+def oblique_ras_affine() -> np.ndarray:
+    """A NIfTI (RAS) affine with permuted, flipped, oblique and anisotropic axes."""
+    perm_flip = np.array([[0, 0, -1], [1, 0, 0], [0, -1, 0]], float)  # i->-S.. etc
+    lin = rotation([1, 2, 0.5], 12.0) @ perm_flip @ np.diag([0.7, 1.3, 2.5])
+    aff = np.eye(4)
+    aff[:3, :3] = lin
+    aff[:3, 3] = [-40.5, 12.25, 60.0]
+    return aff
+
+
+@pytest.fixture
+def random_image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(-1000, 2000, size=(13, 17, 11)).astype(np.int16)
