@@ -1,0 +1,83 @@
+"""napari end to end: open through the plugin's reader, paint labels, save through its writer."""
+import nibabel as nib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from napari_medseg.io import read_volume
+from napari_medseg.volume import napari_affine
+
+PLUGIN = "napari-medseg"
+
+
+@pytest.fixture
+def las_nifti(tmp_path):
+    """An anisotropic NIfTI stored left-to-right (LAS), not in napari's display order."""
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 1000, size=(20, 24, 12)).astype(np.int16)
+    affine = np.array([[-0.9, 0, 0, 30.0], [0, 1.1, 0, -40.0], [0, 0, 3.0, 5.0], [0, 0, 0, 1]])
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    path = tmp_path / "las.nii.gz"
+    nib.save(img, str(path))
+    return path
+
+
+def test_nifti_opens_in_mm_paint_and_save_align_voxel_for_voxel(make_napari_viewer, las_nifti, tmp_path):
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(las_nifti), plugin=PLUGIN)
+    vol = read_volume(las_nifti)
+    assert np.allclose(image.affine.affine_matrix, napari_affine(vol.affine))
+    assert all(str(u) == "millimeter" for u in image.units)
+    # the world position napari reports for a voxel is its LPS position, reversed
+    for idx in [(0, 0, 0), (5, 7, 3), (11, 23, 19)]:
+        lps = vol.affine @ np.r_[idx, 1.0]
+        assert np.allclose(image.data_to_world(idx), lps[2::-1], atol=1e-6)
+    # radiological display: screen-down is posterior, screen-right is the patient's left
+    assert image.affine.affine_matrix[1, 1] > 0 and image.affine.affine_matrix[2, 2] > 0
+
+    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), affine=image.affine, units=image.units, name="seg")
+    labels.data_setitem((np.array([4, 4, 5]), np.array([10, 11, 10]), np.array([2, 2, 3])), 2)
+    assert labels.data.sum() == 6
+
+    out = tmp_path / "seg.nii.gz"
+    labels.save(str(out), plugin=PLUGIN)
+    saved = nib.load(str(out))
+    source = nib.load(str(las_nifti))
+    assert saved.shape == source.shape
+    assert np.allclose(saved.affine, source.affine)
+    painted_file_voxels = {tuple(v) for v in np.argwhere(np.asarray(saved.dataobj) == 2)}
+    t = vol.file_order.index_transform(vol.file_shape)
+    expected = {tuple((t @ np.r_[c, 1])[:3].astype(int)) for c in [(4, 10, 2), (4, 11, 2), (5, 10, 3)]}
+    assert painted_file_voxels == expected
+    # SimpleITK sees the label at the same physical points as the image voxels
+    s_img, s_lab = sitk.ReadImage(str(las_nifti)), sitk.ReadImage(str(out))
+    for f in expected:
+        assert np.allclose(s_img.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)),
+                           s_lab.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)))
+        assert s_lab[tuple(int(x) for x in f)] == 2
+
+
+def test_broken_file_gives_a_notification_and_no_layer(make_napari_viewer, tmp_path):
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"not a nifti")
+    viewer = make_napari_viewer()
+    from napari.utils.notifications import notification_manager
+
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    viewer.open(str(bad), plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+    assert any("broken.nii.gz" in m for m in seen)
+
+
+def test_sample_brain_mri_loads_with_aligned_labels(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample(PLUGIN, "brain_mri")
+    image, labels = layers
+    assert np.allclose(image.affine.affine_matrix, labels.affine.affine_matrix)
+    assert image.data.shape == labels.data.shape
+    assert set(np.unique(labels.data)) == {0, 1, 2}
+    # the MNI template is RAS-stored: shown with superior slices on axis 0
+    assert image.data.shape == (95, 117, 99)
