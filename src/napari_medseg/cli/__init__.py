@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import MedsegError
-from . import convert, demo, evaluate, info, models, segment
+from . import convert, demo, evaluate, gui, info, models, segment
 
-COMMANDS = (info, convert, segment, models, evaluate, demo)
+COMMANDS = (info, convert, segment, models, evaluate, demo, gui)
 
 
 class ExitWithStatus(MedsegError):
