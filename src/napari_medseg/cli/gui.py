@@ -32,6 +32,7 @@ def run(args) -> int:
     import napari
 
     viewer = open_viewer(load_sample=not args.no_sample)
+    viewer.window.resize(1500, 900)
     if args.screenshot:
         from qtpy.QtWidgets import QApplication
 
