@@ -1,0 +1,324 @@
+"""Finding DICOM images: cheap file test and header-only reading, one record per 2D image.
+
+A single-frame file gives one :class:`SliceHeader`; an enhanced multi-frame file
+(PerFrameFunctionalGroupsSequence) or a classic multi-frame file (e.g. RT dose with
+GridFrameOffsetVector) gives one per frame, with its own position. Pixel data is
+never read here (``stop_before_pixels``); its byte offset is remembered so that
+uncompressed pixels can later be read straight into the output array.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VolumeReadError
+from .dicom_geometry import slice_normal
+from .dicom_pixels import PixelLayout, SliceRef, default_workers
+
+__all__ = ["SliceHeader", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
+
+_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
+    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
+    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+}
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
+_DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """Header values of one 2D image (a single-frame file, or one frame of a multi-frame file).
+
+    Positions and orientations are LPS mm / direction cosines; ``pixel_spacing`` is
+    (between rows, between columns) in mm.
+    """
+
+    ref: SliceRef
+    series_uid: str
+    modality: str
+    description: str
+    iop: tuple[float, ...]
+    position: tuple[float, float, float]
+    pixel_spacing: tuple[float, float]
+    fallback_spacing: float  # SpacingBetweenSlices / SliceThickness, for a single slice
+    slope: float
+    intercept: float
+    instance: int
+    localizer: bool
+    echo: str
+    has_geometry: bool  # False when ImagePositionPatient/ImageOrientationPatient are missing
+    window: tuple[float, float] | None
+
+    @property
+    def path(self) -> Path:
+        return self.ref.path
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.ref.layout.rows, self.ref.layout.columns
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file that looks like DICOM but whose header cannot be used."""
+
+    path: Path
+    reason: str
+
+    def message(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+
+
+def sniff(path: str | os.PathLike) -> str | None:
+    """How a file presents itself as DICOM (reads at most 132 bytes).
+
+    Returns
+    -------
+    str or None
+        ``'dicm'``: the standard 'DICM' marker at byte 128; ``'bare'``: no preamble
+        but the file starts with a plausible group 0002/0008 element (old ACR-NEMA
+        style); ``'named'``: neither, but the name ends in .dcm/.dicom/.ima, so the
+        file is meant to be DICOM and is damaged; ``None``: not DICOM.
+    """
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(132)
+    except OSError:
+        return None
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicm"
+    if len(head) >= 8:
+        group, element = int.from_bytes(head[0:2], "little"), int.from_bytes(head[2:4], "little")
+        if group in (0x0002, 0x0008) and element <= 0x0100:
+            if head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 1024:  # explicit / implicit VR
+                return "bare"
+    return "named" if str(path).lower().endswith(DICOM_SUFFIXES) else None
+
+
+def is_dicom_file(path: str | os.PathLike) -> bool:
+    """Cheap test used by the napari reader: does ``path`` look like (or claim to be) DICOM?
+
+    True for the 'DICM' marker, for preamble-less files starting with a DICOM
+    element, and for damaged files named ``*.dcm`` (so that opening them gives a
+    clear error rather than "no reader").
+    """
+    return sniff(path) is not None
+
+
+def list_files(path: Path) -> list[Path]:
+    """Every regular file under ``path`` (recursive, sorted), or ``[path]`` for a file."""
+    if path.is_file():
+        return [path]
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+    return found
+
+
+def _floats(value, n: int) -> tuple[float, ...] | None:
+    """``n`` floats from a multi-valued DICOM element, or None when absent/wrong length."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) or not hasattr(value, "__len__"):
+        value = [value]
+    vals = tuple(float(v) for v in value)
+    return vals if len(vals) == n else None
+
+
+def _first(value) -> float | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) and hasattr(value, "__len__"):
+        value = value[0] if len(value) else None
+    return None if value is None else float(value)
+
+
+def _int(ds, keyword: str, default: int | None = None) -> int:
+    """An integer element; a missing or malformed one raises ValueError naming it."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        if default is None:
+            raise ValueError(f"{keyword} is missing")
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{keyword} = {str(value)!r} is not an integer") from None
+
+
+def _window(ds) -> tuple[float, float] | None:
+    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    return (center, width) if center is not None and width else None
+
+
+def _item(ds, group_seq: str, frame_groups, shared):
+    """First item of a functional group macro, per-frame first, then shared."""
+    for groups in (frame_groups, shared):
+        if groups is not None and group_seq in groups and len(groups[group_seq]):
+            return groups[group_seq][0]
+    return None
+
+
+def _transfer_syntax(ds) -> str:
+    """The file's transfer syntax; for files without meta header, the encoding pydicom found."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return str(meta.TransferSyntaxUID)
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if not little:
+        return "1.2.840.10008.1.2.2"
+    return "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+
+
+def _pixel_layout(ds, pixel_offset: int | None, frames: int) -> PixelLayout:
+    return PixelLayout(
+        transfer_syntax=_transfer_syntax(ds),
+        rows=_int(ds, "Rows"),
+        columns=_int(ds, "Columns"),
+        frames=frames,
+        bits_allocated=_int(ds, "BitsAllocated"),
+        bits_stored=_int(ds, "BitsStored", _int(ds, "BitsAllocated")),
+        pixel_representation=_int(ds, "PixelRepresentation", 0),
+        samples_per_pixel=_int(ds, "SamplesPerPixel", 1),
+        pixel_offset=pixel_offset,
+    )
+
+
+def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[SliceHeader]:
+    frames = _int(ds, "NumberOfFrames", 1)
+    layout = _pixel_layout(ds, pixel_offset, frames)
+    image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
+    common = dict(
+        series_uid=str(ds.get("SeriesInstanceUID", "") or "unknown-series"),
+        modality=str(ds.get("Modality", "") or ""),
+        description=str(ds.get("SeriesDescription", "") or ""),
+        instance=_int(ds, "InstanceNumber", 0),
+        localizer="LOCALIZER" in image_type,
+        echo=str(ds.get("EchoNumbers", "") or ""),
+    )
+    thickness = _first(ds.get("SpacingBetweenSlices")) or _first(ds.get("SliceThickness")) or 1.0
+    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    shared = shared_seq[0] if shared_seq else None
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    iop0 = _floats(ds.get("ImageOrientationPatient"), 6)
+    ipp0 = _floats(ds.get("ImagePositionPatient"), 3)
+    spacing0 = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
+    slope0, inter0 = _first(ds.get("RescaleSlope")), _first(ds.get("RescaleIntercept"))
+    offsets = ds.get("GridFrameOffsetVector")
+    out = []
+    for f in range(frames):
+        iop, ipp, spacing, slope, inter, window, thick = iop0, ipp0, spacing0, slope0, inter0, _window(ds), thickness
+        groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
+        if per_frame is not None or shared is not None:
+            if (item := _item(ds, "PlaneOrientationSequence", groups, shared)) is not None:
+                iop = _floats(item.get("ImageOrientationPatient"), 6) or iop
+            if (item := _item(ds, "PlanePositionSequence", groups, shared)) is not None:
+                ipp = _floats(item.get("ImagePositionPatient"), 3) or ipp
+            if (item := _item(ds, "PixelMeasuresSequence", groups, shared)) is not None:
+                spacing = _floats(item.get("PixelSpacing"), 2) or spacing
+                thick = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or thick
+            if (item := _item(ds, "PixelValueTransformationSequence", groups, shared)) is not None:
+                slope = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else slope
+                inter = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else inter
+            if (item := _item(ds, "FrameVOILUTSequence", groups, shared)) is not None:
+                window = _window(item) or window
+        has_geometry = iop is not None and ipp is not None
+        iop = iop or _DEFAULT_IOP
+        ipp = ipp or (0.0, 0.0, 0.0)
+        if frames > 1 and (per_frame is None or groups is None):  # classic multi-frame
+            step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
+            ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
+        out.append(
+            SliceHeader(
+                ref=SliceRef(path, f, layout),
+                iop=tuple(iop),
+                position=tuple(float(v) for v in ipp),
+                pixel_spacing=tuple(spacing or (1.0, 1.0)),
+                fallback_spacing=float(thick),
+                slope=1.0 if slope is None else slope,
+                intercept=0.0 if inter is None else inter,
+                has_geometry=has_geometry,
+                window=window,
+                **common,
+            )
+        )
+    return out
+
+
+def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
+    """Header records of one file: a list (an image), ``None`` (not a DICOM image) or Unreadable."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    kind = sniff(path)
+    if kind is None:
+        return None
+    if kind == "named":
+        return Unreadable(path, "damaged DICOM file (no 'DICM' marker at byte 128 and no DICOM element at the start)")
+    try:
+        with open(path, "rb") as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            offset = fp.tell()
+            tag = fp.read(4)
+    except InvalidDicomError as exc:
+        return Unreadable(path, f"unreadable DICOM file ({_one_line(exc)})")
+    except Exception as exc:  # pydicom raises many types for broken headers
+        return Unreadable(path, f"unreadable DICOM header ({_one_line(exc)})")
+    if tag not in _PIXEL_TAGS or "Rows" not in ds:
+        return None  # DICOMDIR, structured report, RT structure set...: not an image
+    try:
+        return _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
+    except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
+        return Unreadable(path, f"invalid DICOM header value ({_one_line(exc)})")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[SliceHeader], list[Unreadable], int]:
+    """Read the headers of ``files`` in parallel.
+
+    Returns
+    -------
+    slices : list of SliceHeader
+        One per 2D image found, in file order.
+    unreadable : list of Unreadable
+        Files that look like DICOM but cannot be used.
+    skipped : int
+        Files that are not DICOM images (other files, DICOMDIR, reports...).
+    """
+    n_workers = max(1, min(workers or default_workers(), len(files)))
+    if n_workers == 1:
+        results = [read_file_headers(f) for f in files]
+    else:
+        with ThreadPoolExecutor(n_workers) as pool:
+            results = list(pool.map(read_file_headers, files, chunksize=16))
+    slices, unreadable, skipped = [], [], 0
+    for r in results:
+        if r is None:
+            skipped += 1
+        elif isinstance(r, Unreadable):
+            unreadable.append(r)
+        else:
+            slices.extend(r)
+    return slices, unreadable, skipped
+
+
+def require_image(path: Path, result) -> None:
+    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+    if isinstance(result, Unreadable):
+        raise VolumeReadError(result.message())
+    if result is None:
+        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
+        raise VolumeReadError(f"{path}: {what}")

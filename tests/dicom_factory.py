@@ -1,0 +1,236 @@
+"""Synthetic DICOM series built with pydicom, for tests, benchmarks and sample data.
+
+Every geometry here is explicit, so a test can state where each voxel must land:
+``iop`` is ImageOrientationPatient (row cosines, column cosines), positions are
+ImagePositionPatient in LPS mm, ``pixel_spacing`` is (between rows, between columns)
+in mm, and pixel arrays are (slice, row, column) of *stored* values (before
+RescaleSlope/Intercept), slice k at ``origin + k * slice_spacing * normal``.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+AXIAL_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def oblique_iop(angles_deg=(20.0, -10.0, 15.0)) -> tuple[float, ...]:
+    """ImageOrientationPatient of an axial plane rotated about the x, y, z axes (degrees)."""
+    ax, ay, az = np.radians(angles_deg)
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    rot = rz @ ry @ rx
+    return tuple(float(v) for v in np.concatenate([rot[:, 0], rot[:, 1]]))
+
+
+def normal_of(iop) -> np.ndarray:
+    iop = np.asarray(iop, float)
+    n = np.cross(iop[:3], iop[3:])
+    return n / np.linalg.norm(n)
+
+
+def _ds(v: float) -> str:
+    """A DS string (at most 16 characters) for ``v``."""
+    return f"{v:.10g}"[:16]
+
+
+def image_dataset(
+    pixels: np.ndarray,
+    *,
+    position,
+    iop=AXIAL_IOP,
+    pixel_spacing=(1.0, 1.0),
+    slice_thickness: float = 1.0,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    series_uid: str,
+    study_uid: str,
+    frame_uid: str,
+    instance: int = 1,
+    modality: str = "CT",
+    description: str = "synthetic",
+    image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
+    window=None,
+    implicit_vr: bool = False,
+) -> Dataset:
+    """One single-frame image dataset (CT or MR storage) with full patient geometry.
+
+    ``pixels`` is a (rows, columns) int16 or uint16 array of stored values.
+    """
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE if modality == "CT" else MR_IMAGE_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.ImageType = list(image_type)
+    ds.Modality = modality
+    ds.PatientName = "Phantom^Synthetic"
+    ds.PatientID = "SYNTH001"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = frame_uid
+    ds.SeriesDescription = description
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = int(instance)
+    ds.ImagePositionPatient = [_ds(v) for v in position]
+    ds.ImageOrientationPatient = [_ds(v) for v in iop]
+    ds.PixelSpacing = [_ds(v) for v in pixel_spacing]
+    ds.SliceThickness = _ds(slice_thickness)
+    ds.RescaleSlope = _ds(slope)
+    ds.RescaleIntercept = _ds(intercept)
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = _ds(window[0]), _ds(window[1])
+    _set_pixels(ds, pixels)
+    return ds
+
+
+def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:
+    pixels = np.ascontiguousarray(pixels)
+    if pixels.dtype not in (np.int16, np.uint16):
+        raise ValueError(f"stored pixels must be int16 or uint16, not {pixels.dtype}")
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = pixels.shape[-2:]
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1 if pixels.dtype == np.int16 else 0
+    ds.PixelData = pixels.astype("<" + pixels.dtype.str[1:], copy=False).tobytes()
+
+
+@dataclass
+class WrittenSeries:
+    """What :func:`write_series` wrote: files in slice order (slice k at ``positions[k]``)."""
+
+    paths: list[Path]
+    series_uid: str
+    positions: np.ndarray  # (N, 3) LPS mm
+    iop: tuple[float, ...]
+    pixel_spacing: tuple[float, float]
+
+
+def write_series(
+    folder,
+    stored: np.ndarray,
+    *,
+    origin=(0.0, 0.0, 0.0),
+    iop=AXIAL_IOP,
+    pixel_spacing=(1.0, 1.0),
+    slice_spacing: float = 1.0,
+    positions=None,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    instance_order: str = "ascending",
+    names: str = "sequential",
+    rng: np.random.Generator | None = None,
+    series_uid: str | None = None,
+    study_uid: str | None = None,
+    frame_uid: str | None = None,
+    **dataset_kw,
+) -> WrittenSeries:
+    """Write a (slice, row, column) array of stored values as a single-frame series.
+
+    Parameters
+    ----------
+    stored : (N, rows, columns) int16 or uint16 ndarray
+    positions : (N, 3) array_like, optional
+        Explicit ImagePositionPatient per slice; by default slice k lies at
+        ``origin + k * slice_spacing * normal``.
+    instance_order : {'ascending', 'reversed', 'random'}
+        How InstanceNumber runs relative to the slice order.
+    names : {'sequential', 'random'}
+        ``slice_000.dcm`` ... or random hexadecimal names without extension.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = rng or np.random.default_rng(0)
+    n = len(stored)
+    if positions is None:
+        positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
+    positions = np.asarray(positions, float)
+    instances = {"ascending": np.arange(1, n + 1), "reversed": np.arange(n, 0, -1),
+                 "random": rng.permutation(n) + 1}[instance_order]
+    series_uid = series_uid or generate_uid()
+    study_uid = study_uid or generate_uid()
+    frame_uid = frame_uid or generate_uid()
+    paths = []
+    for k in range(n):
+        ds = image_dataset(
+            stored[k], position=positions[k], iop=iop, pixel_spacing=pixel_spacing,
+            slice_thickness=slice_spacing, slope=slope, intercept=intercept, series_uid=series_uid,
+            study_uid=study_uid, frame_uid=frame_uid, instance=int(instances[k]), **dataset_kw,
+        )
+        name = uuid.UUID(bytes=rng.bytes(16)).hex if names == "random" else f"slice_{k:03d}.dcm"
+        path = folder / name
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return WrittenSeries(paths, series_uid, positions, tuple(iop), tuple(pixel_spacing))
+
+
+def write_enhanced_ct(
+    path,
+    stored: np.ndarray,
+    *,
+    origin=(0.0, 0.0, 0.0),
+    iop=AXIAL_IOP,
+    pixel_spacing=(1.0, 1.0),
+    slice_spacing: float = 1.0,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    frame_order=None,
+) -> np.ndarray:
+    """Write an enhanced CT multi-frame file; frame f holds slice ``frame_order[f]``.
+
+    Positions are per frame (PlanePositionSequence); orientation, pixel measures and
+    rescale are shared functional groups. Returns the (N, 3) LPS position of each
+    *slice* (not frame).
+    """
+    n = len(stored)
+    order = np.arange(n) if frame_order is None else np.asarray(frame_order)
+    positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ENHANCED_CT_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_CT_STORAGE, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.ImageType = "CT", ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.SeriesDescription, ds.InstanceNumber = "enhanced synthetic", 1
+    ds.NumberOfFrames = n
+    shared = Dataset()
+    orient, measures, transform = Dataset(), Dataset(), Dataset()
+    orient.ImageOrientationPatient = [_ds(v) for v in iop]
+    measures.PixelSpacing = [_ds(v) for v in pixel_spacing]
+    measures.SliceThickness = _ds(slice_spacing)
+    transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = _ds(slope), _ds(intercept), "HU"
+    shared.PlaneOrientationSequence = [orient]
+    shared.PixelMeasuresSequence = [measures]
+    shared.PixelValueTransformationSequence = [transform]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for f in range(n):
+        item, pos = Dataset(), Dataset()
+        pos.ImagePositionPatient = [_ds(v) for v in positions[order[f]]]
+        item.PlanePositionSequence = [pos]
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    _set_pixels(ds, stored[order])
+    ds.save_as(Path(path), enforce_file_format=True)
+    return positions
+
+
+def read_stored(path) -> np.ndarray:
+    """Stored pixel values of a file, as pydicom decodes them (for checks)."""
+    return pydicom.dcmread(path).pixel_array
