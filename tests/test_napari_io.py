@@ -81,3 +81,24 @@ def test_sample_brain_mri_loads_with_aligned_labels(make_napari_viewer):
     assert set(np.unique(labels.data)) == {0, 1, 2}
     # the MNI template is RAS-stored: shown with superior slices on axis 0
     assert image.data.shape == (95, 117, 99)
+
+
+def test_oblique_volume_opens_with_one_notice_and_exact_world_positions(make_napari_viewer, tmp_path, oblique_ras_affine, random_image):
+    import warnings
+
+    from napari.utils.notifications import notification_manager
+
+    path = tmp_path / "oblique.nii.gz"
+    nib.save(nib.Nifti1Image(random_image, oblique_ras_affine), str(path))
+    viewer = make_napari_viewer()
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    (image,) = viewer.open(str(path), plugin=PLUGIN)
+    assert any("oblique" in m for m in seen)
+    vol = read_volume(path)
+    idx = (3, 4, 5)
+    assert np.allclose(image.data_to_world(idx), (vol.affine @ np.r_[idx, 1.0])[2::-1], atol=1e-6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        viewer.dims.set_current_step(0, 2)
+    assert not [w for w in caught if "Non-orthogonal" in str(w.message)]

@@ -94,3 +94,12 @@ def test_smallest_label_dtype_rejects_negative_and_fractional(values):
 def test_volume_rejects_wrong_dimensions():
     with pytest.raises(ValueError, match="3D"):
         Volume(np.zeros((3, 3)), np.eye(4))
+
+
+def test_obliquity_angle_of_a_tilted_volume():
+    lin = rotation([1, 0, 0], 17.0) @ np.diag([1.0, 1.0, 2.0])
+    aff = np.eye(4)
+    aff[:3, :3] = lin
+    vol = Volume.from_file_order(np.zeros((3, 3, 3)), aff)
+    assert vol.obliquity_deg == pytest.approx(17.0, abs=1e-6)
+    assert vol.is_oblique

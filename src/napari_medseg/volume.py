@@ -163,6 +163,12 @@ class Volume:
         return bool(np.abs(self.direction - _AXES).max() > 1e-4)
 
     @property
+    def obliquity_deg(self) -> float:
+        """Largest angle (degrees) between an array axis and the patient axis it stands for."""
+        cosines = np.clip(np.sum(self.direction * _AXES, axis=0), -1.0, 1.0)
+        return float(np.degrees(np.arccos(cosines.min())))
+
+    @property
     def file_shape(self) -> tuple[int, ...]:
         return tuple(np.array(self.array.shape)[np.argsort(self.file_order.perm)])
 

@@ -22,7 +22,7 @@ def read_layers(path) -> list[tuple]:
     All volumes are read before any layer is returned, so a failure adds nothing; the
     failure is shown as a notification and the null-layer sentinel is returned.
     """
-    from napari.utils.notifications import show_error, show_warning
+    from napari.utils.notifications import show_error, show_info, show_warning
 
     paths = path if isinstance(path, list) else [path]
     try:
@@ -32,7 +32,20 @@ def read_layers(path) -> list[tuple]:
         return [(None,)]
     layers = []
     for v in volumes:
+        if v.is_oblique:
+            _accept_oblique_slicing()
+            show_info(
+                f"{v.meta.get('description') or 'volume'} is oblique ({v.obliquity_deg:.1f} deg): napari shows each "
+                "slice in its own plane; positions in mm and saved labels keep the true geometry"
+            )
         for w in v.meta.get("warnings", []):
             show_warning(f"{v.meta.get('description') or Path(v.meta.get('path', '')).name}: {w}")
         layers.append(image_layer_data(v))
     return layers
+
+
+def _accept_oblique_slicing() -> None:
+    """Silence napari's per-slice warning for oblique data; the user was told once instead."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Non-orthogonal slicing is being requested")
