@@ -1,0 +1,36 @@
+"""Overlap and volume measures from voxel counts."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["count_overlap", "dice", "jaccard", "volume_ml"]
+
+
+def count_overlap(ref_labels: np.ndarray, pred_idx: np.ndarray, label: int) -> int:
+    """Number of prediction voxels of ``label`` that are ``label`` in the reference too.
+
+    Parameters
+    ----------
+    ref_labels : (Z, Y, X) integer ndarray, C-contiguous
+        Reference label map.
+    pred_idx : (N,) int64 ndarray
+        Flat indices of the prediction's voxels of ``label``.
+    """
+    return int(np.count_nonzero(ref_labels.reshape(-1)[pred_idx] == label))
+
+
+def dice(n_pred: int, n_ref: int, n_both: int) -> float:
+    """Dice coefficient ``2 |P & R| / (|P| + |R|)``; 1.0 when both are empty."""
+    total = n_pred + n_ref
+    return 1.0 if total == 0 else 2.0 * n_both / total
+
+
+def jaccard(n_pred: int, n_ref: int, n_both: int) -> float:
+    """Jaccard index ``|P & R| / |P | R|``; 1.0 when both are empty."""
+    union = n_pred + n_ref - n_both
+    return 1.0 if union == 0 else n_both / union
+
+
+def volume_ml(n_voxels: int, spacing) -> float:
+    """Volume in millilitres of ``n_voxels`` voxels of size ``spacing`` (mm per axis)."""
+    return float(n_voxels * np.prod(np.asarray(spacing, dtype=float)) / 1000.0)
