@@ -160,11 +160,12 @@ def _window(ds) -> tuple[float, float] | None:
     return (center, width) if center is not None and width else None
 
 
-def _item(ds, group_seq: str, frame_groups, shared):
+def _item(group_seq: str, frame_groups, shared):
     """First item of a functional group macro, per-frame first, then shared."""
     for groups in (frame_groups, shared):
-        if groups is not None and group_seq in groups and len(groups[group_seq]):
-            return groups[group_seq][0]
+        seq = None if groups is None else groups.get(group_seq)
+        if seq:
+            return seq[0]
     return None
 
 
@@ -219,17 +220,17 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
         iop, ipp, spacing, slope, inter, window, thick = iop0, ipp0, spacing0, slope0, inter0, _window(ds), thickness
         groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
         if per_frame is not None or shared is not None:
-            if (item := _item(ds, "PlaneOrientationSequence", groups, shared)) is not None:
+            if (item := _item("PlaneOrientationSequence", groups, shared)) is not None:
                 iop = _floats(item.get("ImageOrientationPatient"), 6) or iop
-            if (item := _item(ds, "PlanePositionSequence", groups, shared)) is not None:
+            if (item := _item("PlanePositionSequence", groups, shared)) is not None:
                 ipp = _floats(item.get("ImagePositionPatient"), 3) or ipp
-            if (item := _item(ds, "PixelMeasuresSequence", groups, shared)) is not None:
+            if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
                 spacing = _floats(item.get("PixelSpacing"), 2) or spacing
                 thick = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or thick
-            if (item := _item(ds, "PixelValueTransformationSequence", groups, shared)) is not None:
+            if (item := _item("PixelValueTransformationSequence", groups, shared)) is not None:
                 slope = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else slope
                 inter = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else inter
-            if (item := _item(ds, "FrameVOILUTSequence", groups, shared)) is not None:
+            if (item := _item("FrameVOILUTSequence", groups, shared)) is not None:
                 window = _window(item) or window
         has_geometry = iop is not None and ipp is not None
         iop = iop or _DEFAULT_IOP

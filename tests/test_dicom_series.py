@@ -1,0 +1,229 @@
+"""Finding, splitting, sorting and checking DICOM series (synthetic and pydicom's test files)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from dicom_factory import normal_of, oblique_iop, write_enhanced_ct, write_series
+from napari_medseg.errors import VolumeReadError
+from napari_medseg.io import dicom, read_volume
+
+TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+DIRTESTS = TEST_FILES / "dicomdirtests"
+
+
+def _stored(n=6, rows=10, cols=12, seed=0):
+    return np.random.default_rng(seed).integers(0, 2000, size=(n, rows, cols)).astype(np.int16)
+
+
+def test_slices_sorted_by_position_not_instance_number_or_file_name(tmp_path):
+    stored = _stored(8)
+    rng = np.random.default_rng(3)
+    written = write_series(tmp_path, stored, origin=(5.0, -3.0, 40.0), slice_spacing=2.0,
+                           instance_order="random", names="random", rng=rng)
+    vol = read_volume(tmp_path)
+    np.testing.assert_array_equal(vol.to_file_order(), stored)
+    np.testing.assert_allclose(vol.origin, written.positions[0])
+    np.testing.assert_allclose(vol.spacing, [2.0, 1.0, 1.0])
+    assert vol.meta["warnings"] == []
+
+
+def test_descending_positions_give_the_same_volume_as_ascending(tmp_path):
+    stored = _stored(5)
+    up = write_series(tmp_path / "up", stored, origin=(0, 0, 0), slice_spacing=3.0)
+    down_positions = up.positions[::-1]
+    write_series(tmp_path / "down", stored[::-1].copy(), positions=down_positions)
+    a, b = read_volume(tmp_path / "up"), read_volume(tmp_path / "down")
+    assert a.same_grid(b, atol=1e-6)
+    np.testing.assert_array_equal(a.array, b.array)
+
+
+def test_slope_intercept_applied_with_int16_for_ct_and_float32_otherwise(tmp_path):
+    stored = _stored(3)
+    write_series(tmp_path / "ct", stored, intercept=-1024)
+    write_series(tmp_path / "pet", stored, slope=0.25, intercept=3.5)
+    ct, pet = read_volume(tmp_path / "ct"), read_volume(tmp_path / "pet")
+    assert ct.array.dtype == np.int16 and pet.array.dtype == np.float32
+    np.testing.assert_array_equal(ct.to_file_order(), stored.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(pet.to_file_order(), stored * 0.25 + 3.5)
+
+
+def test_uint16_stored_values_that_overflow_int16_after_rescale_become_int32(tmp_path):
+    stored = np.full((2, 4, 4), 60000, dtype=np.uint16)
+    write_series(tmp_path, stored, intercept=-1000)
+    vol = read_volume(tmp_path)
+    assert vol.array.dtype == np.int32 and int(vol.array.max()) == 59000
+
+
+def test_localizer_in_same_uid_is_split_off_not_stacked(tmp_path):
+    axial = write_series(tmp_path, _stored(6), slice_spacing=2.5)
+    write_series(tmp_path, _stored(1), iop=(0, 1, 0, 0, 0, -1), series_uid=axial.series_uid,
+                 image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"), names="random")
+    found = dicom.scan(tmp_path)
+    assert [s.series_id for s in found] == [f"{axial.series_uid}.1", f"{axial.series_uid}.2"]
+    main, scout = found
+    assert main.load().shape == (6, 10, 12)
+    assert any("localizer" in w and scout.series_id in w for w in main.summary().warnings)
+    assert any("LOCALIZER" in w for w in scout.summary().warnings)
+    assert scout.summary().shape == (10, 12, 1)
+
+
+def test_missing_slice_reported_with_gap_in_mm_and_affine_uses_median_spacing(tmp_path):
+    written = write_series(tmp_path, _stored(7), slice_spacing=2.0)
+    written.paths[3].unlink()
+    vol = read_volume(tmp_path)
+    assert vol.shape[0] == 6
+    assert vol.spacing[0] == pytest.approx(2.0)
+    (warning,) = vol.meta["warnings"]
+    assert "uneven slice spacing" in warning and "4 mm between slices 2 and 3" in warning
+    assert "1 slice(s) missing" in warning
+
+
+def test_gantry_tilt_reported_with_its_angle(tmp_path):
+    n, step, tilt = 6, 2.0, 15.0
+    shift = step * np.tan(np.radians(tilt))  # each slice moves along y as well as z
+    positions = [(0.0, k * shift, k * step) for k in range(n)]
+    write_series(tmp_path, _stored(n), positions=positions)
+    vol = read_volume(tmp_path)
+    (warning,) = vol.meta["warnings"]
+    assert f"gantry tilt of {tilt:.2f} degrees" in warning
+    assert vol.spacing[0] == pytest.approx(step)  # stacked along the normal, like SimpleITK
+
+
+def test_duplicate_positions_reported_and_one_image_kept_per_position(tmp_path):
+    stored = _stored(4)
+    written = write_series(tmp_path / "a", stored, slice_spacing=2.0)
+    write_series(tmp_path / "b", stored[:1] + 7, positions=written.positions[:1], series_uid=written.series_uid,
+                 instance_order="ascending")
+    found = dicom.scan(tmp_path)
+    assert len(found) == 1 and found[0].n_files == 5
+    vol = found[0].load()
+    assert vol.shape[0] == 4
+    assert any("duplicate the position" in w for w in vol.meta["warnings"])
+
+
+def test_enhanced_multiframe_frames_stacked_by_per_frame_position(tmp_path):
+    stored = _stored(7)
+    iop = oblique_iop((0, 25, 0))
+    frame_order = [3, 0, 6, 1, 5, 2, 4]
+    positions = write_enhanced_ct(tmp_path / "enhanced.dcm", stored, origin=(10, 20, 30), iop=iop,
+                                  pixel_spacing=(0.8, 0.6), slice_spacing=1.25, intercept=-1024,
+                                  frame_order=frame_order)
+    (series,) = dicom.scan(tmp_path / "enhanced.dcm")
+    vol = series.load()
+    assert series.n_files == 1 and series.summary().shape == vol.shape
+    np.testing.assert_array_equal(vol.to_file_order(), stored.astype(np.int32) - 1024)
+    np.testing.assert_allclose(vol.file_affine[:3, 3], positions[0], atol=1e-6)
+    np.testing.assert_allclose(vol.file_affine[:3, 0], normal_of(iop) * 1.25, atol=1e-6)
+    assert vol.array.dtype == np.int16
+
+
+def test_two_series_in_one_folder_each_loads_and_read_volume_asks_which(tmp_path):
+    a = write_series(tmp_path / "x", _stored(4), description="first")
+    b = write_series(tmp_path / "y" / "deeper", _stored(3, 8, 8), description="second")
+    found = dicom.scan(tmp_path)
+    assert {s.series_id for s in found} == {a.series_uid, b.series_uid}
+    with pytest.raises(VolumeReadError, match="holds 2 series"):
+        read_volume(tmp_path)
+    assert read_volume(tmp_path, series=b.series_uid).shape == (3, 8, 8)
+
+
+def test_truncated_slice_fails_the_whole_load_naming_the_file(tmp_path):
+    written = write_series(tmp_path, _stored(5))
+    victim = written.paths[2]
+    victim.write_bytes(victim.read_bytes()[:-50])
+    with pytest.raises(VolumeReadError) as err:
+        read_volume(tmp_path)
+    assert str(victim) in str(err.value) and "truncated" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unreadable_dicom_in_folder_reported_in_warnings_and_other_files_still_load(tmp_path):
+    write_series(tmp_path, _stored(3))
+    broken = tmp_path / "broken.dcm"
+    broken.write_bytes(b"\x00" * 10)
+    (tmp_path / "README").write_text("a text file: skipped silently")
+    (series,) = dicom.scan(tmp_path)
+    assert series.load().shape == (3, 10, 12)
+    (warning,) = series.summary().warnings
+    assert str(broken) in warning and "damaged DICOM file" in warning
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("MR_truncated.dcm", "truncated DICOM file"),
+        ("no_meta.dcm", "damaged DICOM file"),
+        ("badVR.dcm", "NumberOfFrames = '1A' is not an integer"),
+        ("rtstruct.dcm", "without image data"),
+    ],
+)
+def test_broken_pydicom_files_give_one_line_naming_file_and_reason(name, reason):
+    with pytest.raises(VolumeReadError) as err:
+        read_volume(TEST_FILES / name)
+    message = str(err.value)
+    assert message.startswith(str(TEST_FILES / name)) and reason in message and "\n" not in message
+
+
+def test_is_dicom_file_is_cheap_and_accepts_damaged_dcm_names(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert dicom.is_dicom_file(TEST_FILES / "CT_small.dcm")
+    assert dicom.is_dicom_file(TEST_FILES / "ExplVR_LitEndNoMeta.dcm")  # no preamble, valid start
+    assert dicom.is_dicom_file(TEST_FILES / "no_meta.dcm")  # damaged, but named .dcm: reader explains
+    assert not dicom.is_dicom_file(tmp_path / "notes.txt")
+    assert not dicom.is_dicom_file(TEST_FILES / "README.txt")
+
+
+def test_mr2_yields_its_three_series_with_triplanar_pilots_split_by_orientation():
+    found = dicom.scan(DIRTESTS / "98892003" / "MR2")
+    assert len({s.series_uid for s in found}) == 3
+    assert len({s.series_id for s in found}) == len(found) == 7
+    for s in found:  # every part is one plane: nothing stacked across orientations
+        assert s.load().shape.count(1) == 1
+
+
+def test_ct2_reports_its_uneven_spacing():
+    # The issue names it 98892001/CT2; in pydicom's data it lives under 77654033.
+    (series,) = dicom.scan(DIRTESTS / "77654033" / "CT2")
+    warnings = series.summary().warnings
+    assert any("uneven slice spacing" in w and "202 mm" in w for w in warnings)
+    assert series.load().spacing[0] == pytest.approx(1.25)
+
+
+def test_mr700_radial_localizer_is_not_stacked_into_a_volume():
+    found = dicom.scan(DIRTESTS / "98892003" / "MR700")
+    assert len(found) == 7 and len({s.series_uid for s in found}) == 1
+    for s in found:
+        assert s.n_files == 1 and 1 in s.summary().shape
+        assert any("radial or multi-planar localizer" in w for w in s.summary().warnings)
+
+
+def test_ct5n_clean_series_loads_with_header_spacing_and_window():
+    (series,) = dicom.scan(DIRTESTS / "98892001" / "CT5N")
+    vol = series.load()
+    assert vol.shape == (5, 16, 16) and vol.meta["warnings"] == []
+    assert vol.spacing[0] == pytest.approx(2.5)
+    assert vol.meta["modality"] == "CT" and vol.meta["format"] == "dicom"
+    ds = pydicom.dcmread(series.files[0])
+    assert vol.meta["window"] == (float(ds.WindowCenter), float(ds.WindowWidth))
+
+
+def test_summary_predicts_the_loaded_shape_and_spacing(tmp_path):
+    write_series(tmp_path, _stored(5, 9, 11), iop=(0, 1, 0, 0, 0, -1), pixel_spacing=(0.5, 0.7), slice_spacing=3.0)
+    (series,) = dicom.scan(tmp_path)
+    summary, vol = series.summary(), series.load()
+    assert summary.shape == vol.shape == (9, 11, 5)  # sagittal: rows run S->I, columns A->P
+    np.testing.assert_allclose(summary.spacing_mm, vol.spacing)
+
+
+def test_single_file_of_a_series_loads_as_one_slice_volume():
+    vol = read_volume(TEST_FILES / "CT_small.dcm")
+    ds = pydicom.dcmread(TEST_FILES / "CT_small.dcm")
+    assert vol.shape == (1, 128, 128)
+    np.testing.assert_allclose(vol.origin, [float(v) for v in ds.ImagePositionPatient])
+    expected = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    np.testing.assert_array_equal(vol.to_file_order()[0], expected)
+
