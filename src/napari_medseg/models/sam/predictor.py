@@ -1,0 +1,120 @@
+"""One predictor for every SAM-family network: embed slices (cached), predict from prompts."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .embedding_cache import EmbeddingCache, Key
+from .networks import SamNetwork
+from .preprocessing import SliceGeometry, SliceTransform
+
+__all__ = ["SamPredictor"]
+
+
+class SamPredictor:
+    """Embeds 2D slices and turns box / point prompts into masks.
+
+    Parameters
+    ----------
+    network : SamNetwork
+        From :func:`~napari_medseg.models.sam.networks.build_network`.
+    cache : EmbeddingCache, optional
+        Where embeddings are kept by key; a private 64-slice LRU by default.
+    batch_size : int
+        Slices encoded together by :meth:`embed`.
+
+    Notes
+    -----
+    Slices are (H, W) uint8 arrays (already windowed, see ``intensity.py``); prompts are in
+    pixel indices of the slice: boxes ``(x0, y0, x1, y1)``, points ``(x, y)`` with labels
+    1 (inside) / 0 (outside). Model calls are serialised by a lock, so a background thread
+    may precompute embeddings while another predicts.
+    """
+
+    def __init__(self, network: SamNetwork, cache: EmbeddingCache | None = None, batch_size: int = 4):
+        self.network = network
+        self.transform = SliceTransform(network.sam_type, network.input_size)
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self.batch_size = batch_size
+        self._lock = threading.RLock()
+        self._embedding: torch.Tensor | None = None
+        self._geometry: SliceGeometry | None = None
+        self.seconds_per_slice: float | None = None  # measured encoder time, last batch
+
+    @property
+    def device(self) -> torch.device:
+        return self.network.device
+
+    def embed(self, slices: Sequence[np.ndarray], keys: Sequence[Key | None] | None = None) -> list[torch.Tensor]:
+        """Embeddings (C, h, w) of (H, W) uint8 slices, from the cache or encoded in batches.
+
+        Slices with a key are looked up first and stored after encoding.
+        """
+        keys = list(keys) if keys is not None else [None] * len(slices)
+        out: list[torch.Tensor | None] = [self.cache.get(k) if k is not None else None for k in keys]
+        todo = [i for i, e in enumerate(out) if e is None]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            batch = np.stack([self.transform.image(slices[i])[0] for i in chunk])
+            with self._lock, torch.inference_mode():
+                start_time = time.perf_counter()
+                embeddings = self.network.image_encoder(torch.from_numpy(batch).to(self.device)).cpu()
+                self.seconds_per_slice = (time.perf_counter() - start_time) / len(chunk)
+            for i, embedding in zip(chunk, embeddings):
+                out[i] = embedding
+                if keys[i] is not None:
+                    self.cache.put(keys[i], embedding)
+        return out  # type: ignore[return-value]
+
+    def is_cached(self, key: Key) -> bool:
+        """True when the embedding under ``key`` is in memory or on disk."""
+        return key in self.cache
+
+    def set_slice(self, slice_u8: np.ndarray, key: Key | None = None) -> None:
+        """Make ``slice_u8`` the slice that :meth:`predict` segments (embedding it if needed)."""
+        self._embedding = self.embed([slice_u8], [key])[0]
+        self._geometry = self.transform.geometry(*slice_u8.shape)
+
+    def predict(self, box=None, points=None, point_labels=None) -> np.ndarray:
+        """Mask (H, W) bool of the current slice for a box and/or points.
+
+        Parameters
+        ----------
+        box : sequence of 4 floats, optional
+            ``(x0, y0, x1, y1)`` in slice pixels (inclusive corners).
+        points : (N, 2) array-like, optional
+            ``(x, y)`` in slice pixels.
+        point_labels : (N,) array-like, optional
+            1 for inside, 0 for outside; all 1 when omitted.
+        """
+        if self._embedding is None:
+            raise RuntimeError("call set_slice() before predict()")
+        return self.predict_with(self._embedding, self._geometry, box, points, point_labels)
+
+    def predict_with(self, embedding: torch.Tensor, geo: SliceGeometry, box=None, points=None,
+                     point_labels=None) -> np.ndarray:
+        """:meth:`predict` on a given (C, h, w) embedding and slice geometry."""
+        if box is None and (points is None or len(points) == 0):
+            raise ValueError("a prompt needs a box or at least one point")
+        device, t = self.device, self.transform
+        boxes = None if box is None else torch.from_numpy(t.box(box, geo))[None, None].to(device)
+        point_prompt = None
+        if points is not None and len(points):
+            coords = torch.from_numpy(t.points(points, geo))[None].to(device)
+            labels = np.ones(len(coords[0])) if point_labels is None else np.asarray(point_labels)
+            point_prompt = (coords, torch.as_tensor(labels, dtype=torch.int64, device=device)[None])
+        net = self.network
+        with self._lock, torch.inference_mode():
+            sparse, dense = net.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
+            logits, _ = net.mask_decoder(
+                image_embeddings=embedding[None].to(device),
+                image_pe=net.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            return t.masks(logits, geo)[0].cpu().numpy()
