@@ -99,6 +99,6 @@ def test_oblique_volume_opens_with_one_notice_and_exact_world_positions(make_nap
     idx = (3, 4, 5)
     assert np.allclose(image.data_to_world(idx), (vol.affine @ np.r_[idx, 1.0])[2::-1], atol=1e-6)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+        warnings.filterwarnings("always", append=True)  # would surface napari's warning every time
         viewer.dims.set_current_step(0, 2)
     assert not [w for w in caught if "Non-orthogonal" in str(w.message)]
