@@ -39,7 +39,8 @@ from .boundary import boundary_voxels, label_voxel_indices, surface_elements
 from .distances import SurfaceDistances, nearest_distances
 from .overlap import count_overlap, dice, jaccard, volume_ml
 
-__all__ = ["Evaluation", "LabelMetrics", "RECORD_FIELDS", "SURFACES", "as_label_array", "evaluate_labels",
+__all__ = ["Evaluation", "LabelMetrics", "RECORD_FIELDS", "SURFACES", "as_label_array", "both_empty_record",
+           "evaluate_labels",
            "evaluate_volumes", "surface_distances"]
 
 SURFACES = ("voxel", "area")
@@ -118,6 +119,11 @@ def surface_distances(pred: np.ndarray, pred_idx: np.ndarray, ref: np.ndarray, r
     pp, rp = pb * spacing, rb * spacing
     dist = SurfaceDistances(nearest_distances(pp, rp), nearest_distances(rp, pp), *weights)
     return pb, rb, dist
+
+
+def both_empty_record(label: int, tolerance_mm: float = 2.0, surface: str = "voxel") -> LabelMetrics:
+    """The record of a label absent from both masks (e.g. missing from one case of many)."""
+    return _record(int(label), 0, 0, 0, None, np.ones(3), tolerance_mm, surface)
 
 
 def _record(label: int, n_pred: int, n_ref: int, n_both: int, dist: SurfaceDistances | None,

@@ -1,0 +1,95 @@
+"""Records as text: CSV rows (atomic file writes), a fixed-width table, and summary lines."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ..io.atomic import atomic_path
+from .evaluate import RECORD_FIELDS, LabelMetrics
+from .summary import SUMMARY_METRICS, LabelSummary
+
+__all__ = ["records_to_rows", "rows_to_csv_text", "write_csv", "format_table", "format_summary"]
+
+TABLE_COLUMNS = ("label", "dice", "hd_mm", "hd95_mm", "assd_mm", "nsd", "volume_pred_ml", "volume_ref_ml", "status")
+
+
+def records_to_rows(records: Iterable[LabelMetrics], *, case: str | None = None,
+                    names: Mapping[int, str] | None = None) -> list[dict]:
+    """One dict per record, in :data:`RECORD_FIELDS` order.
+
+    ``case`` adds a leading ``case`` column (folder mode); ``names`` adds a ``name``
+    column after ``label`` (label names, e.g. from a napari layer).
+    """
+    rows = []
+    for record in records:
+        row = {"case": case} if case is not None else {}
+        values = record.as_dict()
+        row["label"] = values.pop("label")
+        if names is not None:
+            row["name"] = names.get(record.label, "")
+        row.update(values)
+        rows.append(row)
+    return rows
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""  # undefined; the status column says why
+    if isinstance(value, float):
+        return repr(value)  # full precision: reproducible numbers
+    return str(value)
+
+
+def rows_to_csv_text(rows: list[dict], delimiter: str = ",") -> str:
+    """CSV (or TSV with ``delimiter="\\t"``) text with a header; ``None`` -> empty cell."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(rows[0].keys())
+    for row in rows:
+        writer.writerow([_cell(v) for v in row.values()])
+    return buffer.getvalue()
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """Write rows as CSV, atomically (a temporary file renamed onto ``path``)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(rows_to_csv_text(rows) or ",".join(RECORD_FIELDS) + "\n", encoding="utf-8")
+    return path
+
+
+def _short(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+    return str(value)
+
+
+def format_table(records: Iterable[LabelMetrics], names: Mapping[int, str] | None = None) -> str:
+    """A fixed-width text table of the main columns (``-`` = undefined)."""
+    columns = TABLE_COLUMNS if names is None else ("label", "name") + TABLE_COLUMNS[1:]
+    lines = [[c for c in columns]]
+    for row in records_to_rows(records, names=names):
+        lines.append([_short(row[c]) for c in columns])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in lines)
+
+
+def format_summary(summaries: list[LabelSummary]) -> str:
+    """Per label: status counts, then mean, median and IQR of each metric with its n."""
+    out = []
+    for s in summaries:
+        c = s.status_counts
+        out.append(f"label {s.label}: {s.n_cases} cases (ok {c['ok']}, both empty {c['both_empty']}, "
+                   f"prediction empty {c['pred_empty']}, reference empty {c['ref_empty']})")
+        out.append(f"  {'metric':<15}{'mean':>10}{'median':>10}{'q25':>10}{'q75':>10}{'IQR':>10}{'n':>5}{'undefined':>10}")
+        for m in SUMMARY_METRICS:
+            st = s.stats[m]
+            cells = [_short(v) for v in (st.mean, st.median, st.q25, st.q75, st.iqr)]
+            out.append(f"  {m:<15}" + "".join(f"{v:>10}" for v in cells) + f"{st.n:>5}{st.n_undefined:>10}")
+    return "\n".join(out)
