@@ -8,6 +8,7 @@ uncompressed pixels can later be read straight into the output array.
 """
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -124,27 +125,60 @@ def list_files(path: Path) -> list[Path]:
     return found
 
 
+_US_KEYWORDS = {"Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel"}
+
+
+@functools.lru_cache(maxsize=None)
+def _tag(keyword: str) -> int:
+    from pydicom.datadict import tag_for_keyword
+
+    return tag_for_keyword(keyword)
+
+
+def _value(ds, keyword: str):
+    """An element's value, parsed straight from pydicom's raw bytes when not converted yet.
+
+    Several times faster than ``ds.get`` (no value validation): text values come
+    back as one ``str`` (multiple values still joined by backslashes), US values as
+    ``int``; already converted elements as pydicom gives them.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    elem = ds.get_item(_tag(keyword))
+    if elem is None:
+        return None
+    value = elem.value
+    if not (isinstance(elem, RawDataElement) and isinstance(value, bytes)):
+        return value
+    if keyword in _US_KEYWORDS:
+        little = (getattr(ds, "original_encoding", None) or (None, True))[1] is not False
+        return int.from_bytes(value[:2], "little" if little else "big") if len(value) >= 2 else None
+    return value.decode("latin-1").strip(" \x00") or None
+
+
+def _split(value) -> list:
+    """Values of a (possibly multi-valued) element as a list."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return value.split("\\")
+    return list(value) if hasattr(value, "__len__") else [value]
+
+
 def _floats(value, n: int) -> tuple[float, ...] | None:
     """``n`` floats from a multi-valued DICOM element, or None when absent/wrong length."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) or not hasattr(value, "__len__"):
-        value = [value]
-    vals = tuple(float(v) for v in value)
+    vals = tuple(float(v) for v in _split(value))
     return vals if len(vals) == n else None
 
 
 def _first(value) -> float | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) and hasattr(value, "__len__"):
-        value = value[0] if len(value) else None
-    return None if value is None else float(value)
+    vals = _split(value)
+    return float(vals[0]) if vals and str(vals[0]).strip() else None
 
 
 def _int(ds, keyword: str, default: int | None = None) -> int:
     """An integer element; a missing or malformed one raises ValueError naming it."""
-    value = ds.get(keyword)
+    value = _value(ds, keyword)
     if value is None or value == "":
         if default is None:
             raise ValueError(f"{keyword} is missing")
@@ -156,7 +190,7 @@ def _int(ds, keyword: str, default: int | None = None) -> int:
 
 
 def _window(ds) -> tuple[float, float] | None:
-    center, width = _first(ds.get("WindowCenter")), _first(ds.get("WindowWidth"))
+    center, width = _first(_value(ds, "WindowCenter")), _first(_value(ds, "WindowWidth"))
     return (center, width) if center is not None and width else None
 
 
@@ -197,24 +231,24 @@ def _pixel_layout(ds, pixel_offset: int | None, frames: int) -> PixelLayout:
 def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[SliceHeader]:
     frames = _int(ds, "NumberOfFrames", 1)
     layout = _pixel_layout(ds, pixel_offset, frames)
-    image_type = tuple(str(v).upper() for v in (ds.get("ImageType") or ()))
+    image_type = tuple(str(v).strip().upper() for v in _split(_value(ds, "ImageType")))
     common = dict(
-        series_uid=str(ds.get("SeriesInstanceUID", "") or "unknown-series"),
-        modality=str(ds.get("Modality", "") or ""),
+        series_uid=str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
+        modality=str(_value(ds, "Modality") or "").strip(),
         description=str(ds.get("SeriesDescription", "") or ""),
         instance=_int(ds, "InstanceNumber", 0),
         localizer="LOCALIZER" in image_type,
-        echo=str(ds.get("EchoNumbers", "") or ""),
+        echo=str(_value(ds, "EchoNumbers") or ""),
     )
-    thickness = _first(ds.get("SpacingBetweenSlices")) or _first(ds.get("SliceThickness")) or 1.0
+    thickness = _first(_value(ds, "SpacingBetweenSlices")) or _first(_value(ds, "SliceThickness")) or 1.0
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    iop0 = _floats(ds.get("ImageOrientationPatient"), 6)
-    ipp0 = _floats(ds.get("ImagePositionPatient"), 3)
-    spacing0 = _floats(ds.get("PixelSpacing"), 2) or _floats(ds.get("ImagerPixelSpacing"), 2)
-    slope0, inter0 = _first(ds.get("RescaleSlope")), _first(ds.get("RescaleIntercept"))
-    offsets = ds.get("GridFrameOffsetVector")
+    iop0 = _floats(_value(ds, "ImageOrientationPatient"), 6)
+    ipp0 = _floats(_value(ds, "ImagePositionPatient"), 3)
+    spacing0 = _floats(_value(ds, "PixelSpacing"), 2) or _floats(_value(ds, "ImagerPixelSpacing"), 2)
+    slope0, inter0 = _first(_value(ds, "RescaleSlope")), _first(_value(ds, "RescaleIntercept"))
+    offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
     out = []
     for f in range(frames):
         iop, ipp, spacing, slope, inter, window, thick = iop0, ipp0, spacing0, slope0, inter0, _window(ds), thickness
