@@ -126,3 +126,20 @@ def test_different_grids_raise_with_both_grids_unless_resampled():
     assert result.resampled and "resampled" in result.note
     (rec,) = result.records
     assert rec.dice == 1.0 and rec.volume_pred_ml == pytest.approx(8 * 2.0 / 1000)
+
+
+def test_boundary_error_map_marks_exactly_the_surface_nsd_counts_as_wrong():
+    from napari_medseg.metrics.error_map import EXTRA, MISSED, boundary_error_map
+
+    ref = np.zeros((6, 12, 12), np.uint8)
+    ref[1:5, 2:8, 2:8] = 1
+    pred = np.zeros_like(ref)
+    pred[1:5, 2:8, 2:11] = 1  # reaches 3 voxels too far along axis 2
+    spacing = (2.0, 1.0, 1.0)
+    error = boundary_error_map(pred, ref, spacing, tolerance_mm=2.0)
+    (rec,) = evaluate_labels(pred, ref, spacing, tolerance_mm=2.0)
+    n_surface = len(boundary_voxels(pred, np.flatnonzero(pred), 1)) + len(boundary_voxels(ref, np.flatnonzero(ref), 1))
+    n_wrong = np.count_nonzero(error == EXTRA) + np.count_nonzero(error == MISSED)
+    assert np.count_nonzero(error == MISSED) == 0  # every reference surface voxel is <= 2 mm from the prediction's
+    assert error[2, 4, 10] == EXTRA and error[2, 4, 9] == 0 and error[2, 4, 8] == 0  # 3 mm off vs 2 and 1 mm
+    assert rec.nsd == pytest.approx(1 - n_wrong / n_surface)
