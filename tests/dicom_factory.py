@@ -62,6 +62,7 @@ def image_dataset(
     image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
     window=None,
     implicit_vr: bool = False,
+    sop_uid: str | None = None,
 ) -> Dataset:
     """One single-frame image dataset (CT or MR storage) with full patient geometry.
 
@@ -70,7 +71,7 @@ def image_dataset(
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE if modality == "CT" else MR_IMAGE_STORAGE
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid()
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
@@ -151,6 +152,9 @@ def write_series(
         How InstanceNumber runs relative to the slice order.
     names : {'sequential', 'random'}
         ``slice_000.dcm`` ... or random hexadecimal names without extension.
+    series_uid, study_uid, frame_uid : str, optional
+        Fresh random UIDs by default; SOPInstanceUIDs derive from the series UID,
+        so fixed UIDs give byte-identical files.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -169,7 +173,8 @@ def write_series(
         ds = image_dataset(
             stored[k], position=positions[k], iop=iop, pixel_spacing=pixel_spacing,
             slice_thickness=slice_spacing, slope=slope, intercept=intercept, series_uid=series_uid,
-            study_uid=study_uid, frame_uid=frame_uid, instance=int(instances[k]), **dataset_kw,
+            study_uid=study_uid, frame_uid=frame_uid, instance=int(instances[k]),
+            sop_uid=generate_uid(entropy_srcs=[series_uid, str(k)]), **dataset_kw,
         )
         name = uuid.UUID(bytes=rng.bytes(16)).hex if names == "random" else f"slice_{k:03d}.dcm"
         path = folder / name
