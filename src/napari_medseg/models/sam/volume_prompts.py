@@ -90,6 +90,7 @@ def segment_box_3d(volume, box, *, slice_axis: int = 0, points=None, model: str 
         ``(a0, a1, a2, b0, b1, b2)``, inclusive array indices of opposite corners. A box one
         slice thick along ``slice_axis`` segments that slice; otherwise its middle slice is
         prompted and the mask propagates through the box's slices, cut to its rectangle.
+        None: only the clicked slices are segmented, each from its clicks.
     slice_axis : int
         Array axis slices are taken along (0: axial for a volume in the package's order).
     points : (N, 4) array-like, optional
@@ -114,11 +115,11 @@ def segment_box_3d(volume, box, *, slice_axis: int = 0, points=None, model: str 
     """
     prompts, extent = prompts_from_box(volume.shape, box, slice_axis, points)
     session = SamSession(load_predictor(model, checkpoint, device), volume.array, window, modality)
-    if extent.first == extent.last:
-        mask2d = extent.clip(session.segment_slice(slice_axis, prompts[0]))
-        out = np.zeros(volume.shape, np.uint8)
-        np.moveaxis(out, slice_axis, 0)[extent.first] = mask2d
+    if box is not None and extent.first != extent.last:
+        return session.propagate(slice_axis, prompts, extent, progress=progress, cancel=cancel).astype(np.uint8)
+    out = np.zeros(volume.shape, np.uint8)
+    for done, prompt in enumerate(prompts, start=1):  # one slice, or clicked slices without a box
+        np.moveaxis(out, slice_axis, 0)[prompt.index] = extent.clip(session.segment_slice(slice_axis, prompt))
         if progress is not None:
-            progress(1, 1)
-        return out
-    return session.propagate(slice_axis, prompts, extent, progress=progress, cancel=cancel).astype(np.uint8)
+            progress(done, len(prompts))
+    return out

@@ -1,0 +1,300 @@
+"""Interactive SAM dock widget: boxes and clicks on a slice -> preview -> accepted labels.
+
+Thin napari glue over :mod:`napari_medseg.models.sam`: prompts are read from a Shapes
+layer (boxes) and a Points layer (clicks) that share the image's data coordinates,
+grouped per slice by ``annotations.slice_prompts``, run in thread workers through a
+``SamSession``, shown in a preview Labels layer and written into the chosen Labels layer
+with one ``data_setitem`` call (one undo step) by *Accept*.
+
+Shortcuts: Q box mode, W inside-click mode, Shift-W outside-click mode, G accept,
+Shift-G propagate, N next label value.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import napari
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+from napari.qt.threading import create_worker
+from napari.utils import progress as napari_progress
+from napari.utils.notifications import show_error, show_info
+
+from ..models.sam import SAM_TYPES, WINDOWS, PropagationCancelled, SamSession, load_predictor
+from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
+from ..models.sam.propagation import Extent
+
+SHORTCUTS = {"Q": "box mode", "W": "inside clicks", "Shift-W": "outside clicks", "G": "accept",
+             "Shift-G": "propagate", "N": "next label"}
+_MR = "MR (percentiles)"
+_NEARBY = 3  # slices each side of the current one embedded in the background
+
+
+def _geometry(layer) -> dict:
+    """Transform keyword arguments that put a new layer on ``layer``'s data grid."""
+    return {"affine": layer.affine.affine_matrix, "scale": layer.scale, "translate": layer.translate,
+            "rotate": layer.rotate, "shear": layer.shear, "units": layer.units}
+
+
+class SamWidget(Container):
+    """Dock widget: pick image and labels, draw prompts, accept or propagate results."""
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.image = create_widget(annotation=napari.layers.Image, label="image")
+        self.labels = create_widget(annotation=napari.layers.Labels, label="labels")
+        self.value = SpinBox(value=1, min=1, max=65535, label="label value")
+        self.overwrite = CheckBox(value=False, text="overwrite other labels")
+        self.model = ComboBox(choices=SAM_TYPES, value="litemedsam", label="model")
+        self.checkpoint = FileEdit(mode="r", filter="*.pth *.pt", label="checkpoint (.pth)", nullable=True)
+        self.window = ComboBox(choices=["auto", *WINDOWS, _MR], value="auto", label="intensity")
+        self.device = ComboBox(choices=["auto", "cpu", "cuda"], value="auto", label="device")
+        self.first = SpinBox(value=0, min=0, max=100000, label="propagate from slice")
+        self.last = SpinBox(value=0, min=0, max=100000, label="to slice")
+        buttons = {
+            "box": ("Box mode [Q]", self.box_mode), "point": ("Click mode [W]", self.point_mode),
+            "segment": ("Segment slice", self.segment_current), "accept": ("Accept [G]", self.accept),
+            "propagate": ("Propagate [Shift-G]", self.propagate), "cancel": ("Cancel", self.cancel),
+        }
+        self.buttons = {}
+        for name, (text, slot) in buttons.items():
+            self.buttons[name] = PushButton(text=text)
+            self.buttons[name].changed.connect(lambda *_, s=slot: s())
+        self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
+        self.extend([self.image, self.labels, self.value, self.overwrite, self.model, self.checkpoint,
+                     self.window, self.device, self.first, self.last, *self.buttons.values(), self.status])
+
+        self._session: SamSession | None = None
+        self._session_key: tuple | None = None
+        self._preview: tuple[int, np.ndarray] | None = None  # (axis, 3D bool mask) awaiting Accept
+        self._busy = False
+        self._pending = False
+        self._cancel = threading.Event()
+        self._precompute_cancel = threading.Event()
+        self.boxes = self.points = self.preview_layer = None
+        self.last_worker = self._precompute_worker = None
+
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(lambda *_: self.reset_choices())
+        self.reset_choices()
+        self.image.changed.connect(self._image_changed)
+        self.window.changed.connect(lambda *_: self._drop_session())
+        self.model.changed.connect(lambda *_: self._drop_session())
+        napari_viewer.dims.events.current_step.connect(lambda *_: self._precompute())
+        self._bind_keys()
+        self._image_changed()
+
+    # ---- layers -------------------------------------------------------------------------
+    def _image_changed(self, *_):
+        image = self.image.value
+        self._drop_session()
+        if image is None or image.ndim != 3:
+            return
+        axis = self._slice_axis()
+        self.first.value, self.last.value = 0, image.data.shape[axis] - 1
+        if self.boxes is None or self.boxes not in self.viewer.layers:
+            self.boxes = self.viewer.add_shapes(name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent",
+                                                edge_width=1, **_geometry(image))
+            self.boxes.events.data.connect(self._prompts_changed)
+        if self.points is None or self.points not in self.viewer.layers:
+            self.points = self.viewer.add_points(name="SAM clicks", ndim=3, size=5, features={"inside": np.zeros(0, bool)},
+                                                 face_color="lime", **_geometry(image))
+            self.points.feature_defaults = {"inside": True}
+            self.points.events.data.connect(self._prompts_changed)
+        if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
+            self.preview_layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="SAM preview",
+                                                        opacity=0.5, **_geometry(image))
+        self.viewer.layers.selection.active = self.boxes
+
+    def _labels_layer(self):
+        if self.labels.value is None:
+            image = self.image.value
+            layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels",
+                                           **_geometry(image))
+            self.reset_choices()
+            self.labels.value = layer
+        return self.labels.value
+
+    # ---- geometry of the current view ----------------------------------------------------
+    def _slice_axis(self) -> int:
+        return self.viewer.dims.not_displayed[0] if self.viewer.dims.ndisplay == 2 else 0
+
+    def _displayed(self) -> tuple[int, int]:
+        return tuple(self.viewer.dims.displayed[-2:])
+
+    def _current_index(self) -> int:
+        data_point = self.image.value.world_to_data(self.viewer.dims.point)
+        return int(round(float(data_point[self._slice_axis()])))
+
+    # ---- session (windowed volume + model), built in a worker ----------------------------
+    def _drop_session(self):
+        self._session, self._session_key = None, None
+
+    def _session_args(self) -> tuple:
+        checkpoint = self.checkpoint.value
+        checkpoint = str(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
+        window = None if self.window.value in ("auto", _MR) else self.window.value
+        modality = "MR" if self.window.value == _MR else None
+        return (id(self.image.value.data), self.model.value, checkpoint, window, modality, self.device.value)
+
+    def _get_session(self) -> SamSession:
+        """Called in workers: the session for the current settings, built when they changed."""
+        key = self._session_args()
+        if self._session is None or self._session_key != key:
+            _, model, checkpoint, window, modality, device = key
+            predictor = load_predictor(model, checkpoint, device)
+            self._session = SamSession(predictor, np.asarray(self.image.value.data), window, modality)
+            self._session_key = key
+        return self._session
+
+    def _run(self, function, on_done, progress_total: int | None = None):
+        """Run ``function()`` in a thread worker; ``on_done(result)`` back in the GUI thread."""
+        self._busy = True
+        self._precompute_cancel.set()
+        worker = create_worker(function)
+        worker.returned.connect(on_done)
+        worker.errored.connect(self._failed)
+        worker.finished.connect(self._worker_finished)
+        self.last_worker = worker
+        worker.start()
+        return worker
+
+    def _failed(self, exc: Exception):
+        if isinstance(exc, PropagationCancelled):
+            self.status.value = "Cancelled."
+            return
+        self.status.value = f"Error: {exc}"
+        show_error(f"SAM: {exc}")
+
+    def _worker_finished(self):
+        self._busy = False
+        if self._pending:
+            self._pending = False
+            self.segment_current()
+        else:
+            self._precompute()
+
+    # ---- prompts -> preview --------------------------------------------------------------
+    def _prompts(self) -> dict:
+        boxes = [v for v, kind in zip(self.boxes.data, self.boxes.shape_type) if kind == "rectangle"]
+        inside = self.points.features["inside"].to_numpy() if len(self.points.data) else None
+        return slice_prompts(self._slice_axis(), boxes, self.points.data, inside, self._displayed())
+
+    def _prompts_changed(self, event=None):
+        if getattr(event, "action", "added") in ("added", "changed", "removed"):
+            self.segment_current()
+
+    def segment_current(self):
+        """Predict the current slice from its prompts (queued while a worker runs)."""
+        if self.image.value is None:
+            return
+        if self._busy:
+            self._pending = True
+            return
+        index, axis = self._current_index(), self._slice_axis()
+        prompt = self._prompts().get(index)
+        if prompt is None:
+            return
+        rows, cols, transpose = slice_view_axes(axis, self._displayed())
+
+        def work():
+            return self._get_session().segment_slice(axis, prompt, transpose)
+
+        def done(mask2d):
+            mask = np.zeros(self.image.value.data.shape, bool)
+            np.moveaxis(mask, axis, 0)[index] = mask2d.T if transpose else mask2d
+            self._show_preview(axis, mask)
+            self.status.value = f"Slice {index}: {int(mask2d.sum())} px. Accept [G] or propagate [Shift-G]."
+
+        self.status.value = f"Segmenting slice {index}..."
+        self._run(work, done)
+
+    def _show_preview(self, axis: int, mask: np.ndarray):
+        self._preview = (axis, mask)
+        self.preview_layer.data = mask.astype(np.uint8)
+
+    def accept(self):
+        """Write the preview into the labels layer as one undo step."""
+        if self._preview is None:
+            show_info("SAM: nothing to accept; draw a prompt first")
+            return
+        layer = self._labels_layer()
+        indices = label_edit(np.asarray(layer.data), self._preview[1], self.value.value, self.overwrite.value)
+        layer.data_setitem(indices, self.value.value)
+        self._preview = None
+        self.preview_layer.data = np.zeros_like(self.preview_layer.data)
+        self.status.value = f"Accepted {indices[0].size} voxels as label {self.value.value} (Ctrl+Z undoes)."
+
+    def propagate(self):
+        """Propagate from every prompted slice along the current axis through first..last."""
+        if self.image.value is None or self._busy:
+            return
+        axis, (_, _, transpose) = self._slice_axis(), slice_view_axes(self._slice_axis(), self._displayed())
+        prompts = list(self._prompts().values())
+        extent = Extent(min(self.first.value, self.last.value), max(self.first.value, self.last.value))
+        prompts = [p for p in prompts if extent.first <= p.index <= extent.last]
+        if not prompts:
+            show_info("SAM: draw a box or clicks on a slice inside the propagation range first")
+            return
+        self._cancel.clear()
+        total = extent.last - extent.first + 1
+        if self._session is not None:
+            seconds = self._session.estimate_seconds(axis, extent.first, extent.last, transpose)
+            show_info(f"SAM: propagating through up to {total} slices, about {seconds:.0f} s on "
+                      f"{self._session.predictor.device.type.upper()}")
+
+        def work():
+            with napari_progress(total=total, desc="SAM propagation") as bar:
+                def report(done, _total):
+                    bar.update(done - bar.n)
+                return self._get_session().propagate(axis, prompts, extent, transpose, report, self._cancel.is_set)
+
+        def done(mask):
+            self._show_preview(axis, mask)
+            self.status.value = f"Propagated: {int(mask.any(axis=tuple(a for a in range(3) if a != axis)).sum())} " \
+                                f"slices, {int(mask.sum())} voxels. Accept [G]."
+
+        self.status.value = "Propagating... (Cancel stops)"
+        self._run(work, done)
+
+    def cancel(self):
+        self._cancel.set()
+
+    # ---- background embeddings -------------------------------------------------------------
+    def _precompute(self):
+        """Embed the slices around the current one while the user looks (one at a time)."""
+        if self._busy or self._session is None or self.image.value is None or self._precompute_worker is not None:
+            return
+        axis, index = self._slice_axis(), self._current_index()
+        transpose = slice_view_axes(axis, self._displayed())[2]
+        order = sorted(range(index - _NEARBY, index + _NEARBY + 1), key=lambda i: abs(i - index))
+        self._precompute_cancel.clear()
+        session, stop = self._session, self._precompute_cancel
+        worker = create_worker(lambda: session.precompute(axis, order, transpose, cancel=stop.is_set))
+        worker.errored.connect(self._failed)
+        worker.finished.connect(lambda: setattr(self, "_precompute_worker", None))
+        self._precompute_worker = worker
+        worker.start()
+
+    # ---- modes and keys --------------------------------------------------------------------
+    def box_mode(self):
+        self.viewer.layers.selection.active = self.boxes
+        self.boxes.mode = "add_rectangle"
+
+    def point_mode(self, inside: bool = True):
+        self.viewer.layers.selection.active = self.points
+        self.points.feature_defaults = {"inside": inside}
+        self.points.current_face_color = "lime" if inside else "red"
+        self.points.mode = "add"
+
+    def next_label(self):
+        self.value.value += 1
+        self.status.value = f"Label value {self.value.value}."
+
+    def _bind_keys(self):
+        actions = {"Q": self.box_mode, "W": self.point_mode, "Shift-W": lambda: self.point_mode(False),
+                   "G": self.accept, "Shift-G": self.propagate, "N": self.next_label}
+        for key, action in actions.items():
+            self.viewer.bind_key(key, lambda _viewer, a=action: a(), overwrite=True)

@@ -1,0 +1,128 @@
+"""``medseg segment --model litemedsam|medsam|FILE.pth``: box / point prompts for SAM models.
+
+``cli/segment.py`` calls :func:`add_sam_arguments` on its parser and, when ``--model``
+names a SAM model (:func:`is_sam_model`), :func:`run_sam` with the read volume.
+
+Prompts are voxel indices of INPUT *as stored in the file* (for NIfTI, nibabel's array
+axes ``(i, j, k)``), K being the slice axis; they are converted here to the volume's
+(z, y, x) array order, and the slices are taken along whichever array axis file axis K
+became.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ..errors import MedsegError
+from ..models.sam import SAM_TYPES, WINDOWS, segment_box_3d
+from ..volume import Volume
+
+__all__ = ["SAM_MODEL_NAMES", "add_sam_arguments", "is_sam_model", "parse_box", "parse_points", "run_sam"]
+
+#: ``--model`` names that select a SAM-family model (besides a ``.pth`` file with ``--sam-type``).
+SAM_MODEL_NAMES = ("litemedsam", "medsam")
+
+
+def add_sam_arguments(parser) -> None:
+    """Add ``--box``, ``--points``, ``--window``, ``--modality`` and ``--sam-type`` to a parser."""
+    g = parser.add_argument_group("SAM prompts (--model litemedsam | medsam | FILE.pth)")
+    g.add_argument("--box", metavar="I0,J0,K0,I1,J1,K1",
+                   help="box corners in voxel indices of INPUT as stored in the file (NIfTI: i,j,k); K is the "
+                        "slice axis. K0 == K1 segments that slice; otherwise the middle slice is prompted and "
+                        "the mask propagates through K0..K1")
+    g.add_argument("--points", metavar="'I,J,K,+1;I,J,K,-1'",
+                   help="clicks in the same voxel indices; +1 inside the structure, -1 outside")
+    g.add_argument("--window", metavar="PRESET|L,W",
+                   help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH in HU (default: soft_tissue for CT)")
+    g.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto",
+                   help="intensity handling: CT is windowed, MR (any non-CT) clipped at the 0.5/99.5 "
+                        "percentiles; auto = CT when intensities reach -1000 HU")
+    g.add_argument("--sam-type", choices=SAM_TYPES, default=None,
+                   help="architecture of a --model .pth file (default litemedsam)")
+
+
+def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
+    """True when ``--model`` (with ``--sam-type``) selects a SAM-family model."""
+    if not model:
+        return False
+    return model.lower() in SAM_MODEL_NAMES or (sam_type is not None and model.lower().endswith((".pth", ".pt")))
+
+
+def _ints(text: str, n: int, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != n:
+        raise MedsegError(f"{what} {text!r}: expected {n} comma-separated numbers")
+    return values
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"I0,J0,K0,I1,J1,K1"`` -> (2, 3) float array of file voxel indices."""
+    return np.array(_ints(text, 6, "--box")).reshape(2, 3)
+
+
+def parse_points(text: str) -> np.ndarray:
+    """``"I,J,K,+1;I,J,K,-1"`` -> (N, 4) float array (file voxel indices, label 1 or 0)."""
+    rows = []
+    for item in filter(None, (s.strip() for s in text.split(";"))):
+        i, j, k, sign = _ints(item, 4, "--points entry")
+        if sign not in (1, -1):
+            raise MedsegError(f"--points entry {item!r}: the last number must be +1 (inside) or -1 (outside)")
+        rows.append([i, j, k, 1 if sign > 0 else 0])
+    if not rows:
+        raise MedsegError("--points: no point given")
+    return np.array(rows)
+
+
+def _to_array_indices(volume: Volume, file_indices: np.ndarray) -> np.ndarray:
+    """(N, 3) file voxel indices -> (N, 3) indices of ``volume.array``."""
+    to_file = volume.file_order.index_transform(volume.file_shape)
+    homogeneous = np.c_[file_indices, np.ones(len(file_indices))]
+    return (np.linalg.inv(to_file) @ homogeneous.T).T[:, :3]
+
+
+def _model_and_type(args) -> tuple[str, str | None]:
+    model, sam_type = args.model, getattr(args, "sam_type", None)
+    if model.lower() == "litemedsam":
+        return "litemedsam", None
+    if model.lower() == "medsam":
+        raise MedsegError("MedSAM's weights are not shipped; download medsam_vit_b.pth and pass "
+                          "--model medsam_vit_b.pth --sam-type medsam")
+    return sam_type or "litemedsam", model
+
+
+def run_sam(args, volume: Volume) -> np.ndarray:
+    """Segment ``volume`` from ``args.box`` / ``args.points``; a uint8 label array on its grid.
+
+    Returns the (Z, Y, X) array in ``volume.array``'s order (label 1 inside); write it with
+    ``io.write_labels(out, labels, volume)`` to get INPUT's voxel order and affine back.
+    """
+    box_text, points_text = getattr(args, "box", None), getattr(args, "points", None)
+    if not box_text and not points_text:
+        raise MedsegError("SAM models need a prompt: --box I0,J0,K0,I1,J1,K1 and/or --points 'I,J,K,+1'")
+    slice_axis = volume.file_order.perm.index(2)  # the array axis that file axis K became
+    file_shape = np.asarray(volume.file_shape)
+    box = None
+    if box_text:
+        corners = parse_box(box_text)
+        if np.any(corners < 0) or np.any(corners > file_shape - 1):
+            raise MedsegError(f"--box {box_text}: outside INPUT, whose voxel indices run 0..{tuple(file_shape - 1)}")
+        box = _to_array_indices(volume, corners).ravel()
+    points = None
+    if points_text:
+        raw = parse_points(points_text)
+        if np.any(raw[:, :3] < 0) or np.any(raw[:, :3] > file_shape - 1):
+            raise MedsegError(f"--points {points_text}: outside INPUT, whose voxel indices run 0..{tuple(file_shape - 1)}")
+        points = np.c_[_to_array_indices(volume, raw[:, :3]), raw[:, 3]]
+    sam_type, checkpoint = _model_and_type(args)
+    modality = None if getattr(args, "modality", "auto") in (None, "auto") else args.modality
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rSAM: slice {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, model=sam_type, checkpoint=checkpoint,
+                          window=getattr(args, "window", None), modality=modality,
+                          device=getattr(args, "device", None) or "auto", progress=progress)
