@@ -1,0 +1,87 @@
+"""The Evaluate widget in a real napari viewer: worker, table, error layer, export, errors."""
+import csv
+
+import numpy as np
+import pytest
+
+from napari_medseg.metrics import evaluate_labels
+from napari_medseg.volume import napari_affine
+
+AFFINE_LPS = np.array([[0, 0, 0.9, -40.0], [0, 1.1, 0, -30.0], [2.5, 0, 0, 12.0], [0, 0, 0, 1]])
+SPACING = (2.5, 1.1, 0.9)
+
+
+def label_pair():
+    ref = np.zeros((10, 16, 14), np.uint8)
+    ref[2:7, 3:12, 4:10] = 1
+    ref[4:9, 8:14, 2:6] = 2
+    pred = np.roll(ref, (0, 2, -1), axis=(0, 1, 2))
+    pred[pred == 2] = 0
+    pred[6:8, 2:4, 10:12] = 2
+    return pred, ref
+
+
+@pytest.fixture
+def viewer_and_widget(make_napari_viewer):
+    from napari_medseg._napari.evaluate_widget import EvaluateWidget
+
+    viewer = make_napari_viewer()
+    pred, ref = label_pair()
+    affine = napari_affine(AFFINE_LPS)
+    viewer.add_labels(ref, name="tissue (reference)", affine=affine,
+                      metadata={"medseg": {"label_names": {1: "liver", 2: "spleen"}}})
+    viewer.add_labels(pred, name="prediction", affine=affine)
+    widget = EvaluateWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget, pred, ref
+
+
+def run_and_wait(widget, qtbot):
+    widget.run()
+    assert widget.worker is not None and not widget.run_button.enabled  # running off the GUI thread
+    qtbot.waitUntil(lambda: widget.run_button.enabled, timeout=30000)  # re-enabled when the worker finishes
+
+
+def test_widget_table_matches_python_api_with_names_and_error_layer(viewer_and_widget, qtbot):
+    viewer, widget, pred, ref = viewer_and_widget
+    assert widget.ref.value.name == "tissue (reference)" and widget.pred.value.name == "prediction"
+    widget.tolerance.value = 1.5
+    run_and_wait(widget, qtbot)
+    expected = evaluate_labels(pred, ref, SPACING, tolerance_mm=1.5)
+    assert [row["label"] for row in widget.rows] == [1, 2]
+    assert [row["name"] for row in widget.rows] == ["liver", "spleen"]
+    assert widget.rows[0]["hd95_mm"] == pytest.approx(expected[0].hd95_mm, rel=1e-9)
+    assert widget.table.shape[0] == 2
+    assert widget.table.data[0][1] == "liver"
+    errors = viewer.layers["boundary errors"]
+    assert errors.data.shape == ref.shape
+    assert np.allclose(errors.affine.affine_matrix, viewer.layers["tissue (reference)"].affine.affine_matrix)
+    assert np.count_nonzero(errors.data) > 0
+
+
+def test_export_writes_full_precision_csv(viewer_and_widget, qtbot, tmp_path):
+    _, widget, pred, ref = viewer_and_widget
+    run_and_wait(widget, qtbot)
+    widget.export_path.value = tmp_path / "out.csv"
+    widget.export_csv()
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    expected = evaluate_labels(pred, ref, SPACING)
+    assert float(rows[1]["dice"]) == pytest.approx(expected[1].dice, rel=1e-12)
+    assert rows[1]["name"] == "spleen"
+
+
+def test_mismatched_grids_become_a_notification_not_a_traceback(viewer_and_widget, qtbot):
+    from napari.utils.notifications import notification_manager
+
+    viewer, widget, pred, _ = viewer_and_widget
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(str(n.message)))
+    viewer.add_labels(pred[:, :, :10], name="cropped", affine=napari_affine(AFFINE_LPS))
+    widget.pred.value = viewer.layers["cropped"]
+    widget.show_errors.value = False
+    run_and_wait(widget, qtbot)
+    qtbot.waitUntil(lambda: any("different voxel grids" in m for m in seen), timeout=5000)
+    assert widget.status.value == "evaluation failed"
+    widget.resample.value = True
+    run_and_wait(widget, qtbot)
+    assert len(widget.rows) == 2 and "resampled" in widget.status.value
