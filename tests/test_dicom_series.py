@@ -227,3 +227,20 @@ def test_single_file_of_a_series_loads_as_one_slice_volume():
     expected = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     np.testing.assert_array_equal(vol.to_file_order()[0], expected)
 
+
+
+def test_classic_multiframe_dose_uses_grid_frame_offsets_and_dose_scaling():
+    ds = pydicom.dcmread(TEST_FILES / "rtdose.dcm")
+    vol = read_volume(TEST_FILES / "rtdose.dcm")
+    offsets = np.asarray(ds.GridFrameOffsetVector, float)
+    np.testing.assert_allclose(vol.spacing[0], np.median(np.diff(offsets)))
+    np.testing.assert_allclose(vol.file_affine[:3, 3], [float(v) for v in ds.ImagePositionPatient] + offsets[0] * np.cross(
+        np.asarray(ds.ImageOrientationPatient[:3], float), np.asarray(ds.ImageOrientationPatient[3:], float)))
+    np.testing.assert_allclose(vol.to_file_order(), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
+
+
+def test_compressed_multiframe_decodes_to_the_same_volume_as_uncompressed():
+    plain = read_volume(TEST_FILES / "rtdose.dcm")
+    rle = read_volume(TEST_FILES / "rtdose_rle.dcm")
+    assert plain.same_grid(rle)
+    np.testing.assert_array_equal(plain.array, rle.array)

@@ -104,18 +104,20 @@ def _read_native(ref: SliceRef, out: np.ndarray) -> None:
 
 
 def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
-    """Decode one frame with pydicom (compressed or unusual encodings)."""
+    """Decode every frame of a file with pydicom (compressed or unusual encodings).
+
+    Returns (rows, columns) for a single frame, (frames, rows, columns) otherwise.
+    """
     import pydicom
 
     try:
-        ds = pydicom.dcmread(ref.path)
-        arr = ds.pixel_array
+        arr = pydicom.dcmread(ref.path).pixel_array
     except Exception as exc:  # pydicom raises many types; the message is what matters
         raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({_one_line(exc)})") from exc
-    if ref.layout.frames > 1:
-        arr = arr[ref.frame]
-    if arr.ndim != 2:
-        raise VolumeReadError(f"{ref.path}: pixel data of shape {arr.shape} is not a grey-level image")
+    if arr.ndim != (2 if ref.layout.frames == 1 else 3):
+        raise VolumeReadError(
+            f"{ref.path}: colour or multi-sample pixel data {arr.shape}; only grey-level images are supported"
+        )
     return arr
 
 
@@ -154,38 +156,51 @@ def read_stack(refs: Sequence[SliceRef], workers: int | None = None) -> np.ndarr
         If any slice cannot be read (the message names its file).
     """
     first = refs[0].layout
-    dtype = np.result_type(*{r.layout.raw_dtype for r in refs}) if all(r.layout.native for r in refs) else None
-    out = None if dtype is None else np.empty((len(refs), first.rows, first.columns), dtype=dtype)
+    if all(r.layout.native for r in refs) and len({r.layout.raw_dtype for r in refs}) == 1:
+        out = np.empty((len(refs), first.rows, first.columns), dtype=first.raw_dtype)
 
-    def work(i: int):
-        ref = refs[i]
-        if out is not None and ref.layout.raw_dtype == out.dtype:
-            _read_native(ref, out[i])
-            _correct_unused_bits(out[i], ref.layout)
-            return None
-        if ref.layout.native:
-            arr = np.empty((ref.layout.rows, ref.layout.columns), ref.layout.raw_dtype)
-            _read_native(ref, arr)
-            _correct_unused_bits(arr, ref.layout)
-        else:
-            arr = _read_with_pydicom(ref)
-        if out is not None:
-            out[i] = arr
-            return None
-        return arr
+        def read_into(i: int) -> None:
+            _read_native(refs[i], out[i])
+            _correct_unused_bits(out[i], refs[i].layout)
 
-    n_workers = max(1, min(workers or default_workers(), len(refs)))
-    if n_workers == 1:
-        results = [work(i) for i in range(len(refs))]
-    else:
-        with ThreadPoolExecutor(n_workers) as pool:
-            results = list(pool.map(work, range(len(refs))))  # re-raises the first error
-    if out is not None:
+        _run(read_into, range(len(refs)), workers)
         return out
-    shapes = {r.shape for r in results}
+    # General case: decode each file once (a compressed multi-frame file holds many slices).
+    by_path: dict[Path, list[int]] = {}
+    for i, ref in enumerate(refs):
+        by_path.setdefault(ref.path, []).append(i)
+    frames: list[np.ndarray | None] = [None] * len(refs)
+
+    def decode_file(path: Path) -> None:
+        for i in by_path[path]:
+            ref = refs[i]
+            if ref.layout.native:
+                frames[i] = np.empty((ref.layout.rows, ref.layout.columns), ref.layout.raw_dtype)
+                _read_native(ref, frames[i])
+                _correct_unused_bits(frames[i], ref.layout)
+        todo = [i for i in by_path[path] if frames[i] is None]
+        if todo:
+            decoded = _read_with_pydicom(refs[todo[0]])
+            for i in todo:
+                frames[i] = decoded[refs[i].frame] if decoded.ndim == 3 else decoded
+
+    _run(decode_file, list(by_path), workers)
+    shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise VolumeReadError(f"{refs[0].path.parent}: slices of different sizes {sorted(shapes)} in one series")
-    return np.stack(results)
+    return np.stack(frames)
+
+
+def _run(func, items, workers: int | None) -> None:
+    """Call ``func`` on every item, in threads; the first exception is re-raised."""
+    items = list(items)
+    n_workers = max(1, min(workers or default_workers(), len(items)))
+    if n_workers == 1:
+        for item in items:
+            func(item)
+        return
+    with ThreadPoolExecutor(n_workers) as pool:
+        list(pool.map(func, items))
 
 
 def rescale_stack(raw: np.ndarray, slopes: Sequence[float], intercepts: Sequence[float]) -> np.ndarray:

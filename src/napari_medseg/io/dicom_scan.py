@@ -248,6 +248,8 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
     ipp0 = _floats(_value(ds, "ImagePositionPatient"), 3)
     spacing0 = _floats(_value(ds, "PixelSpacing"), 2) or _floats(_value(ds, "ImagerPixelSpacing"), 2)
     slope0, inter0 = _first(_value(ds, "RescaleSlope")), _first(_value(ds, "RescaleIntercept"))
+    if slope0 is None and common["modality"] == "RTDOSE":
+        slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
     out = []
     for f in range(frames):
