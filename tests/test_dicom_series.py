@@ -244,3 +244,18 @@ def test_compressed_multiframe_decodes_to_the_same_volume_as_uncompressed():
     rle = read_volume(TEST_FILES / "rtdose_rle.dcm")
     assert plain.same_grid(rle)
     np.testing.assert_array_equal(plain.array, rle.array)
+
+
+def test_12_bit_signed_values_with_junk_high_bits_match_pydicom_and_simpleitk(tmp_path):
+    import SimpleITK as sitk
+
+    values = np.array([[[-2048, -1, 0, 2047, -700]]], np.int16)
+    junk = ((values.view(np.uint16) & 0x0FFF) | 0xA000).view(np.int16)  # 12-bit two's complement, junk above
+    written = write_series(tmp_path, junk, implicit_vr=True)
+    ds = pydicom.dcmread(written.paths[0])
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.save_as(written.paths[0])
+    ours = read_volume(tmp_path).to_file_order()
+    np.testing.assert_array_equal(ours, values)
+    np.testing.assert_array_equal(ours[0], pydicom.dcmread(written.paths[0]).pixel_array)
+    np.testing.assert_array_equal(ours, sitk.GetArrayFromImage(sitk.ReadImage(str(written.paths[0]))))
