@@ -51,8 +51,8 @@ def test_widget_table_matches_python_api_with_names_and_error_layer(viewer_and_w
     assert [row["label"] for row in widget.rows] == [1, 2]
     assert [row["name"] for row in widget.rows] == ["liver", "spleen"]
     assert widget.rows[0]["hd95_mm"] == pytest.approx(expected[0].hd95_mm, rel=1e-9)
-    assert widget.table.shape[0] == 2
-    assert widget.table.data[0][1] == "liver"
+    assert list(widget.table.column_headers) == ["1 liver", "2 spleen"]  # one column per label
+    assert widget.table["1 liver"][list(widget.table.row_headers).index("dice")] == round(expected[0].dice, 4)
     errors = viewer.layers["boundary errors"]
     assert errors.data.shape == ref.shape
     assert np.allclose(errors.affine.affine_matrix, viewer.layers["tissue (reference)"].affine.affine_matrix)

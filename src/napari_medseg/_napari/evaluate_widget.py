@@ -13,11 +13,11 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinB
 
 from ..errors import MedsegError
 from ..metrics import SURFACES, Evaluation, evaluate_volumes
-from ..metrics.error_map import ERROR_NAMES, boundary_error_map
-from ..metrics.report import TABLE_COLUMNS, records_to_rows, rows_to_csv_text, write_csv
+from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
+from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
 from ..volume import Volume
 
-__all__ = ["EvaluateWidget", "evaluate_layers_data", "label_names_of"]
+__all__ = ["EvaluateWidget", "evaluate_layers_data", "label_names_of", "metrics_by_label_table"]
 
 
 def label_names_of(layer) -> dict[int, str]:
@@ -55,6 +55,18 @@ def _display(value: Any) -> Any:
     return value
 
 
+def metrics_by_label_table(rows: list[dict]) -> dict:
+    """Table data with one row per metric and one column per label (fits a dock widget).
+
+    Column headers read ``"1 liver"`` when names are known; values are rounded to 4
+    decimals for display (copy and export keep full precision); ``-`` = undefined.
+    """
+    metrics = ["dice", "jaccard", "hd_mm", "hd95_mm", "assd_mm", "nsd", "volume_pred_ml", "volume_ref_ml",
+               "volume_diff_ml", "status"]
+    headers = [f"{row['label']} {row['name']}".strip() if row.get("name") else str(row["label"]) for row in rows]
+    return {"data": [[_display(row[m]) for row in rows] for m in metrics], "index": metrics, "columns": headers}
+
+
 class EvaluateWidget(Container):
     """Pick prediction and reference labels layers, evaluate per label, copy or export."""
 
@@ -75,6 +87,7 @@ class EvaluateWidget(Container):
         self.status = Label(value="")
         self.table = Table(value=[])
         self.table.read_only = True
+        self.table.min_height = 330  # the ten metric rows without scrolling
         self.copy_button = PushButton(text="Copy table")
         self.export_path = FileEdit(label="CSV file", mode="w", filter="*.csv", value="metrics.csv")
         self.export_button = PushButton(text="Export CSV")
@@ -139,10 +152,12 @@ class EvaluateWidget(Container):
 
         evaluation, error_map = result
         self.rows = records_to_rows(evaluation.records, names=self._names or None)
-        columns = ["label"] + (["name"] if self._names else []) + list(TABLE_COLUMNS[1:])
-        self.table.value = [{c: _display(row[c]) for c in columns} for row in self.rows]
+        self.table.value = metrics_by_label_table(self.rows)
         n = len(self.rows)
-        self.status.value = f"{n} label{'s' if n != 1 else ''} evaluated" + (" (prediction resampled)" if evaluation.resampled else "")
+        self.status.value = (f"{n} label{'s' if n != 1 else ''} evaluated"
+                             + (" (prediction resampled)" if evaluation.resampled else "")
+                             + ("; errors: red = reference surface missed, blue = predicted surface off"
+                                if error_map is not None else ""))
         if evaluation.note:
             show_info(evaluation.note)
         if error_map is not None:
@@ -153,9 +168,13 @@ class EvaluateWidget(Container):
         name = "boundary errors"
         if name in self._viewer.layers:
             self._viewer.layers.remove(name)
+        from napari.utils.colormaps import DirectLabelColormap
+
+        colors = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
+                                                 MISSED: "#ff3c3c", EXTRA: "#3cc8ff"})
         self._viewer.add_labels(
             error_map, name=name, affine=ref.affine, scale=ref.scale, translate=ref.translate, rotate=ref.rotate,
-            shear=ref.shear, units=ref.units,
+            shear=ref.shear, units=ref.units, colormap=colors,
             features={"index": [0, *ERROR_NAMES], "name": ["", *ERROR_NAMES.values()]},
         )
 
