@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
@@ -235,7 +234,3 @@ def write_enhanced_ct(
     ds.save_as(Path(path), enforce_file_format=True)
     return positions
 
-
-def read_stored(path) -> np.ndarray:
-    """Stored pixel values of a file, as pydicom decodes them (for checks)."""
-    return pydicom.dcmread(path).pixel_array

@@ -234,8 +234,9 @@ def test_classic_multiframe_dose_uses_grid_frame_offsets_and_dose_scaling():
     vol = read_volume(TEST_FILES / "rtdose.dcm")
     offsets = np.asarray(ds.GridFrameOffsetVector, float)
     np.testing.assert_allclose(vol.spacing[0], np.median(np.diff(offsets)))
-    np.testing.assert_allclose(vol.file_affine[:3, 3], [float(v) for v in ds.ImagePositionPatient] + offsets[0] * np.cross(
-        np.asarray(ds.ImageOrientationPatient[:3], float), np.asarray(ds.ImageOrientationPatient[3:], float)))
+    iop = np.asarray(ds.ImageOrientationPatient, float)
+    first = np.asarray(ds.ImagePositionPatient, float) + offsets[0] * np.cross(iop[:3], iop[3:])
+    np.testing.assert_allclose(vol.file_affine[:3, 3], first)
     np.testing.assert_allclose(vol.to_file_order(), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
 
 

@@ -208,14 +208,17 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     ids = [f"{uid}.{k + 1}" for k in range(len(parts))]
     localizer_ids = [i for i, p in zip(ids, parts) if p[0].localizer]
     out = []
-    for k, (sid, part) in enumerate(zip(ids, parts)):
-        warns = [f"series {uid} split into {len(parts)} parts by {reasons}; this part holds {len(part)} of its {total} images"]
+    radial = all(len(p) == 1 for p in parts) and "orientation" in reasons
+    for sid, part in zip(ids, parts):
+        warns = [f"series {uid} split into {len(parts)} parts by {reasons}; "
+                 f"this part holds {len(part)} of its {total} images"]
         if part[0].localizer:
             warns.append("localizer image(s) (ImageType LOCALIZER): kept apart, not stacked into a volume")
         elif localizer_ids:
             warns.append(f"localizer image(s) removed from this series (kept as {', '.join(localizer_ids)})")
-        if all(len(p) == 1 for p in parts) and "orientation" in reasons:
-            warns.append(f"each of the {len(parts)} images has its own orientation (radial or multi-planar localizer): not stacked")
+        if radial:
+            warns.append(f"each of the {len(parts)} images has its own orientation "
+                         "(radial or multi-planar localizer): not stacked")
         out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
     return out
 

@@ -113,7 +113,7 @@ def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
     try:
         arr = pydicom.dcmread(ref.path).pixel_array
     except Exception as exc:  # pydicom raises many types; the message is what matters
-        raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({_one_line(exc)})") from exc
+        raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({one_line(exc)})") from exc
     if arr.ndim != (2 if ref.layout.frames == 1 else 3):
         raise VolumeReadError(
             f"{ref.path}: colour or multi-sample pixel data {arr.shape}; only grey-level images are supported"
@@ -121,7 +121,8 @@ def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
     return arr
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (for user-facing errors)."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import VolumeReadError
 from .dicom_geometry import slice_normal
-from .dicom_pixels import PixelLayout, SliceRef, default_workers
+from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 
 __all__ = ["SliceHeader", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
 
@@ -307,20 +307,15 @@ def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
             offset = fp.tell()
             tag = fp.read(4)
     except InvalidDicomError as exc:
-        return Unreadable(path, f"unreadable DICOM file ({_one_line(exc)})")
+        return Unreadable(path, f"unreadable DICOM file ({one_line(exc)})")
     except Exception as exc:  # pydicom raises many types for broken headers
-        return Unreadable(path, f"unreadable DICOM header ({_one_line(exc)})")
+        return Unreadable(path, f"unreadable DICOM header ({one_line(exc)})")
     if tag not in _PIXEL_TAGS or "Rows" not in ds:
         return None  # DICOMDIR, structured report, RT structure set...: not an image
     try:
         return _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
-        return Unreadable(path, f"invalid DICOM header value ({_one_line(exc)})")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+        return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
 
 
 def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[SliceHeader], list[Unreadable], int]:
