@@ -251,44 +251,52 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
     if slope0 is None and common["modality"] == "RTDOSE":
         slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
+    base = dict(iop=iop0, ipp=ipp0, spacing=spacing0, slope=slope0, inter=inter0, window=_window(ds), thick=thickness)
     out = []
     for f in range(frames):
-        iop, ipp, spacing, slope, inter, window, thick = iop0, ipp0, spacing0, slope0, inter0, _window(ds), thickness
         groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
-        if per_frame is not None or shared is not None:
-            if (item := _item("PlaneOrientationSequence", groups, shared)) is not None:
-                iop = _floats(item.get("ImageOrientationPatient"), 6) or iop
-            if (item := _item("PlanePositionSequence", groups, shared)) is not None:
-                ipp = _floats(item.get("ImagePositionPatient"), 3) or ipp
-            if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
-                spacing = _floats(item.get("PixelSpacing"), 2) or spacing
-                thick = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or thick
-            if (item := _item("PixelValueTransformationSequence", groups, shared)) is not None:
-                slope = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else slope
-                inter = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else inter
-            if (item := _item("FrameVOILUTSequence", groups, shared)) is not None:
-                window = _window(item) or window
-        has_geometry = iop is not None and ipp is not None
-        iop = iop or _DEFAULT_IOP
-        ipp = ipp or (0.0, 0.0, 0.0)
-        if frames > 1 and (per_frame is None or groups is None):  # classic multi-frame
-            step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
+        v = _functional_groups(base, groups, shared)
+        has_geometry = v["iop"] is not None and v["ipp"] is not None
+        iop = v["iop"] or _DEFAULT_IOP
+        ipp = v["ipp"] or (0.0, 0.0, 0.0)
+        if frames > 1 and groups is None:  # classic multi-frame: frames along the normal
+            step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * v["thick"]
             ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
         out.append(
             SliceHeader(
                 ref=SliceRef(path, f, layout),
                 iop=tuple(iop),
-                position=tuple(float(v) for v in ipp),
-                pixel_spacing=tuple(spacing or (1.0, 1.0)),
-                fallback_spacing=float(thick),
-                slope=1.0 if slope is None else slope,
-                intercept=0.0 if inter is None else inter,
+                position=tuple(float(c) for c in ipp),
+                pixel_spacing=tuple(v["spacing"] or (1.0, 1.0)),
+                fallback_spacing=float(v["thick"]),
+                slope=1.0 if v["slope"] is None else v["slope"],
+                intercept=0.0 if v["inter"] is None else v["inter"],
                 has_geometry=has_geometry,
-                window=window,
+                window=v["window"],
                 **common,
             )
         )
     return out
+
+
+def _functional_groups(base: dict, groups, shared) -> dict:
+    """``base`` values overridden by an enhanced file's per-frame, then shared, functional groups."""
+    v = dict(base)
+    if groups is None and shared is None:
+        return v
+    if (item := _item("PlaneOrientationSequence", groups, shared)) is not None:
+        v["iop"] = _floats(item.get("ImageOrientationPatient"), 6) or v["iop"]
+    if (item := _item("PlanePositionSequence", groups, shared)) is not None:
+        v["ipp"] = _floats(item.get("ImagePositionPatient"), 3) or v["ipp"]
+    if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
+        v["spacing"] = _floats(item.get("PixelSpacing"), 2) or v["spacing"]
+        v["thick"] = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or v["thick"]
+    if (item := _item("PixelValueTransformationSequence", groups, shared)) is not None:
+        v["slope"] = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else v["slope"]
+        v["inter"] = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else v["inter"]
+    if (item := _item("FrameVOILUTSequence", groups, shared)) is not None:
+        v["window"] = _window(item) or v["window"]
+    return v
 
 
 def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
