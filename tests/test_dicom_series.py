@@ -135,6 +135,8 @@ def test_truncated_slice_fails_the_whole_load_naming_the_file(tmp_path):
     written = write_series(tmp_path, _stored(5))
     victim = written.paths[2]
     victim.write_bytes(victim.read_bytes()[:-50])
+    (series,) = dicom.scan(tmp_path)
+    assert any(str(victim) in w and "cannot be loaded" in w for w in series.summary().warnings)
     with pytest.raises(VolumeReadError) as err:
         read_volume(tmp_path)
     assert str(victim) in str(err.value) and "truncated" in str(err.value)

@@ -103,6 +103,9 @@ class DicomSeries:
         spacings = {s.pixel_spacing for s in ordered}
         if len(spacings) > 1:
             warns.append(f"PixelSpacing differs between slices {sorted(spacings)}; using {first.pixel_spacing}")
+        problems = [s.problem for s in ordered if s.problem]
+        if problems:
+            warns.append(f"{len(problems)} file(s) cannot be loaded, so neither can this series: {problems[0]}")
         affine = stack_affine(first.iop, first.pixel_spacing, first.position, geo.spacing_mm)
         return ordered, affine, warns
 

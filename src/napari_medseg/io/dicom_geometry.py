@@ -110,7 +110,8 @@ def stack_geometry(positions, iop, fallback_spacing_mm: float = 1.0, priority=No
     if dropped:
         warnings.append(
             f"{len(dropped)} slice(s) duplicate the position of another slice (e.g. at "
-            f"{dist[dropped[0]]:.2f} mm along the normal); kept one image per position"
+            f"{dist[dropped[0]]:.2f} mm along the normal); kept one image per position (lowest "
+            f"InstanceNumber). Several time points or acquisitions in one series?"
         )
     if len(d) < 2:
         return StackGeometry(kept_arr, d, float(fallback_spacing_mm), dropped, 0.0, warnings)

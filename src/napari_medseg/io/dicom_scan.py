@@ -8,6 +8,7 @@ uncompressed pixels can later be read straight into the output array.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ class SliceHeader:
     echo: str
     has_geometry: bool  # False when ImagePositionPatient/ImageOrientationPatient are missing
     window: tuple[float, float] | None
+    problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
 
     @property
     def path(self) -> Path:
@@ -321,9 +323,20 @@ def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
     if tag not in _PIXEL_TAGS or "Rows" not in ds:
         return None  # DICOMDIR, structured report, RT structure set...: not an image
     try:
-        return _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
+        headers = _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
         return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
+    problem = _truncation(path, headers[0].ref.layout)
+    return [dataclasses.replace(h, problem=problem) for h in headers] if problem else headers
+
+
+def _truncation(path: Path, layout: PixelLayout) -> str | None:
+    """A note when a file is too short for its uncompressed pixel data (checked from its size)."""
+    if not layout.native:
+        return None
+    expected = layout.pixel_offset + 8 + layout.rows * layout.columns * (layout.bits_allocated // 8) * layout.frames
+    size = path.stat().st_size
+    return f"{path}: truncated pixel data ({size} bytes, at least {expected} needed)" if size < expected else None
 
 
 def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[SliceHeader], list[Unreadable], int]:
