@@ -86,6 +86,17 @@ def test_boundary_is_face_connected_and_image_border_counts_as_outside():
     assert np.array_equal(mask, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64])
+def test_word_scan_finds_the_same_voxels_as_flatnonzero(dtype):
+    from napari_medseg.metrics.boundary import flat_nonzero
+
+    rng = np.random.default_rng(1)
+    for shape in ((5, 7, 9), (4, 8, 8)):  # sizes that are and are not a multiple of 8
+        labels = (rng.random(shape) < 0.05).astype(dtype) * rng.integers(1, 200, shape).astype(dtype)
+        labels.reshape(-1)[-1] = 3  # the very last voxel
+        assert np.array_equal(flat_nonzero(labels), np.flatnonzero(labels))
+
+
 def test_label_voxel_indices_groups_every_label_sorted():
     labels = np.array([[[0, 3, 1], [3, 0, 1]], [[2, 2, 3], [0, 1, 0]]], np.uint16)
     groups = label_voxel_indices(labels)
