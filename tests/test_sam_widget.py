@@ -1,0 +1,82 @@
+"""The Interactive SAM dock widget in a real napari viewer (run under xvfb)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_medseg._napari.sam_widget import SamWidget
+
+from test_sam_model import ct_phantom, dice
+
+WAIT_MS = 240_000
+
+
+def wait_for_worker(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget._busy, timeout=WAIT_MS)
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, qtbot):
+    torch.set_num_threads(2)
+    viewer = make_napari_viewer()
+    vol, organ = ct_phantom(shape=(12, 112, 112))
+    image = viewer.add_image(vol, name="ct", scale=(3.0, 1.5, 1.5), translate=(-20.0, 5.0, 7.5))
+    labels = viewer.add_labels(np.zeros(vol.shape, np.uint16), name="labels", scale=image.scale,
+                               translate=image.translate)
+    labels.data[organ] = 0
+    labels.data[0, :4, :4] = 7  # another structure that must survive
+    widget = SamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.image.value, widget.labels.value = image, labels
+    return viewer, widget, organ
+
+
+def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
+    viewer, widget, organ = viewer_widget
+    assert widget.boxes.affine.affine_matrix.tolist() == viewer.layers["ct"].affine.affine_matrix.tolist()
+    assert np.allclose(widget.boxes.scale, viewer.layers["ct"].scale)
+    labels = widget.labels.value
+    zs = np.flatnonzero(organ.any(axis=(1, 2)))
+    k = int(zs[len(zs) // 2])
+    viewer.dims.set_current_step(0, k)
+    rows, cols = np.nonzero(organ[k])
+    corners = np.array([[k, rows.min(), cols.min()], [k, rows.min(), cols.max()],
+                        [k, rows.max(), cols.max()], [k, rows.max(), cols.min()]], float)
+    widget.boxes.add_rectangles(corners)  # what drawing a rectangle on slice k adds
+    qtbot.waitUntil(lambda: widget._preview is not None, timeout=WAIT_MS)
+    wait_for_worker(qtbot, widget)
+    widget.accept()
+    after_prompt = np.asarray(labels.data).copy()
+    assert dice(after_prompt[k] == 1, organ[k]) >= 0.9
+    assert np.flatnonzero((after_prompt == 1).any(axis=(1, 2))).tolist() == [k]  # only the prompted slice
+    assert (after_prompt[0, :4, :4] == 7).all()
+
+    widget.first.value, widget.last.value = int(zs[0]), int(zs[-1])
+    widget.propagate()
+    wait_for_worker(qtbot, widget)
+    assert widget._preview is not None
+    widget.accept()
+    after_propagation = np.asarray(labels.data).copy()
+    assert dice(after_propagation == 1, organ) >= 0.9
+    assert (after_propagation[0, :4, :4] == 7).all()
+
+    labels.undo()
+    assert np.array_equal(np.asarray(labels.data), after_prompt)
+    labels.undo()
+    assert not (np.asarray(labels.data) == 1).any()
+    assert (np.asarray(labels.data)[0, :4, :4] == 7).all()
+
+
+def test_shortcuts_switch_modes_and_label_value(viewer_widget):
+    viewer, widget, _ = viewer_widget
+    keymap = viewer.keymap
+    for key in ("Q", "W", "Shift-W", "G", "Shift-G", "N"):
+        assert any(str(k).replace("+", "-").lower() == key.lower() for k in map(str, keymap)), key
+    widget.box_mode()
+    assert viewer.layers.selection.active is widget.boxes and widget.boxes.mode == "add_rectangle"
+    widget.point_mode(False)
+    assert viewer.layers.selection.active is widget.points and widget.points.feature_defaults["inside"][0] == False  # noqa: E712
+    before = widget.value.value
+    widget.next_label()
+    assert widget.value.value == before + 1
