@@ -262,3 +262,11 @@ def test_12_bit_signed_values_with_junk_high_bits_match_pydicom_and_simpleitk(tm
     np.testing.assert_array_equal(ours, values)
     np.testing.assert_array_equal(ours[0], pydicom.dcmread(written.paths[0]).pixel_array)
     np.testing.assert_array_equal(ours, sitk.GetArrayFromImage(sitk.ReadImage(str(written.paths[0]))))
+
+
+def test_load_reports_progress_up_to_the_number_of_slices(tmp_path):
+    write_series(tmp_path, _stored(9))
+    calls = []
+    vol = dicom.scan(tmp_path)[0].load(workers=3, progress=lambda done, total: calls.append((done, total)))
+    assert vol.shape[0] == 9
+    assert sorted(calls) == [(k, 9) for k in range(1, 10)]

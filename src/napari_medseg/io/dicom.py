@@ -23,6 +23,17 @@ orientations) is never stacked into a volume, but each part stays available as i
 own series (a 2D image is a one-slice volume). Dropping them would make a folder of
 pilots look empty and hide images a user may want to check; the warnings say which
 parts are localizers and how many images were kept out of the main volume.
+
+Spacing, gaps and tilt
+----------------------
+The slice spacing comes from the positions along the normal, never from
+SliceThickness (used only for a single slice). With uneven gaps or missing slices
+the series still loads, as dcm2niix does, with a loud warning naming each odd gap in
+mm; the affine uses the *median* gap (the nominal spacing: SimpleITK's mean over a
+gap would misplace every slice). With gantry tilt the slices are stacked along the
+normal, like SimpleITK, and the warning gives the angle and the in-plane drift; no
+resampling happens anywhere. Of slices sharing a position, the lowest
+InstanceNumber is kept and the others reported.
 """
 from __future__ import annotations
 
@@ -125,13 +136,15 @@ class DicomSeries:
             warnings=warns,
         )
 
-    def load(self, workers: int | None = None) -> Volume:
+    def load(self, workers: int | None = None, progress=None) -> Volume:
         """Decode and stack the series.
 
         Parameters
         ----------
         workers : int, optional
             Decoding threads (default: a few per CPU core).
+        progress : callable, optional
+            ``progress(done, total)``, called from the decoding threads.
 
         Returns
         -------
@@ -150,7 +163,7 @@ class DicomSeries:
         ordered, affine, warns = self._plan()
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")  # pydicom's validation warnings; errors still raise
-            raw = read_stack([s.ref for s in ordered], workers=workers)
+            raw = read_stack([s.ref for s in ordered], workers=workers, progress=progress)
         array = rescale_stack(raw, [s.slope for s in ordered], [s.intercept for s in ordered])
         meta = {
             "modality": self.modality,

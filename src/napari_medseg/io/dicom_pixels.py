@@ -10,10 +10,11 @@ nothing is half-loaded.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -135,7 +136,9 @@ def _correct_unused_bits(arr: np.ndarray, layout: PixelLayout) -> None:
         np.right_shift(arr, shift, out=arr)
 
 
-def read_stack(refs: Sequence[SliceRef], workers: int | None = None) -> np.ndarray:
+def read_stack(
+    refs: Sequence[SliceRef], workers: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> np.ndarray:
     """Decode slices into one (slice, row, column) array of raw stored values.
 
     Parameters
@@ -145,6 +148,9 @@ def read_stack(refs: Sequence[SliceRef], workers: int | None = None) -> np.ndarr
         and columns.
     workers : int, optional
         Decoding threads; defaults to :func:`default_workers`.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each file or slice is read (from
+        worker threads; ``total`` counts files or slices depending on the path taken).
 
     Returns
     -------
@@ -164,7 +170,7 @@ def read_stack(refs: Sequence[SliceRef], workers: int | None = None) -> np.ndarr
             _read_native(refs[i], out[i])
             _correct_unused_bits(out[i], refs[i].layout)
 
-        _run(read_into, range(len(refs)), workers)
+        _run(read_into, range(len(refs)), workers, progress)
         return out
     # General case: decode each file once (a compressed multi-frame file holds many slices).
     by_path: dict[Path, list[int]] = {}
@@ -185,23 +191,32 @@ def read_stack(refs: Sequence[SliceRef], workers: int | None = None) -> np.ndarr
             for i in todo:
                 frames[i] = decoded[refs[i].frame] if decoded.ndim == 3 else decoded
 
-    _run(decode_file, list(by_path), workers)
+    _run(decode_file, list(by_path), workers, progress)
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise VolumeReadError(f"{refs[0].path.parent}: slices of different sizes {sorted(shapes)} in one series")
     return np.stack(frames)
 
 
-def _run(func, items, workers: int | None) -> None:
+def _run(func, items, workers: int | None, progress: Callable[[int, int], None] | None = None) -> None:
     """Call ``func`` on every item, in threads; the first exception is re-raised."""
     items = list(items)
+    done, lock = [0], threading.Lock()
+
+    def step(item) -> None:
+        func(item)
+        if progress is not None:
+            with lock:
+                done[0] += 1
+                progress(done[0], len(items))
+
     n_workers = max(1, min(workers or default_workers(), len(items)))
     if n_workers == 1:
         for item in items:
-            func(item)
+            step(item)
         return
     with ThreadPoolExecutor(n_workers) as pool:
-        list(pool.map(func, items))
+        list(pool.map(step, items))
 
 
 def rescale_stack(raw: np.ndarray, slopes: Sequence[float], intercepts: Sequence[float]) -> np.ndarray:
