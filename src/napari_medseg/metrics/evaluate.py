@@ -184,6 +184,8 @@ def evaluate_labels(pred, ref, spacing: Sequence[float], *, labels: Sequence[int
         raise MedsegError(f"tolerance must be a finite number of mm >= 0; got {tolerance_mm}")
     pred_voxels, ref_voxels = label_voxel_indices(pred), label_voxel_indices(ref)
     wanted = sorted(set(pred_voxels) | set(ref_voxels)) if labels is None else sorted({int(v) for v in labels})
+    if wanted and wanted[0] < 1:
+        raise MedsegError(f"labels to evaluate must be >= 1 (0 is background); got {wanted[0]}")
     empty = np.empty(0, dtype=np.int64)
     records = []
     for done, label in enumerate(wanted, start=1):

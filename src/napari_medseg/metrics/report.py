@@ -66,7 +66,7 @@ def _short(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.1f}"
     return str(value)
 
 
