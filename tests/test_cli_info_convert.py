@@ -98,3 +98,9 @@ def test_broken_header_gives_exactly_one_stderr_line_in_a_real_process(tmp_path)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "badVR.dcm" in lines[0] and "NumberOfFrames" in lines[0], proc.stderr
     assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_info_on_a_folder_without_dicom_says_so_and_fails(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("nothing medical here")
+    assert main(["info", str(tmp_path), "--json"]) == 1
+    assert "no DICOM image series found" in capsys.readouterr().err

@@ -142,7 +142,10 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
         ]
     from . import dicom
 
-    return [s.summary() for s in dicom.scan(path)]
+    found = dicom.scan(path)
+    if not found:
+        raise VolumeReadError(f"{path}: no DICOM image series found")
+    return [s.summary() for s in found]
 
 
 def _check_write_suffix(path: Path) -> None:
