@@ -270,3 +270,16 @@ def test_load_reports_progress_up_to_the_number_of_slices(tmp_path):
     vol = dicom.scan(tmp_path)[0].load(workers=3, progress=lambda done, total: calls.append((done, total)))
     assert vol.shape[0] == 9
     assert sorted(calls) == [(k, 9) for k in range(1, 10)]
+
+
+def test_files_without_preamble_or_meta_header_still_load(tmp_path):
+    stored = _stored(3)
+    written = write_series(tmp_path, stored, intercept=-1024, names="random")
+    for path in written.paths:  # ACR-NEMA style: no 128-byte preamble, no 'DICM', no group 0002
+        ds = pydicom.dcmread(path)
+        del ds.file_meta
+        ds.preamble = None
+        ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    assert not any(p.read_bytes()[128:132] == b"DICM" for p in written.paths)
+    assert all(dicom.is_dicom_file(p) for p in written.paths)
+    np.testing.assert_array_equal(read_volume(tmp_path).to_file_order(), stored.astype(np.int32) - 1024)
