@@ -37,6 +37,8 @@ def one_hot(labels):
 @pytest.fixture(scope="module", params=[0, 1])
 def pair_and_monai(request):
     pred, ref = random_label_pair(request.param)
+    border = np.concatenate([ref[[0, -1]].ravel(), ref[:, [0, -1]].ravel(), ref[:, :, [0, -1]].ravel()])
+    assert set(np.unique(border)) >= {1, 2, 3}  # the image-border convention is exercised for every label
     p, r = one_hot(pred), one_hot(ref)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -95,3 +97,26 @@ def test_surfel_area_table_equals_monai_table():
 
     expected, _ = create_table_neighbour_code_to_surface_area(SPACING)
     np.testing.assert_allclose(surfel_area_table(SPACING), expected.double().numpy(), rtol=1e-6)
+
+
+def test_hausdorff_differs_from_simpleitk_all_voxel_filter_for_a_mask_with_a_cavity():
+    """Where the definitions part: SimpleITK measures between all voxels, we (and MONAI) between surfaces.
+
+    A hollow shell against the filled ball: the shell's cavity surface is 7 mm inside the
+    ball's surface (our HD), while the deepest cavity voxel is only ~5 mm from the shell
+    (SimpleITK's HD).
+    """
+    sitk = pytest.importorskip("SimpleITK")
+    z, y, x = np.ogrid[:31, :31, :31]
+    r = np.sqrt((z - 15) ** 2 + (y - 15) ** 2 + (x - 15) ** 2)
+    ball = (r <= 12).astype(np.uint8)
+    shell = ((r <= 12) & (r > 5)).astype(np.uint8)
+    (record,) = evaluate_labels(shell, ball, (1.0, 1.0, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monai_hd = float(monai_metrics.compute_hausdorff_distance(
+            torch.from_numpy(shell)[None, None].float(), torch.from_numpy(ball)[None, None].float()))
+    hd_filter = sitk.HausdorffDistanceImageFilter()
+    hd_filter.Execute(sitk.GetImageFromArray(shell), sitk.GetImageFromArray(ball))
+    assert record.hd_mm == pytest.approx(monai_hd, rel=1e-6)
+    assert 6.0 < record.hd_mm < 8.0 and hd_filter.GetHausdorffDistance() < 6.0
