@@ -85,3 +85,15 @@ def test_mismatched_grids_become_a_notification_not_a_traceback(viewer_and_widge
     widget.resample.value = True
     run_and_wait(widget, qtbot)
     assert len(widget.rows) == 2 and "resampled" in widget.status.value
+
+
+def test_layers_added_after_the_widget_are_preselected(make_napari_viewer):
+    from napari_medseg._napari.evaluate_widget import EvaluateWidget
+
+    viewer = make_napari_viewer()
+    widget = EvaluateWidget(viewer)
+    assert widget.pred.value is None and widget.ref.value is None
+    pred, ref = label_pair()
+    viewer.add_labels(pred, name="model output")
+    viewer.add_labels(ref, name="manual reference")
+    assert widget.ref.value.name == "manual reference" and widget.pred.value.name == "model output"

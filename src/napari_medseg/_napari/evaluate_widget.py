@@ -67,6 +67,9 @@ def metrics_by_label_table(rows: list[dict]) -> dict:
     return {"data": [[_display(row[m]) for row in rows] for m in metrics], "index": metrics, "columns": headers}
 
 
+ERROR_LAYER = "boundary errors"
+
+
 class EvaluateWidget(Container):
     """Pick prediction and reference labels layers, evaluate per label, copy or export."""
 
@@ -102,15 +105,19 @@ class EvaluateWidget(Container):
         self.copy_button.changed.connect(self.copy_to_clipboard)
         self.export_button.changed.connect(self.export_csv)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
-            event.connect(self.reset_choices)
+            event.connect(self._layers_changed)
+        self._layers_changed()
+
+    def _layers_changed(self, _event=None) -> None:
         self.reset_choices()
-        self._preselect()
+        if self.pred.value is None or self.ref.value is None:
+            self._preselect()
 
     def _labels_layers(self, _widget=None) -> list:
         return [layer for layer in self._viewer.layers if isinstance(layer, self._labels_type)]
 
     def _preselect(self) -> None:
-        layers = self._labels_layers()
+        layers = [la for la in self._labels_layers() if la.name != ERROR_LAYER]
         refs = [la for la in layers if "reference" in la.name.lower()] or layers[:1]
         preds = [la for la in layers if la not in refs[:1]]
         if refs:
@@ -134,6 +141,8 @@ class EvaluateWidget(Container):
         except ValueError as exc:
             show_error(str(exc))
             return
+        # snapshots: painting during the run must not change what the worker reads
+        pred, ref = pred.with_array(np.array(pred.array)), ref.with_array(np.array(ref.array))
         self._names = label_names_of(ref_layer) or label_names_of(pred_layer)
         self._ref_layer = ref_layer
         self.run_button.enabled = False
@@ -156,7 +165,7 @@ class EvaluateWidget(Container):
         n = len(self.rows)
         self.status.value = (f"{n} label{'s' if n != 1 else ''} evaluated"
                              + (" (prediction resampled)" if evaluation.resampled else "")
-                             + ("; errors: red = reference surface missed, blue = predicted surface off"
+                             + ("; red: reference surface missed, blue: prediction off"
                                 if error_map is not None else ""))
         if evaluation.note:
             show_info(evaluation.note)
@@ -165,7 +174,7 @@ class EvaluateWidget(Container):
 
     def _add_error_layer(self, error_map: np.ndarray) -> None:
         ref = self._ref_layer
-        name = "boundary errors"
+        name = ERROR_LAYER
         if name in self._viewer.layers:
             self._viewer.layers.remove(name)
         from napari.utils.colormaps import DirectLabelColormap
