@@ -152,7 +152,7 @@ class EvaluateWidget(Container):
             resample=self.resample.value, with_error_map=self.show_errors.value,
             _connect={"returned": self._show, "errored": self._failed,  # errored: no re-raise on the GUI thread
                       "finished": lambda: setattr(self.run_button, "enabled", True)},
-            _start_thread=False,
+            _start_thread=False, _progress={"desc": "Evaluating labels"},  # busy bar in napari's activity dock
         )
         self.worker.start()
 
