@@ -102,3 +102,53 @@ def test_oblique_volume_opens_with_one_notice_and_exact_world_positions(make_nap
         warnings.filterwarnings("always", append=True)  # would surface napari's warning every time
         viewer.dims.set_current_step(0, 2)
     assert not [w for w in caught if "Non-orthogonal" in str(w.message)]
+
+
+def test_dicom_folder_opens_each_series_paint_save_reload_aligned(make_napari_viewer, tmp_path):
+    from dicom_factory import oblique_iop, write_series
+
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "study"
+    stored = rng.integers(0, 2000, size=(9, 14, 12)).astype(np.int16)
+    main = write_series(folder, stored, iop=oblique_iop((8.0, -5.0, 4.0)), pixel_spacing=(0.7, 0.9),
+                        slice_spacing=2.5, intercept=-1024, instance_order="reversed", names="random", rng=rng)
+    write_series(folder, stored[:3, :8, :8], names="random", rng=rng)  # a second, unrelated series
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(folder), plugin=PLUGIN)
+    assert len(layers) == 2
+    image = max(layers, key=lambda layer: layer.data.shape[0])
+    assert image.data.shape[0] == 9
+    assert all(str(u) == "millimeter" for u in image.units)
+    # voxel (k, 0, 0) of the sorted stack sits at the ImagePositionPatient of slice k
+    k_of_file = {tuple(np.round(p, 3)) for p in main.positions}
+    world_first_voxels = {tuple(np.round(image.data_to_world((k, 0, 0))[::-1], 3)) for k in range(9)}
+    assert world_first_voxels == k_of_file
+
+    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), affine=image.affine, units=image.units)
+    labels.data_setitem((np.array([3]), np.array([5]), np.array([7])), 1)
+    out = tmp_path / "mask.nii.gz"
+    labels.save(str(out), plugin=PLUGIN)
+    # SimpleITK and nibabel put the painted voxel at the image voxel's physical point
+    painted_world = image.data_to_world((3, 5, 7))[::-1]  # LPS
+    s_lab = sitk.ReadImage(str(out))
+    (ijk,) = np.argwhere(sitk.GetArrayFromImage(s_lab).transpose(2, 1, 0) == 1)
+    assert np.allclose(s_lab.TransformIndexToPhysicalPoint(tuple(int(v) for v in ijk)), painted_world, atol=1e-3)
+    n_lab = nib.load(str(out))
+    (ijk_n,) = np.argwhere(np.asarray(n_lab.dataobj) == 1)
+    ras = n_lab.affine @ np.r_[ijk_n, 1.0]
+    assert np.allclose(ras[:3] * [-1, -1, 1], painted_world, atol=1e-3)
+
+
+def test_localizer_folder_opens_unstacked_with_capped_notifications(make_napari_viewer):
+    from pathlib import Path
+
+    import pydicom
+    from napari.utils.notifications import notification_manager
+
+    mr700 = Path(pydicom.__file__).parent / "data" / "test_files" / "dicomdirtests" / "98892003" / "MR700"
+    viewer = make_napari_viewer()
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    layers = viewer.open(str(mr700), plugin=PLUGIN)
+    assert len(layers) > 1 and all(layer.data.shape[0] == 1 for layer in layers)
+    assert len(seen) <= 4 and any("more notes" in m for m in seen)

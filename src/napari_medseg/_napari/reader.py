@@ -7,6 +7,8 @@ from ..errors import MedsegError
 from ..io import is_readable_path, read_all_volumes
 from .layers import image_layer_data
 
+MAX_NOTICES = 3  # a folder of localizers must not bury the user in pop-ups
+
 
 def get_reader(path):
     """Return :func:`read_layers` when ``path`` looks like something we read, else None."""
@@ -30,17 +32,19 @@ def read_layers(path) -> list[tuple]:
     except MedsegError as exc:
         show_error(str(exc))
         return [(None,)]
-    layers = []
+    layers, notes = [], []
     for v in volumes:
+        name = v.meta.get("description") or Path(v.meta.get("path", "")).name
         if v.is_oblique:
             _accept_oblique_slicing()
-            show_info(
-                f"{v.meta.get('description') or 'volume'} is oblique ({v.obliquity_deg:.1f} deg): napari shows each "
-                "slice in its own plane; positions in mm and saved labels keep the true geometry"
-            )
-        for w in v.meta.get("warnings", []):
-            show_warning(f"{v.meta.get('description') or Path(v.meta.get('path', '')).name}: {w}")
+            notes.append(f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "
+                         "plane; positions in mm and saved labels keep the true geometry")
+        notes += [f"{name}: {w}" for w in v.meta.get("warnings", [])]
         layers.append(image_layer_data(v))
+    for note in notes[:MAX_NOTICES]:
+        show_warning(note)
+    if len(notes) > MAX_NOTICES:
+        show_info(f"... and {len(notes) - MAX_NOTICES} more notes; `medseg info PATH` lists them all")
     return layers
 
 
