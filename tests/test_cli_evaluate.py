@@ -127,3 +127,23 @@ def test_help_states_the_conventions(capsys):
     text = capsys.readouterr().out
     for phrase in ("face-connected", "95th percentiles (linear interpolation)", "pooled", "both_empty", "area-weighted"):
         assert phrase in text
+
+
+def test_folder_mode_json_keeps_stdout_parseable_with_case_names(tmp_path, capsys):
+    pred, ref = label_pair(0)
+    write_pair(tmp_path, "a", pred, ref)
+    write_pair(tmp_path, "b", *label_pair(2))
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "ref"), "--json", "--labels", "1"]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert [(r["case"], r["label"]) for r in records] == [("a", 1), ("b", 1)]
+    assert "label 1: 2 cases" in captured.err
+
+
+@pytest.mark.parametrize("labels", ["x", "0,1", ""])
+def test_bad_label_list_is_a_one_line_error(tmp_path, capsys, labels):
+    pred, ref = label_pair()
+    p, r = write_pair(tmp_path, "case", pred, ref)
+    assert main(["evaluate", str(p), str(r), "--labels", labels]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--labels" in err
