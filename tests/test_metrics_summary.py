@@ -72,3 +72,15 @@ def test_non_contiguous_views_give_the_same_records():
     b = evaluate_labels(pred.transpose(2, 1, 0).copy().transpose(2, 1, 0), ref[:, :, :], (1.0, 2.0, 3.0))
     c = evaluate_labels(np.asfortranarray(pred), np.asfortranarray(ref), (1.0, 2.0, 3.0))
     assert a == b == c
+
+
+def test_grid_distances_skip_shared_points_and_equal_brute_force():
+    from napari_medseg.metrics.distances import grid_distances
+
+    rng = np.random.default_rng(3)
+    targets = rng.integers(-1, 20, (200, 3))
+    points = np.concatenate([targets[:50], rng.integers(-1, 20, (80, 3))])  # 50 shared points
+    spacing = (2.5, 0.8, 1.1)
+    brute = np.sqrt((((points[:, None, :] - targets[None, :, :]) * spacing) ** 2).sum(-1)).min(axis=1)
+    np.testing.assert_allclose(grid_distances(points, targets, spacing), brute, rtol=1e-12)
+    assert np.all(grid_distances(points, targets, spacing)[:50] == 0)

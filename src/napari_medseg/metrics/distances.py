@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["SurfaceDistances", "nearest_distances", "weighted_percentile"]
+__all__ = ["SurfaceDistances", "grid_distances", "nearest_distances", "weighted_percentile"]
 
 
 def nearest_distances(points_mm: np.ndarray, targets_mm: np.ndarray) -> np.ndarray:
@@ -31,6 +31,39 @@ def nearest_distances(points_mm: np.ndarray, targets_mm: np.ndarray) -> np.ndarr
         return np.empty(0)
     tree = cKDTree(targets_mm, leafsize=32, balanced_tree=False, compact_nodes=False)
     return tree.query(points_mm, k=1)[0]
+
+
+def grid_distances(points: np.ndarray, targets: np.ndarray, spacing) -> np.ndarray:
+    """Distance (mm) from each grid point to the nearest target grid point.
+
+    Points that are also targets get 0 without a tree query (for a good prediction
+    most surface voxels lie on the reference surface); the others are queried in a
+    KD-tree over the targets scaled by ``spacing``.
+
+    Parameters
+    ----------
+    points, targets : (N, 3) and (M, 3) int64 ndarrays
+        Array indices along axes 0, 1, 2 (may be negative); ``targets`` not empty.
+    spacing : sequence of 3 float
+        Voxel size in mm along array axes 0, 1, 2.
+
+    Returns
+    -------
+    (N,) float64 ndarray
+    """
+    spacing = np.asarray(spacing, dtype=float)
+    out = np.zeros(len(points))
+    if len(points) == 0:
+        return out
+    low = np.minimum(points.min(axis=0), targets.min(axis=0))
+    dims = tuple(int(n) for n in np.maximum(points.max(axis=0), targets.max(axis=0)) - low + 1)
+    target_keys = np.sort(np.ravel_multi_index((targets - low).T, dims))
+    keys = np.ravel_multi_index((points - low).T, dims)
+    at = np.minimum(np.searchsorted(target_keys, keys), target_keys.size - 1)
+    todo = np.flatnonzero(target_keys[at] != keys)
+    if todo.size:
+        out[todo] = nearest_distances(points[todo] * spacing, targets * spacing)
+    return out
 
 
 def weighted_percentile(distances: np.ndarray, weights: np.ndarray, q: float) -> float:

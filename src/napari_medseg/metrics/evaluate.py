@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import MedsegError
 from .boundary import boundary_voxels, label_voxel_indices, surface_elements
-from .distances import SurfaceDistances, nearest_distances
+from .distances import SurfaceDistances, grid_distances
 from .overlap import count_overlap, dice, jaccard, volume_ml
 
 __all__ = ["Evaluation", "LabelMetrics", "RECORD_FIELDS", "SURFACES", "as_label_array", "both_empty_record",
@@ -116,8 +116,7 @@ def surface_distances(pred: np.ndarray, pred_idx: np.ndarray, ref: np.ndarray, r
         pb, wp = surface_elements(pred, pb, label, tuple(spacing))
         rb, wr = surface_elements(ref, rb, label, tuple(spacing))
         weights = (wp, wr)
-    pp, rp = pb * spacing, rb * spacing
-    dist = SurfaceDistances(nearest_distances(pp, rp), nearest_distances(rp, pp), *weights)
+    dist = SurfaceDistances(grid_distances(pb, rb, spacing), grid_distances(rb, pb, spacing), *weights)
     return pb, rb, dist
 
 
