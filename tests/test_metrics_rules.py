@@ -154,3 +154,13 @@ def test_boundary_error_map_marks_exactly_the_surface_nsd_counts_as_wrong():
     assert np.count_nonzero(error == MISSED) == 0  # every reference surface voxel is <= 2 mm from the prediction's
     assert error[2, 4, 10] == EXTRA and error[2, 4, 9] == 0 and error[2, 4, 8] == 0  # 3 mm off vs 2 and 1 mm
     assert rec.nsd == pytest.approx(1 - n_wrong / n_surface)
+
+
+def test_sheared_grid_is_refused_because_spacing_would_misstate_distances():
+    sheared = axial_affine(2.0, 0.0)
+    sheared[1, 0] = 0.5  # slices step sideways as they go up (gantry tilt), axes no longer perpendicular
+    labels = np.zeros((4, 6, 6), np.uint8)
+    labels[1:3, 2:4, 2:4] = 1
+    volume = Volume(labels, sheared)
+    with pytest.raises(MedsegError, match="not perpendicular"):
+        evaluate_volumes(volume, volume)

@@ -225,11 +225,17 @@ def evaluate_volumes(pred, ref, *, resample: bool = False, **options) -> Evaluat
     voxel grid (shape and voxel centres within 1e-3 mm), else
     :class:`~napari_medseg.errors.GridMismatchError` names both grids; with
     ``resample=True`` the prediction is resampled onto the reference grid by nearest
-    neighbour instead, and the result says so. ``options`` are those of
+    neighbour instead, and the result says so. A sheared reference grid (axes not
+    perpendicular) raises :class:`~napari_medseg.errors.MedsegError`. ``options`` are those of
     :func:`evaluate_labels` (``labels``, ``tolerance_mm``, ``surface``, ``progress``).
     """
     from .grids import check_same_grid, resample_labels_nearest
 
+    gram = ref.direction.T @ ref.direction
+    if np.abs(gram - np.eye(3)).max() > 1e-3:
+        raise MedsegError(f"reference grid axes are not perpendicular ({ref.describe_grid()}; a sheared grid, "
+                          "e.g. CT with gantry tilt): distances from voxel spacing would be wrong. "
+                          "Resample both volumes onto a rectilinear grid first.")
     resampled, note = False, ""
     if not pred.same_grid(ref):
         if not resample:
