@@ -1,0 +1,220 @@
+"""Run a :class:`~.pipeline.Pipeline` on a volume: device choice, GPU memory fallback, progress, cancel.
+
+Devices: ``auto`` picks CUDA (with automatic mixed precision), then Apple MPS, then the
+CPU. On CUDA, windows run and are stitched on the GPU; a CUDA out-of-memory error
+retries with half the window batch down to one window, then stitches on the CPU
+(``device='cpu'``, ``sw_device='cuda'``), and says so through the progress callback.
+
+Progress callbacks take ``(fraction in [0, 1], message)``; returning ``False`` cancels,
+as does setting the ``cancel`` event. Cancelling raises :class:`SegmentationCancelled`
+between two window batches.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import MedsegError
+from ..volume import Volume
+from .pipeline import Pipeline, labels_on_volume_grid, volume_to_metatensor
+
+ProgressCallback = Callable[[float, str], "bool | None"]
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class SegmentationCancelled(MedsegError):
+    """The user cancelled a running segmentation."""
+
+    def __init__(self) -> None:
+        super().__init__("segmentation cancelled")
+
+
+@dataclass
+class Segmentation:
+    """A label map on the input volume's grid and what produced it.
+
+    Attributes
+    ----------
+    labels : (Z, Y, X) ndarray of unsigned int, the input volume's grid and axis order.
+    label_names : dict int -> str (foreground only).
+    colours : dict int -> "#rrggbb".
+    model : str
+    device : str, where the windows ran (``cuda`` / ``mps`` / ``cpu``).
+    seconds : float, wall time of the whole run.
+    messages : list of str, fallbacks and adaptations worth telling the user.
+    """
+
+    labels: np.ndarray
+    label_names: dict[int, str]
+    colours: dict[int, str]
+    model: str
+    device: str
+    seconds: float
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One way to run the sliding window: windows per batch and where to stitch."""
+
+    sw_batch_size: int
+    stitch_device: str
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """The torch device for ``auto`` / ``cpu`` / ``cuda`` / ``mps``; refuses one that is absent."""
+    requested = (requested or "auto").lower()
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise MedsegError("--device cuda: no CUDA GPU is available on this machine; use --device auto or cpu")
+    if requested == "mps" and not has_mps:
+        raise MedsegError("--device mps: Apple MPS is not available on this machine; use --device auto or cpu")
+    if requested not in DEVICES:
+        raise MedsegError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
+    return torch.device(requested)
+
+
+def fallback_plan(sw_batch_size: int, device: torch.device) -> list[Attempt]:
+    """Attempts in order: full window batch, halved down to 1, then CPU stitching (CUDA only)."""
+    if device.type != "cuda":
+        return [Attempt(sw_batch_size, device.type)]
+    sizes = []
+    b = max(1, int(sw_batch_size))
+    while b > 1:
+        sizes.append(b)
+        b //= 2
+    sizes.append(1)
+    return [Attempt(b, "cuda") for b in sizes] + [Attempt(1, "cpu")]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def run_with_fallback(infer_once: Callable[[Attempt], torch.Tensor], plan: Sequence[Attempt],
+                      say: Callable[[str], None]) -> tuple[torch.Tensor, Attempt]:
+    """Call ``infer_once`` with each attempt until one does not run out of GPU memory."""
+    for i, attempt in enumerate(plan):
+        try:
+            return infer_once(attempt), attempt
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if i + 1 == len(plan):
+                raise MedsegError("the GPU ran out of memory even with one window at a time and CPU stitching; "
+                                  "use --device cpu") from None
+            nxt = plan[i + 1]
+            how = (f"retrying with {nxt.sw_batch_size} window(s) per batch" if nxt.stitch_device == "cuda"
+                   else "retrying with windows on the GPU and stitching on the CPU")
+            say(f"GPU out of memory with {attempt.sw_batch_size} window(s) per batch; {how}")
+    raise MedsegError("no way to run this model was found")  # only for an empty plan
+
+
+def count_windows(image_shape: Sequence[int], roi_size: Sequence[int], overlap: float | Sequence[float]) -> int:
+    """Number of sliding windows MONAI's ``sliding_window_inference`` visits for one image."""
+    dims = len(image_shape)
+    overlaps = [float(overlap)] * dims if np.isscalar(overlap) else [float(o) for o in overlap]
+    roi = [int(r) if int(r) > 0 else int(s) for r, s in zip(roi_size, image_shape)]
+    total = 1
+    for size, r, ov in zip(image_shape, roi, overlaps):
+        size = max(size, r)
+        step = r if r == size else max(int(r * (1 - ov)), 1)
+        total *= 1 if size <= r else math.ceil((size - r) / step) + 1
+    return total
+
+
+class _Reporter:
+    def __init__(self, progress: ProgressCallback | None, cancel: threading.Event | None):
+        self.progress, self.cancel, self.messages = progress, cancel, []
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise SegmentationCancelled()
+        if self.progress is not None and self.progress(min(max(fraction, 0.0), 1.0), message) is False:
+            raise SegmentationCancelled()
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+        self(0.05, message)
+
+
+def _sliding(inferer) -> bool:
+    return all(hasattr(inferer, a) for a in ("roi_size", "sw_batch_size", "overlap"))
+
+
+def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
+                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> Segmentation:
+    """Segment ``volume`` with ``pipeline``; the labels come back on the volume's grid.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+    volume : Volume
+        Any geometry; the model's own transforms resample and invert.
+    device : {"auto", "cpu", "cuda", "mps"}
+    progress : callable(fraction, message) -> bool or None, optional
+        Returning ``False`` cancels.
+    cancel : threading.Event, optional
+
+    Raises
+    ------
+    SegmentationCancelled, MedsegError
+    """
+    from monai.data import decollate_batch, list_data_collate
+
+    start = time.perf_counter()
+    dev = choose_device(device)
+    report = _Reporter(progress, cancel)
+    report(0.0, f"preprocessing for {pipeline.name}")
+    key = pipeline.image_key
+    image = volume_to_metatensor(volume, pipeline.input_dtype, pipeline.channel_first)
+    batch = list_data_collate([pipeline.preprocessing({key: image})])
+    inputs = batch[key]
+    network = pipeline.network.to(dev).eval()
+    inferer = pipeline.inferer
+    sliding = _sliding(inferer)
+    bundle_sw = int(inferer.sw_batch_size) if sliding else 1
+    amp = torch.autocast("cuda", dtype=torch.float16) if dev.type == "cuda" else nullcontext()
+
+    def infer_once(attempt: Attempt) -> torch.Tensor:
+        total = 1
+        if sliding:
+            inferer.sw_batch_size = attempt.sw_batch_size
+            inferer.sw_device, inferer.device = dev, torch.device(attempt.stitch_device)
+            windows = count_windows(inputs.shape[2:], inferer.roi_size, inferer.overlap)
+            total = math.ceil(windows / attempt.sw_batch_size)
+        done = [0]
+
+        def forward(x, *args, **kwargs):
+            report(0.05 + 0.85 * done[0] / total, f"{pipeline.name}: window batch {done[0] + 1}/{total} on {dev.type}")
+            out = network(x, *args, **kwargs)
+            done[0] += 1
+            return out
+
+        with torch.no_grad(), amp:
+            return inferer(inputs if sliding else inputs.to(dev), forward)
+
+    try:
+        pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev), report.say)
+    finally:
+        if sliding:
+            inferer.sw_batch_size = bundle_sw
+    report(0.9, "post-processing")
+    item = decollate_batch({key: inputs, "pred": pred.detach().float().cpu()})[0]
+    out = pipeline.postprocessing(item)
+    labels = labels_on_volume_grid(out["pred"], volume)
+    report(1.0, "done")
+    return Segmentation(labels, dict(pipeline.label_names), {k: pipeline.colour_of(k) for k in pipeline.label_names},
+                        pipeline.name, dev.type, time.perf_counter() - start, list(pipeline.notes) + report.messages)

@@ -1,0 +1,156 @@
+"""A model ready to run: network, MONAI pre/post-processing and inferer, with label names.
+
+Bundles (:mod:`.bundle`) and plain checkpoints (:mod:`.checkpoint`) are both turned into
+a :class:`Pipeline`; :mod:`.inference` runs any pipeline on a
+:class:`~napari_medseg.volume.Volume`. The pipeline's transforms work on MONAI
+dictionaries whose image is a ``MetaTensor`` in the volume's *file* voxel order with a
+RAS affine, exactly what ``LoadImaged`` would give for the file, so that the bundle's
+``Orientationd``/``Spacingd``/``Invertd`` behave as in ``python -m monai.bundle run``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..errors import MedsegError
+from ..volume import Volume
+
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+#: Default colours (RGBA hex) for labels 1, 2, ... when a model names none.
+DEFAULT_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
+
+
+@dataclass
+class Pipeline:
+    """Everything needed to segment a volume with one model.
+
+    Attributes
+    ----------
+    name : str
+        Model name shown to users.
+    network : torch.nn.Module
+        In ``eval`` mode, on the CPU until :mod:`.inference` moves it.
+    preprocessing : Callable[[dict], dict]
+        MONAI dictionary transform; takes ``{image_key: MetaTensor}`` (channel-first or
+        not, see ``channel_first``) and returns the network input under ``image_key``.
+    inferer : Callable
+        ``inferer(batch, network) -> logits`` (usually a ``SlidingWindowInferer``).
+    postprocessing : Callable[[dict], dict]
+        Takes ``{image_key: preprocessed image, "pred": logits}`` (one item, channel
+        first) and returns labels under ``"pred"`` (inverted back to the input grid when
+        the model's transforms can do it).
+    label_names : dict of int -> str
+        Foreground labels (0 is background).
+    colours : dict of int -> str
+        ``#rrggbb`` per label.
+    image_key : str
+    channel_first : bool
+        Whether the input MetaTensor is given channel-first (``LoadImaged(ensure_channel_first=True)``).
+    input_dtype : torch.dtype
+        The dtype ``LoadImaged`` would give the image (float32 by default).
+    notes : list of str
+        What was adapted (e.g. "argmax before Invertd"), for logs.
+    """
+
+    name: str
+    network: torch.nn.Module
+    preprocessing: Callable[[dict], dict]
+    inferer: Callable
+    postprocessing: Callable[[dict], dict]
+    label_names: dict[int, str]
+    colours: dict[int, str] = field(default_factory=dict)
+    image_key: str = "image"
+    channel_first: bool = False
+    input_dtype: torch.dtype = torch.float32
+    notes: list[str] = field(default_factory=list)
+
+    def colour_of(self, label: int) -> str:
+        return self.colours.get(label) or DEFAULT_COLOURS[(label - 1) % len(DEFAULT_COLOURS)]
+
+
+def ras_file_affine(volume: Volume) -> np.ndarray:
+    """RAS affine (NIfTI convention) of the volume's file voxel order."""
+    return _LPS_TO_RAS @ volume.file_affine
+
+
+def volume_to_metatensor(volume: Volume, dtype: torch.dtype = torch.float32, channel_first: bool = False):
+    """The MetaTensor ``LoadImaged`` (NibabelReader) would give for the volume's file.
+
+    The array is in the source file's voxel order (the inverse of the reordering done
+    on read) and the affine is RAS, so MONAI transforms see what they would see when
+    loading the file themselves.
+
+    Parameters
+    ----------
+    volume : Volume
+    dtype : torch.dtype
+        Voxel type after loading (``LoadImaged``'s ``dtype``, float32 by default).
+    channel_first : bool
+        Add a leading channel axis (``LoadImaged(ensure_channel_first=True)``).
+
+    Returns
+    -------
+    monai.data.MetaTensor of shape ``file_shape`` (or ``(1, *file_shape)``).
+    """
+    import nibabel as nib
+    from monai.data import MetaTensor
+    from monai.data.image_reader import NibabelReader
+    from monai.transforms import EnsureChannelFirst
+
+    array = np.ascontiguousarray(volume.to_file_order())
+    image = nib.Nifti1Image(array, ras_file_affine(volume))
+    reader = NibabelReader()
+    reader.filenames = [str(volume.meta.get("path", "volume"))]  # what read() would have recorded
+    data, meta = reader.get_data(image)
+    meta["filename_or_obj"] = reader.filenames[0]
+    tensor = MetaTensor.ensure_torch_and_prune_meta(np.asarray(data), meta)
+    tensor = tensor.to(dtype)
+    if channel_first:
+        tensor = EnsureChannelFirst()(tensor)
+    return tensor
+
+
+def labels_on_volume_grid(pred, volume: Volume) -> np.ndarray:
+    """Label map in the volume's (z, y, x) order from a channel-first prediction.
+
+    ``pred`` is ``(1, *file_shape)`` in file voxel order (after ``Invertd``). When the
+    model's transforms could not invert (no ``Invertd``), the prediction is resampled
+    back to the input grid with nearest neighbour from its own affine.
+
+    Returns
+    -------
+    ndarray, shape ``volume.shape``, smallest unsigned integer dtype.
+    """
+    from ..volume import smallest_label_dtype
+
+    pred = _back_on_file_grid(pred, volume)
+    labels = np.asarray(pred.detach().cpu().numpy() if torch.is_tensor(pred) else pred)
+    if labels.ndim == 4:
+        if labels.shape[0] != 1:
+            raise MedsegError(f"the model returned {labels.shape[0]} channels after post-processing; expected a label map")
+        labels = labels[0]
+    labels = np.rint(labels).astype(np.int64)
+    labels = np.ascontiguousarray(volume.file_order.to_canonical(labels))
+    return labels.astype(smallest_label_dtype(labels))
+
+
+def _back_on_file_grid(pred, volume: Volume):
+    if tuple(pred.shape[-3:]) == tuple(volume.file_shape):
+        return pred
+    from monai.data import MetaTensor
+    from monai.transforms import SpatialResample
+
+    if not isinstance(pred, MetaTensor):
+        raise MedsegError(
+            f"the model returned a {tuple(pred.shape[-3:])} grid without geometry; cannot put it back on the "
+            f"input grid {volume.file_shape}"
+        )
+    back = SpatialResample(mode="nearest", padding_mode="zeros")(
+        pred.float(), dst_affine=torch.as_tensor(ras_file_affine(volume)), spatial_size=volume.file_shape
+    )
+    return back
+
