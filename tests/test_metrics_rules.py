@@ -91,10 +91,12 @@ def test_word_scan_finds_the_same_voxels_as_flatnonzero(dtype):
     from napari_medseg.metrics.boundary import flat_nonzero
 
     rng = np.random.default_rng(1)
-    for shape in ((5, 7, 9), (4, 8, 8)):  # sizes that are and are not a multiple of 8
-        labels = (rng.random(shape) < 0.05).astype(dtype) * rng.integers(1, 200, shape).astype(dtype)
-        labels.reshape(-1)[-1] = 3  # the very last voxel
-        assert np.array_equal(flat_nonzero(labels), np.flatnonzero(labels))
+    for shape in ((5, 7, 9), (4, 8, 8), (16, 32, 32)):  # sizes that are and are not a multiple of 8
+        for density in (0.002, 0.05, 0.5):  # sparse (word scan) to dense (plain flatnonzero)
+            labels = (rng.random(shape) < density).astype(dtype) * rng.integers(1, 100, shape).astype(dtype)
+            labels[1:3, 2:5, 3:7] = 2  # a compact block
+            labels.reshape(-1)[-1] = 3  # the very last voxel
+            assert np.array_equal(flat_nonzero(labels), np.flatnonzero(labels))
 
 
 def test_label_voxel_indices_groups_every_label_sorted():

@@ -33,6 +33,8 @@ def flat_nonzero(labels: np.ndarray) -> np.ndarray:
     if per_word == 1 or flat.size % per_word or not flat.flags.c_contiguous:
         return np.flatnonzero(flat)
     words = np.flatnonzero(flat.view(np.uint64))
+    if words.size * per_word * 4 > flat.size:  # dense map: candidates would cost memory, save no time
+        return np.flatnonzero(flat)
     candidates = (words[:, None] * per_word + np.arange(per_word)).reshape(-1)
     return candidates[flat[candidates] != 0]
 
