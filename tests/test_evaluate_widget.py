@@ -59,9 +59,14 @@ def test_widget_table_matches_python_api_with_names_and_error_layer(viewer_and_w
     assert np.count_nonzero(errors.data) > 0
 
 
-def test_export_writes_full_precision_csv(viewer_and_widget, qtbot, tmp_path):
+def test_export_writes_full_precision_csv_and_copy_gives_tsv(viewer_and_widget, qtbot, tmp_path):
+    from qtpy.QtWidgets import QApplication
+
     _, widget, pred, ref = viewer_and_widget
     run_and_wait(widget, qtbot)
+    widget.copy_to_clipboard()
+    lines = QApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[:3] == ["label", "name", "dice"] and len(lines) == 3
     widget.export_path.value = tmp_path / "out.csv"
     widget.export_csv()
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))

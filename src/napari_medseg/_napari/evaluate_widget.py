@@ -195,9 +195,12 @@ class EvaluateWidget(Container):
 
     def copy_to_clipboard(self) -> None:
         """Put the full-precision table on the clipboard as tab-separated text (pastes into a spreadsheet)."""
-        from napari.utils.notifications import show_info
+        from napari.utils.notifications import show_error, show_info
         from qtpy.QtWidgets import QApplication  # magicgui has no clipboard
 
+        if not self.rows:
+            show_error("Nothing to copy yet: press Evaluate first.")
+            return
         QApplication.clipboard().setText(rows_to_csv_text(self.rows, delimiter="\t"))
         show_info(f"copied {len(self.rows)} rows")
 
