@@ -91,7 +91,7 @@ def test_new_prompt_on_cached_slice_updates_mask_without_encoder(predictor, monk
     def no_encoder(*_args, **_kwargs):
         raise AssertionError("the cached embedding should have been reused")
 
-    monkeypatch.setattr(predictor.network.image_encoder, "forward", no_encoder)
+    monkeypatch.setattr(predictor, "encoder", no_encoder)
     half = (box[0], box[1], (box[0] + box[2]) // 2, box[3])  # the organ's left half only
     refined = session.segment_slice(0, SlicePrompt(0, half))
     assert refined.sum() < 0.8 * first.sum()

@@ -26,6 +26,9 @@ class SamPredictor:
         Where embeddings are kept by key; a private 64-slice LRU by default.
     batch_size : int
         Slices encoded together by :meth:`embed`.
+    encoder : callable, optional
+        Replaces ``network.image_encoder`` (e.g. :class:`~.onnx_encoder.OnnxEncoder`): maps a
+        (B, 3, S, S) float tensor to (B, C, h, w) embeddings.
 
     Notes
     -----
@@ -35,8 +38,10 @@ class SamPredictor:
     may precompute embeddings while another predicts.
     """
 
-    def __init__(self, network: SamNetwork, cache: EmbeddingCache | None = None, batch_size: int = 4):
+    def __init__(self, network: SamNetwork, cache: EmbeddingCache | None = None, batch_size: int = 4,
+                 encoder=None):
         self.network = network
+        self.encoder = encoder if encoder is not None else network.image_encoder
         self.transform = SliceTransform(network.sam_type, network.input_size)
         self.cache = cache if cache is not None else EmbeddingCache()
         self.batch_size = batch_size
@@ -62,7 +67,7 @@ class SamPredictor:
             batch = np.stack([self.transform.image(slices[i])[0] for i in chunk])
             with self._lock, torch.inference_mode():
                 start_time = time.perf_counter()
-                embeddings = self.network.image_encoder(torch.from_numpy(batch).to(self.device)).cpu()
+                embeddings = self.encoder(torch.from_numpy(batch).to(self.device)).cpu()
                 self.seconds_per_slice = (time.perf_counter() - start_time) / len(chunk)
             for i, embedding in zip(chunk, embeddings):
                 out[i] = embedding
