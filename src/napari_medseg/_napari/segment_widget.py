@@ -1,0 +1,251 @@
+"""Segment dock widget: image layer + model + device -> an editable Labels layer with label names.
+
+Thin napari glue over :func:`napari_medseg.models.segment.segment_volume`. The work runs
+in a napari thread worker; progress arrives through a Qt signal (queued onto the GUI
+thread) and Cancel sets a ``threading.Event`` checked between window batches. The
+result lands on the image's geometry (its affine, units, source file order) with the
+model's label names (``features``) and colours. Running again on the same image
+replaces the previous result, after asking when that layer was edited since.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
+from napari.layers import Image, Labels
+from napari.qt.threading import create_worker
+from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Signal
+
+from ..errors import MedsegError
+from ..models.inference import DEVICES, SegmentationCancelled
+from ..models.trust import UntrustedBundleError
+from .layers import labels_layer_data, volume_from_layer
+
+OTHER = "other (choose a file)..."
+
+
+# ---- Qt-free helpers ---------------------------------------------------------------------------
+
+def automatic_model_names() -> list[str]:
+    """Models the widget offers: every registered model that needs no prompt."""
+    from ..models.registry import available_models
+
+    return [m.name for m in available_models() if m.kind != "sam"]
+
+
+def model_from_file(path: str | Path) -> str:
+    """A bundle folder for a file inside a bundle (e.g. its ``configs/inference.json``), else the file."""
+    from ..models.bundle import is_bundle
+
+    path = Path(path)
+    for candidate in (path, *path.parents[:2]):
+        if is_bundle(candidate):
+            return str(candidate)
+    return str(path)
+
+
+def result_layer_name(image_name: str, model: str) -> str:
+    return f"{image_name} [{Path(model).name}]"
+
+
+def content_digest(array) -> str:
+    """Fingerprint of a label array's content (changes when any voxel is painted)."""
+    data = np.ascontiguousarray(np.asarray(array))
+    return hashlib.blake2b(data.view(np.uint8).ravel(), digest_size=16).hexdigest() + str(data.shape)
+
+
+def label_colormap(colours: dict[int, str]) -> DirectLabelColormap:
+    """napari colormap: background transparent, each label its model colour."""
+    color_dict = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), **{int(k): v for k, v in colours.items()}}
+    return DirectLabelColormap(color_dict=color_dict)
+
+
+def ask_yes_no(title: str, text: str) -> bool:
+    """Modal Yes/No question (plain Qt: magicgui has no confirmation dialog)."""
+    from qtpy.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(None, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+def _keep_triton_out() -> None:
+    """MONAI's imports can pull in Triton, which segfaults beside Mesa's LLVM (see sam_widget)."""
+    try:
+        from .sam_widget import keep_triton_out_beside_mesa_llvm
+    except ImportError:
+        return
+    keep_triton_out_beside_mesa_llvm()
+
+
+@dataclass
+class _Failed:
+    """An expected failure returned by the worker (workers re-raise returned exceptions)."""
+
+    error: MedsegError
+
+
+class _ProgressRelay(QObject):
+    """Carries progress from the worker thread to the GUI thread (queued signal)."""
+
+    changed = Signal(float, str)
+
+
+# ---- the widget ------------------------------------------------------------------------------------
+
+class SegmentWidget(Container):
+    """Dock widget: choose an image layer, a model and a device; Run / Cancel; progress.
+
+    Attributes
+    ----------
+    confirm : callable(title, text) -> bool
+        Asks the user (replaced in tests).
+    worker : the running napari worker, or None.
+    """
+
+    def __init__(self, napari_viewer):
+        self.viewer = napari_viewer
+        self._image = ComboBox(label="image", choices=self._image_layers)
+        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER])
+        self._model_file = FileEdit(label="model file", mode="r", visible=False,
+                                    tooltip="a bundle's configs/inference.json, or a checkpoint .json/.yaml")
+        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto")
+        self._run = PushButton(text="Run")
+        self._cancel_button = PushButton(text="Cancel", enabled=False)
+        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
+        self._status = Label(value="")
+        super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
+                                  self._cancel_button, self._progress, self._status])
+        self.confirm = ask_yes_no
+        self.worker = None
+        self._cancel = threading.Event()
+        self._retry_trusted = False
+        self._relay = _ProgressRelay()
+        self._relay.changed.connect(self._on_progress)
+        self._recorded: dict[int, str] = {}  # id(labels layer) -> content digest when we wrote it
+        self._model.changed.connect(lambda v: setattr(self._model_file, "visible", v == OTHER))
+        self._run.changed.connect(self.run)
+        self._cancel_button.changed.connect(self.cancel)
+        for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
+            event.connect(lambda e: self._image.reset_choices())
+
+    def _image_layers(self, _widget=None) -> list:
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
+
+    @property
+    def status(self) -> str:
+        return self._status.value
+
+    def selected_model(self) -> str:
+        if self._model.value == OTHER:
+            return model_from_file(self._model_file.value)
+        return self._model.value
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, *_args, trust_bundle: bool = False) -> None:
+        """Start segmenting the selected image in a worker thread."""
+        layer = self._image.value
+        if layer is None:
+            show_error("Open a 3D image first (File > Open, or File > Open Sample > napari-medseg).")
+            return
+        if self.worker is not None:
+            return
+        try:
+            volume = volume_from_layer(layer)
+        except ValueError as exc:
+            show_error(str(exc))
+            return
+        model, device = self.selected_model(), self._device.value
+        _keep_triton_out()
+        self._cancel.clear()
+        relay = self._relay
+
+        def job():
+            from ..models.segment import segment_volume
+
+            try:
+                return segment_volume(volume, model, device=device, trust_bundle=trust_bundle,
+                                      progress=lambda f, m: relay.changed.emit(f, m), cancel=self._cancel)
+            except MedsegError as exc:  # expected outcomes (cancel, untrusted, bad input): handled on return
+                return _Failed(exc)
+
+        self.worker = create_worker(job)
+        self.worker.returned.connect(lambda result: self._on_returned(layer, volume, model, result))
+        self.worker.errored.connect(lambda exc: self._on_error(exc, layer))
+        self.worker.finished.connect(self._on_finished)
+        self._run.enabled, self._cancel_button.enabled = False, True
+        self._status.value = f"running {Path(model).name} on {device}..."
+        self.worker.start()
+
+    def cancel(self, *_args) -> None:
+        """Ask the running job to stop after its current window batch."""
+        self._cancel.set()
+        self._status.value = "cancelling..."
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self._progress.value = int(round(1000 * fraction))
+        self._status.value = message
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._run.enabled, self._cancel_button.enabled = True, False
+        if self._retry_trusted:
+            self._retry_trusted = False
+            self.run(trust_bundle=True)
+
+    def _on_returned(self, image_layer, volume, model: str, result) -> None:
+        if isinstance(result, _Failed):
+            self._on_error(result.error, image_layer)
+        else:
+            self._on_result(image_layer, volume, model, result)
+
+    def _on_error(self, exc: Exception, layer) -> None:
+        if isinstance(exc, SegmentationCancelled):
+            self._status.value = "cancelled"
+            self._progress.value = 0
+            show_info("Segmentation cancelled.")
+        elif isinstance(exc, UntrustedBundleError):
+            self._status.value = "bundle not trusted"
+            question = (f"{exc.root}\n\nThis MONAI bundle runs Python code from its configuration files. "
+                        "Run it only if you trust where it comes from. Trust and run it?")
+            if self.confirm("Trust this bundle?", question):
+                self._retry_trusted = True
+        elif isinstance(exc, MedsegError):
+            self._status.value = str(exc)
+            show_error(str(exc))
+        else:  # a bug or a broken model: tell the user in one line, not a traceback
+            self._status.value = f"failed: {type(exc).__name__}"
+            show_error(f"Segmentation failed: {type(exc).__name__}: {exc}")
+
+    def _on_result(self, image_layer, volume, model: str, result) -> None:
+        name = result_layer_name(image_layer.name, model)
+        data, kwargs, _ = labels_layer_data(result.labels, volume, name, result.label_names)
+        kwargs["colormap"] = label_colormap(result.colours)
+        previous = next((lyr for lyr in self.viewer.layers if isinstance(lyr, Labels) and lyr.name == name), None)
+        if previous is not None and self._may_replace(previous):
+            previous.data = data
+            previous.features = kwargs.get("features", {})
+            previous.colormap = kwargs["colormap"]
+            target = previous
+        else:
+            if previous is not None:
+                kwargs["name"] = f"{name} (new)"
+            target = self.viewer.add_labels(data, **kwargs)
+        self._recorded[id(target)] = content_digest(target.data)
+        self._progress.value = 1000
+        notes = f" ({'; '.join(result.messages)})" if result.messages else ""
+        self._status.value = f"done in {result.seconds:.1f} s on {result.device}{notes}"
+
+    def _may_replace(self, layer) -> bool:
+        recorded = self._recorded.get(id(layer))
+        if recorded is not None and recorded == content_digest(layer.data):
+            return True
+        return self.confirm("Replace edited labels?",
+                            f"'{layer.name}' was edited since it was created. Replace it with the new result? "
+                            "(No keeps it and adds the new result as another layer.)")

@@ -1,0 +1,94 @@
+"""The Segment dock widget on the sample MRI: worker thread, result layer, cancel, edited-layer prompt."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_medseg._napari.sample_data import brain_mri
+from napari_medseg._napari.segment_widget import (
+    SegmentWidget,
+    content_digest,
+    label_colormap,
+    model_from_file,
+    result_layer_name,
+)
+from napari_medseg.models.trust import SHIPPED_BUNDLES
+
+
+def test_model_from_file_maps_a_bundle_config_to_its_folder(tmp_path):
+    config = SHIPPED_BUNDLES / "brain_tissue" / "configs" / "inference.json"
+    assert model_from_file(config) == str(SHIPPED_BUNDLES / "brain_tissue")
+    desc = tmp_path / "net.yaml"
+    desc.write_text("network: UNet\nweights: w.pt\n")
+    assert model_from_file(desc) == str(desc)
+
+
+def test_content_digest_changes_when_one_voxel_is_painted():
+    labels = np.zeros((4, 5, 6), np.uint8)
+    before = content_digest(labels)
+    labels[1, 2, 3] = 2
+    assert content_digest(labels) != before
+    assert content_digest(labels.copy()) == content_digest(labels)
+
+
+def test_label_colormap_keeps_background_transparent_and_model_colours():
+    cmap = label_colormap({1: "#ff0000", 2: "#00ff00"})
+    np.testing.assert_allclose(cmap.map(np.array([0, 1, 2])), [[0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 0, 1]])
+
+
+@pytest.fixture
+def viewer_with_sample(make_napari_viewer):
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in brain_mri():
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget = SegmentWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def _run_and_wait(qtbot, widget, timeout=180_000):
+    widget.run()
+    assert widget.worker is not None
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+
+
+def test_run_adds_labels_layer_on_image_geometry_with_names(qtbot, viewer_with_sample):
+    viewer, widget = viewer_with_sample
+    image = viewer.layers["MNI152 T1 (2 mm)"]
+    reference = viewer.layers["tissue (reference)"].data
+    _run_and_wait(qtbot, widget)
+    result = viewer.layers[result_layer_name(image.name, "brain-tissue")]
+    np.testing.assert_allclose(result.affine.affine_matrix, image.affine.affine_matrix)
+    assert result.data.shape == image.data.shape
+    assert list(result.features["name"]) == ["background", "grey matter", "white matter"]
+    assert widget.status.startswith("done")
+    for k in (1, 2):  # a real segmentation, not an empty layer
+        a, b = result.data == k, reference == k
+        assert 2 * (a & b).sum() / (a.sum() + b.sum()) > 0.7
+
+
+def test_cancel_stops_the_run_without_adding_a_layer(qtbot, viewer_with_sample):
+    viewer, widget = viewer_with_sample
+    n_layers = len(viewer.layers)
+    widget.run()
+    widget.cancel()  # pressed before the first window batch
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert len(viewer.layers) == n_layers
+    assert widget.status == "cancelled"
+
+
+def test_rerun_asks_before_replacing_an_edited_result(qtbot, viewer_with_sample):
+    viewer, widget = viewer_with_sample
+    asked = []
+    widget.confirm = lambda title, text: asked.append(text) or False
+    _run_and_wait(qtbot, widget)
+    name = result_layer_name("MNI152 T1 (2 mm)", "brain-tissue")
+    _run_and_wait(qtbot, widget)  # unedited: replaced silently
+    assert asked == [] and sum(layer.name.startswith(name) for layer in viewer.layers) == 1
+    edited = viewer.layers[name]
+    edited.data[10:12, 10:12, 10:12] = 2
+    painted = edited.data.copy()
+    _run_and_wait(qtbot, widget)  # edited: asked; "No" keeps it and adds the new result
+    assert len(asked) == 1
+    np.testing.assert_array_equal(viewer.layers[name].data, painted)
+    assert f"{name} (new)" in [layer.name for layer in viewer.layers]
