@@ -1,6 +1,7 @@
 """One predictor for every SAM-family network: embed slices (cached), predict from prompts."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Sequence
@@ -12,7 +13,25 @@ from .embedding_cache import EmbeddingCache, Key
 from .networks import SamNetwork
 from .preprocessing import SliceGeometry, SliceTransform
 
-__all__ = ["SamPredictor"]
+__all__ = ["SamPredictor", "torch_threads"]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``n`` PyTorch intra-op threads (None: unchanged), then restore.
+
+    The mask decoder is small: one thread took 0.13 s a prompt where two took 1.0 s on a
+    busy 2-core CPU (threads waiting on each other).
+    """
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class SamPredictor:
@@ -113,7 +132,8 @@ class SamPredictor:
             labels = np.ones(len(coords[0])) if point_labels is None else np.asarray(point_labels)
             point_prompt = (coords, torch.as_tensor(labels, dtype=torch.int64, device=device)[None])
         net = self.network
-        with self._lock, torch.inference_mode():
+        threads = 1 if device.type == "cpu" else None
+        with self._lock, torch.inference_mode(), torch_threads(threads):
             sparse, dense = net.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
             logits, _ = net.mask_decoder(
                 image_embeddings=embedding[None].to(device),

@@ -13,7 +13,7 @@ import numpy as np
 
 from .predictor import SamPredictor
 
-__all__ = ["Extent", "PropagationCancelled", "SlicePrompt", "mask_box", "propagate", "seed_ranges"]
+__all__ = ["Extent", "PropagationCancelled", "SlicePrompt", "default_margin", "mask_box", "propagate", "seed_ranges"]
 
 Progress = Callable[[int, int], None]
 
@@ -75,6 +75,11 @@ def mask_box(mask: np.ndarray, margin: float = 0.0) -> tuple[float, float, float
             min(w - 1.0, cols[-1] + margin), min(h - 1.0, rows[-1] + margin))
 
 
+def default_margin(slice_shape: tuple[int, int]) -> float:
+    """Pixels added around the previous mask's box: LiteMedSAM's 3 pixels of its 256 frame."""
+    return 3.0 * max(slice_shape) / 256
+
+
 def seed_ranges(indices: list[int], extent: Extent) -> list[tuple[int, int]]:
     """The slices each prompted slice fills: up to halfway to its neighbours, or to the extent.
 
@@ -126,7 +131,7 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
     for p in prompts:
         if not extent.first <= p.index <= extent.last:
             raise ValueError(f"prompted slice {p.index} lies outside the extent {extent.first}..{extent.last}")
-    margin = 3.0 * max(h, w) / 256 if margin is None else margin
+    margin = default_margin((h, w)) if margin is None else margin
     keys = keys or (lambda index: None)
     out = np.zeros((n, h, w), bool)
     ranges = seed_ranges([p.index for p in prompts], extent)
