@@ -132,7 +132,7 @@ class SamWidget(Container):
         self.viewer.layers.selection.active = self.boxes
 
     def _labels_layer(self):
-        if self.labels.value is None:
+        if self.labels.value is None or self.labels.value is self.preview_layer:
             image = self.image.value
             layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels",
                                            **_geometry(image))
