@@ -22,7 +22,7 @@ from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info
 
-from ..models.sam import SAM_TYPES, WINDOWS, PropagationCancelled, SamSession, load_predictor
+from ..models.sam import SAM_TYPES, WINDOWS, SamSession, load_predictor
 from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
 from ..models.sam.propagation import Extent
 
@@ -94,7 +94,6 @@ class SamWidget(Container):
         self._preview: tuple[int, np.ndarray] | None = None  # (axis, 3D bool mask) awaiting Accept
         self._busy = False
         self._pending = False
-        self._cancel = threading.Event()
         self._precompute_cancel = threading.Event()
         self.boxes = self.points = self.preview_layer = None
         self.last_worker = self._precompute_worker = None
@@ -185,9 +184,6 @@ class SamWidget(Container):
         return worker
 
     def _failed(self, exc: Exception):
-        if isinstance(exc, PropagationCancelled):
-            self.status.value = "Cancelled."
-            return
         self.status.value = f"Error: {exc}"
         show_error(f"SAM: {exc}")
 
@@ -261,29 +257,36 @@ class SamWidget(Container):
         if not prompts:
             show_info("SAM: draw a box or clicks on a slice inside the propagation range first")
             return
-        self._cancel.clear()
         total = extent.last - extent.first + 1
+        eta = ""
         if self._session is not None:
             seconds = self._session.estimate_seconds(axis, extent.first, extent.last, transpose)
-            show_info(f"SAM: propagating through up to {total} slices, about {seconds:.0f} s on "
-                      f"{self._session.predictor.device.type.upper()}")
+            eta = f" about {seconds:.0f} s on {self._session.predictor.device.type.upper()}"
+            show_info(f"SAM: propagating through up to {total} slices,{eta}")
 
-        def work():
-            with napari_progress(total=total, desc="SAM propagation") as bar:
-                def report(done, _total):
-                    bar.update(done - bar.n)
-                return self._get_session().propagate(axis, prompts, extent, transpose, report, self._cancel.is_set)
+        bar = napari_progress(total=total, desc="SAM propagation")
+
+        def work():  # a generator worker: progress travels through `yielded` to the GUI thread
+            return (yield from self._get_session().propagate_steps(axis, prompts, extent, transpose))
+
+        def report(step):
+            bar.update(step[0] - bar.n)
 
         def done(mask):
             self._show_preview(axis, mask)
             self.status.value = f"Propagated: {int(mask.any(axis=tuple(a for a in range(3) if a != axis)).sum())} " \
                                 f"slices, {int(mask.sum())} voxels. Accept [G]."
 
-        self.status.value = "Propagating... (Cancel stops)"
-        self._run(work, done)
+        self.status.value = f"Propagating,{eta or ' timing the first slices'}... (Cancel stops)"
+        worker = self._run(work, done)
+        worker.yielded.connect(report)
+        worker.aborted.connect(lambda: setattr(self.status, "value", "Propagation cancelled; nothing changed."))
+        worker.finished.connect(bar.close)
 
     def cancel(self):
-        self._cancel.set()
+        """Stop a running propagation after the current slice."""
+        if self._busy and self.last_worker is not None:
+            self.last_worker.quit()
 
     # ---- background embeddings -------------------------------------------------------------
     def _precompute(self):

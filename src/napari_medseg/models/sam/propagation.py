@@ -7,13 +7,14 @@ and boxes ``(x0, y0, x1, y1)`` in pixel indices, as in ``predictor.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 
 from .predictor import SamPredictor
 
-__all__ = ["Extent", "PropagationCancelled", "SlicePrompt", "default_margin", "mask_box", "propagate", "seed_ranges"]
+__all__ = ["Extent", "PropagationCancelled", "SlicePrompt", "default_margin", "mask_box", "propagate",
+           "propagate_steps", "seed_ranges"]
 
 Progress = Callable[[int, int], None]
 
@@ -116,13 +117,31 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
     cancel : callable, optional
         Polled before each slice; returning True raises :class:`PropagationCancelled`.
     margin : float, optional
-        Pixels added around the previous mask's box; default ``3 * max(H, W) / 256``
-        (LiteMedSAM's 3 pixels in its 256 frame).
+        Pixels added around the previous mask's box; default :func:`default_margin`.
 
     Returns
     -------
     (N, H, W) bool
     """
+    steps = propagate_steps(predictor, stack_u8, prompts, extent, keys, margin)
+    while True:
+        if cancel is not None and cancel():
+            steps.close()
+            raise PropagationCancelled()
+        try:
+            done, total = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if progress is not None:
+            progress(done, total)
+
+
+def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[SlicePrompt],
+                    extent: Extent | None = None, keys: Callable[[int], object] | None = None,
+                    margin: float | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
+    """:func:`propagate` as a generator: yields ``(done, total)`` after each slice and
+    returns the (N, H, W) bool masks (``StopIteration.value``); for GUI workers that report
+    progress by yielding and stop between slices when quit."""
     n, h, w = stack_u8.shape
     extent = extent or Extent(0, n - 1)
     if not prompts:
@@ -150,8 +169,6 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
             previous = out[prompt.index] if step == -1 else None
             ahead: dict[int, object] = {}
             while (index <= stop) if step == 1 else (index >= stop):
-                if cancel is not None and cancel():
-                    raise PropagationCancelled()
                 if previous is not None:
                     box = mask_box(previous, margin)
                     if box is None:
@@ -166,9 +183,7 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
                 out[index] = extent.clip(mask)
                 previous = out[index]
                 done += 1
-                if progress is not None:
-                    progress(done, total)
+                yield done, total
                 index += step
-    if progress is not None:
-        progress(total, total)
+    yield total, total
     return out

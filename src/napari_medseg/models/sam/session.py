@@ -14,7 +14,7 @@ import numpy as np
 from .embedding_cache import stack_signature
 from .intensity import IntensityMapping, choose_mapping
 from .predictor import SamPredictor
-from .propagation import Extent, SlicePrompt, propagate
+from .propagation import Extent, SlicePrompt, propagate, propagate_steps
 
 __all__ = ["SamSession"]
 
@@ -68,6 +68,14 @@ class SamSession:
         stack = self.stack(axis, transpose)
         masks = propagate(self.predictor, stack, prompts, extent, self.key_function(axis, transpose),
                           progress, cancel)
+        masks = masks.transpose(0, 2, 1) if transpose else masks
+        return np.moveaxis(masks, 0, axis)
+
+    def propagate_steps(self, axis: int, prompts: list[SlicePrompt], extent: Extent | None = None,
+                        transpose: bool = False):
+        """:meth:`propagate` as a generator of ``(done, total)``; returns the (Z, Y, X) mask."""
+        masks = yield from propagate_steps(self.predictor, self.stack(axis, transpose), prompts, extent,
+                                           self.key_function(axis, transpose))
         masks = masks.transpose(0, 2, 1) if transpose else masks
         return np.moveaxis(masks, 0, axis)
 
