@@ -35,7 +35,7 @@ def main() -> None:
     image = viewer.add_image(data, **kwargs)
     widget = SamWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Interactive SAM", area="right")
-    widget.image.value = image
+    widget.image_combo.value = image
     zs = np.flatnonzero(organ.any(axis=(1, 2)))
     k = int(zs[len(zs) // 2])
     viewer.dims.set_current_step(0, k)
@@ -51,9 +51,9 @@ def main() -> None:
     wait(widget)
     widget.accept()
     viewer.dims.set_current_step(0, int(zs[len(zs) // 4]))
-    viewer.layers.selection.active = widget.labels.value
+    viewer.layers.selection.active = widget.labels_combo.value
     viewer.screenshot(str(OUT / "sam_propagated.png"), canvas_only=False)
-    labels = np.asarray(widget.labels.value.data)
+    labels = np.asarray(widget.labels_combo.value.data)
     dice = 2 * ((labels == 1) & organ).sum() / ((labels == 1).sum() + organ.sum())
     print(f"propagated Dice to the organ truth: {dice:.3f}")
     viewer.close()

@@ -28,7 +28,7 @@ def viewer_widget(make_napari_viewer, qtbot):
     labels.data[0, :4, :4] = 7  # another structure that must survive
     widget = SamWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    widget.image.value, widget.labels.value = image, labels
+    widget.image_combo.value, widget.labels_combo.value = image, labels
     return viewer, widget, organ
 
 
@@ -36,7 +36,7 @@ def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
     viewer, widget, organ = viewer_widget
     assert widget.boxes.affine.affine_matrix.tolist() == viewer.layers["ct"].affine.affine_matrix.tolist()
     assert np.allclose(widget.boxes.scale, viewer.layers["ct"].scale)
-    labels = widget.labels.value
+    labels = widget.labels_combo.value
     zs = np.flatnonzero(organ.any(axis=(1, 2)))
     k = int(zs[len(zs) // 2])
     viewer.dims.set_current_step(0, k)
@@ -77,6 +77,6 @@ def test_shortcuts_switch_modes_and_label_value(viewer_widget):
     assert viewer.layers.selection.active is widget.boxes and widget.boxes.mode == "add_rectangle"
     widget.point_mode(False)
     assert viewer.layers.selection.active is widget.points and widget.points.feature_defaults["inside"][0] == False  # noqa: E712
-    before = widget.value.value
+    before = widget.label_value.value
     widget.next_label()
-    assert widget.value.value == before + 1
+    assert widget.label_value.value == before + 1

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox, create_widget
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info
@@ -66,9 +66,10 @@ class SamWidget(Container):
         super().__init__()
         keep_triton_out_beside_mesa_llvm()
         self.viewer = napari_viewer
-        self.image = create_widget(annotation=napari.layers.Image, label="image")
-        self.labels = create_widget(annotation=napari.layers.Labels, label="labels")
-        self.value = SpinBox(value=1, min=1, max=65535, label="label value")
+        self.preview_layer = None
+        self.image_combo = ComboBox(label="image", choices=self._image_choices)
+        self.labels_combo = ComboBox(label="labels", choices=self._labels_choices, nullable=True)
+        self.label_value = SpinBox(value=1, min=1, max=65535, label="label value")
         self.overwrite = CheckBox(value=False, text="overwrite other labels")
         self.model = ComboBox(choices=SAM_TYPES, value="litemedsam", label="model")
         self.checkpoint = FileEdit(mode="r", filter="*.pth *.pt", label="checkpoint (.pth)", nullable=True)
@@ -86,7 +87,7 @@ class SamWidget(Container):
             self.buttons[name] = PushButton(text=text)
             self.buttons[name].changed.connect(lambda *_, s=slot: s())
         self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
-        self.extend([self.image, self.labels, self.value, self.overwrite, self.model, self.checkpoint,
+        self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
                      self.window, self.device, self.first, self.last, *self.buttons.values(), self.status])
 
         self._session: SamSession | None = None
@@ -95,13 +96,13 @@ class SamWidget(Container):
         self._busy = False
         self._pending = False
         self._precompute_cancel = threading.Event()
-        self.boxes = self.points = self.preview_layer = None
+        self.boxes = self.points = None
         self.last_worker = self._precompute_worker = None
 
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(lambda *_: self.reset_choices())
         self.reset_choices()
-        self.image.changed.connect(self._image_changed)
+        self.image_combo.changed.connect(self._image_changed)
         self.window.changed.connect(lambda *_: self._drop_session())
         self.model.changed.connect(lambda *_: self._drop_session())
         napari_viewer.dims.events.current_step.connect(lambda *_: self._precompute())
@@ -109,8 +110,16 @@ class SamWidget(Container):
         self._image_changed()
 
     # ---- layers -------------------------------------------------------------------------
+    def _image_choices(self, _widget=None) -> list:
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, napari.layers.Image) and layer.ndim == 3]
+
+    def _labels_choices(self, _widget=None) -> list:
+        return [(layer.name, layer) for layer in self.viewer.layers
+                if isinstance(layer, napari.layers.Labels) and layer is not self.preview_layer]
+
     def _image_changed(self, *_):
-        image = self.image.value
+        image = self.image_combo.value
         self._drop_session()
         if image is None or image.ndim != 3:
             return
@@ -131,13 +140,13 @@ class SamWidget(Container):
         self.viewer.layers.selection.active = self.boxes
 
     def _labels_layer(self):
-        if self.labels.value is None or self.labels.value is self.preview_layer:
-            image = self.image.value
+        if self.labels_combo.value is None or self.labels_combo.value is self.preview_layer:
+            image = self.image_combo.value
             layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels",
                                            **_geometry(image))
             self.reset_choices()
-            self.labels.value = layer
-        return self.labels.value
+            self.labels_combo.value = layer
+        return self.labels_combo.value
 
     # ---- geometry of the current view ----------------------------------------------------
     def _slice_axis(self) -> int:
@@ -147,7 +156,7 @@ class SamWidget(Container):
         return tuple(self.viewer.dims.displayed[-2:])
 
     def _current_index(self) -> int:
-        data_point = self.image.value.world_to_data(self.viewer.dims.point)
+        data_point = self.image_combo.value.world_to_data(self.viewer.dims.point)
         return int(round(float(data_point[self._slice_axis()])))
 
     # ---- session (windowed volume + model), built in a worker ----------------------------
@@ -159,7 +168,7 @@ class SamWidget(Container):
         checkpoint = str(checkpoint) if checkpoint and Path(checkpoint).is_file() else None
         window = None if self.window.value in ("auto", _MR) else self.window.value
         modality = "MR" if self.window.value == _MR else None
-        return (id(self.image.value.data), self.model.value, checkpoint, window, modality, self.device.value)
+        return (id(self.image_combo.value.data), self.model.value, checkpoint, window, modality, self.device.value)
 
     def _get_session(self) -> SamSession:
         """Called in workers: the session for the current settings, built when they changed."""
@@ -167,7 +176,7 @@ class SamWidget(Container):
         if self._session is None or self._session_key != key:
             _, model, checkpoint, window, modality, device = key
             predictor = load_predictor(model, checkpoint, device)
-            self._session = SamSession(predictor, np.asarray(self.image.value.data), window, modality)
+            self._session = SamSession(predictor, np.asarray(self.image_combo.value.data), window, modality)
             self._session_key = key
         return self._session
 
@@ -207,7 +216,7 @@ class SamWidget(Container):
 
     def segment_current(self):
         """Predict the current slice from its prompts (queued while a worker runs)."""
-        if self.image.value is None:
+        if self.image_combo.value is None:
             return
         if self._busy:
             self._pending = True
@@ -222,7 +231,7 @@ class SamWidget(Container):
             return self._get_session().segment_slice(axis, prompt, transpose)
 
         def done(mask2d):
-            mask = np.zeros(self.image.value.data.shape, bool)
+            mask = np.zeros(self.image_combo.value.data.shape, bool)
             np.moveaxis(mask, axis, 0)[index] = mask2d.T if transpose else mask2d
             self._show_preview(axis, mask)
             self.status.value = f"Slice {index}: {int(mask2d.sum())} px. Accept [G] or propagate [Shift-G]."
@@ -240,15 +249,15 @@ class SamWidget(Container):
             show_info("SAM: nothing to accept; draw a prompt first")
             return
         layer = self._labels_layer()
-        indices = label_edit(np.asarray(layer.data), self._preview[1], self.value.value, self.overwrite.value)
-        layer.data_setitem(indices, self.value.value)
+        indices = label_edit(np.asarray(layer.data), self._preview[1], self.label_value.value, self.overwrite.value)
+        layer.data_setitem(indices, self.label_value.value)
         self._preview = None
         self.preview_layer.data = np.zeros_like(self.preview_layer.data)
-        self.status.value = f"Accepted {indices[0].size} voxels as label {self.value.value} (Ctrl+Z undoes)."
+        self.status.value = f"Accepted {indices[0].size} voxels as label {self.label_value.value} (Ctrl+Z undoes)."
 
     def propagate(self):
         """Propagate from every prompted slice along the current axis through first..last."""
-        if self.image.value is None or self._busy:
+        if self.image_combo.value is None or self._busy:
             return
         axis, (_, _, transpose) = self._slice_axis(), slice_view_axes(self._slice_axis(), self._displayed())
         prompts = list(self._prompts().values())
@@ -291,7 +300,7 @@ class SamWidget(Container):
     # ---- background embeddings -------------------------------------------------------------
     def _precompute(self):
         """Embed the slices around the current one while the user looks (one at a time)."""
-        if self._busy or self._session is None or self.image.value is None or self._precompute_worker is not None:
+        if self._busy or self._session is None or self.image_combo.value is None or self._precompute_worker is not None:
             return
         axis, index = self._slice_axis(), self._current_index()
         transpose = slice_view_axes(axis, self._displayed())[2]
@@ -316,8 +325,8 @@ class SamWidget(Container):
         self.points.mode = "add"
 
     def next_label(self):
-        self.value.value += 1
-        self.status.value = f"Label value {self.value.value}."
+        self.label_value.value += 1
+        self.status.value = f"Label value {self.label_value.value}."
 
     def _bind_keys(self):
         actions = {"Q": self.box_mode, "W": self.point_mode, "Shift-W": lambda: self.point_mode(False),
