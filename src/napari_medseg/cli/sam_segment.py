@@ -4,7 +4,7 @@
 names a SAM model (:func:`is_sam_model`), :func:`run_sam` with the read volume.
 
 Prompts are voxel indices of INPUT *as stored in the file* (for NIfTI, nibabel's array
-axes ``(i, j, k)``), K being the slice axis; they are converted here to the volume's
+axes ``(i, j, k)``; for a DICOM series ITK's (column, row, slice)), K being the slice axis; they are converted here to the volume's
 (z, y, x) array order, and the slices are taken along whichever array axis file axis K
 became.
 """
@@ -28,8 +28,8 @@ def add_sam_arguments(parser) -> None:
     """Add ``--box``, ``--points``, ``--window``, ``--modality`` and ``--sam-type`` to a parser."""
     g = parser.add_argument_group("SAM prompts (--model litemedsam | medsam | FILE.pth)")
     g.add_argument("--box", metavar="I0,J0,K0,I1,J1,K1",
-                   help="box corners in voxel indices of INPUT as stored in the file (NIfTI: i,j,k); K is the "
-                        "slice axis. K0 == K1 segments that slice; otherwise the middle slice is prompted and "
+                   help="box corners in voxel indices of INPUT as stored in the file (NIfTI: i,j,k; DICOM series: "
+                        "column,row,slice); K is the slice axis. K0 == K1 segments that slice; otherwise the middle slice is prompted and "
                         "the mask propagates through K0..K1")
     g.add_argument("--points", metavar="'I,J,K,+1;I,J,K,-1'",
                    help="clicks in the same voxel indices; +1 inside the structure, -1 outside")
@@ -77,8 +77,19 @@ def parse_points(text: str) -> np.ndarray:
     return np.array(rows)
 
 
-def _to_array_indices(volume: Volume, file_indices: np.ndarray) -> np.ndarray:
-    """(N, 3) file voxel indices -> (N, 3) indices of ``volume.array``."""
+def _ijk_axes(volume: Volume) -> tuple[int, int, int]:
+    """Axes of the file's voxel array that the user's (I, J, K) name.
+
+    NIfTI / NRRD / MHA: the file's own (i, j, k). A DICOM series is stored as (slice, row,
+    column); its (I, J, K) are ITK's (column, row, slice), as ITK-SNAP, Slicer and dcm2niix show.
+    """
+    return (2, 1, 0) if volume.meta.get("format") == "dicom" else (0, 1, 2)
+
+
+def _to_array_indices(volume: Volume, ijk: np.ndarray) -> np.ndarray:
+    """(N, 3) user (I, J, K) voxel indices -> (N, 3) indices of ``volume.array``."""
+    file_indices = np.zeros_like(ijk, dtype=float)
+    file_indices[:, list(_ijk_axes(volume))] = ijk
     to_file = volume.file_order.index_transform(volume.file_shape)
     homogeneous = np.c_[file_indices, np.ones(len(file_indices))]
     return (np.linalg.inv(to_file) @ homogeneous.T).T[:, :3]
@@ -103,24 +114,26 @@ def run_sam(args, volume: Volume) -> np.ndarray:
     box_text, points_text = getattr(args, "box", None), getattr(args, "points", None)
     if not box_text and not points_text:
         raise MedsegError("SAM models need a prompt: --box I0,J0,K0,I1,J1,K1 and/or --points 'I,J,K,+1'")
-    slice_axis = volume.file_order.perm.index(2)  # the array axis that file axis K became
-    file_shape = np.asarray(volume.file_shape)
+    slice_axis = volume.file_order.perm.index(_ijk_axes(volume)[2])  # the array axis that K became
+    file_shape = np.asarray(volume.file_shape)[list(_ijk_axes(volume))]  # sizes along I, J, K
     box = None
     if box_text:
         corners = parse_box(box_text)
         if np.any(corners < 0) or np.any(corners > file_shape - 1):
-            raise MedsegError(f"--box {box_text}: outside INPUT, whose voxel indices run 0..{tuple(file_shape - 1)}")
+            raise MedsegError(f"--box {box_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}")
         box = _to_array_indices(volume, corners).ravel()
     points = None
     if points_text:
         raw = parse_points(points_text)
         if np.any(raw[:, :3] < 0) or np.any(raw[:, :3] > file_shape - 1):
-            raise MedsegError(f"--points {points_text}: outside INPUT, whose voxel indices run 0..{tuple(file_shape - 1)}")
+            raise MedsegError(f"--points {points_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}")
         points = np.c_[_to_array_indices(volume, raw[:, :3]), raw[:, 3]]
     sam_type, checkpoint = _model_and_type(args)
     modality = None if getattr(args, "modality", "auto") in (None, "auto") else args.modality
 
     def progress(done: int, total: int) -> None:
+        if getattr(args, "quiet", False):
+            return
         print(f"\rSAM: slice {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
     return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, model=sam_type, checkpoint=checkpoint,

@@ -185,5 +185,6 @@ def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list
                 done += 1
                 yield done, total
                 index += step
-    yield total, total
+    if done < total:  # stopped early: the mask vanished
+        yield total, total
     return out
