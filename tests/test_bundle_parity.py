@@ -182,3 +182,25 @@ def test_few_class_bundle_keeps_its_own_postprocessing_order(tmp_path, monkeypat
     assert kinds.index(Invertd) < kinds.index(AsDiscreted)
     assert not any(type(t).__name__.startswith("Save") for t in pipeline.postprocessing.transforms)
     assert pipeline.label_names == {1: "spleen"}
+
+
+def test_bundle_without_invertd_is_resampled_back_to_the_input_grid(tmp_path, monkeypatch):
+    from napari_medseg.io import read_volume
+    from napari_medseg.models.bundle import load_bundle
+    from napari_medseg.models.inference import run_pipeline
+
+    monkeypatch.setenv("MEDSEG_CONFIG_DIR", str(tmp_path / "config"))
+    with_invert = write_spleen_style_bundle(tmp_path / "with")
+    without = write_spleen_style_bundle(tmp_path / "without")
+    cfg_path = without / "configs" / "inference.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["postprocessing"]["transforms"] = [t for t in cfg["postprocessing"]["transforms"]
+                                           if t["_target_"] in ("Activationsd", "AsDiscreted")]
+    cfg_path.write_text(json.dumps(cfg))
+    flipped_permuted = np.array([[0, -0.8, 0, 10], [0.9, 0, 0, -5], [0, 0, 2.5, 3], [0, 0, 0, 1]])  # not RAS
+    volume = read_volume(write_nifti(tmp_path / "in.nii.gz", ct_like((30, 22, 12), 4), flipped_permuted))
+    back = run_pipeline(load_bundle(without, trust_now=True), volume, "cpu").labels
+    inverted = run_pipeline(load_bundle(with_invert, trust_now=True, argmax_first=True), volume, "cpu").labels
+    assert back.shape == volume.shape
+    assert len(np.unique(inverted)) == 2
+    assert (back == inverted).mean() > 0.999
