@@ -1,0 +1,97 @@
+"""Prompt geometry: file indices -> array indices, slice grouping, label writing, propagation plan."""
+from __future__ import annotations
+
+import argparse
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from napari_medseg.cli.sam_segment import _to_array_indices, parse_box, parse_points, run_sam
+from napari_medseg.errors import MedsegError
+from napari_medseg.io import read_volume
+from napari_medseg.models.sam import Extent, prompts_from_box
+from napari_medseg.models.sam.annotations import label_edit, slice_prompts
+from napari_medseg.models.sam.propagation import mask_box, seed_ranges
+
+
+@pytest.fixture
+def ras_nifti(tmp_path):
+    """A NIfTI whose voxel order is (i, j, k) = (R->L flipped x, y, z): array order differs from the file."""
+    data = np.zeros((20, 16, 10), np.int16)  # (i, j, k), k = slices
+    data[12, 3, 7] = 1
+    affine = np.diag([1.0, 1.5, 2.5, 1.0])  # RAS: i towards R+ (patient's left is -i in LPS terms)
+    path = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(data, affine), path)
+    return read_volume(path), data
+
+
+def test_file_voxel_indices_map_to_the_same_voxel_of_the_volume_array(ras_nifti):
+    volume, data = ras_nifti
+    idx = _to_array_indices(volume, np.array([[12.0, 3.0, 7.0]]))[0].astype(int)
+    assert volume.array[tuple(idx)] == 1 and volume.array.sum() == 1
+    assert volume.file_order.perm.index(2) == 0  # file K became the volume's slice axis 0
+
+
+def test_box_prompt_puts_rectangle_on_middle_slice_and_extent_on_slice_range():
+    prompts, extent = prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 20))
+    assert extent == Extent(2, 8, (6, 5, 20, 15))
+    assert [p.index for p in prompts] == [5] and prompts[0].box == (6, 5, 20, 15)
+    prompts, extent = prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 20), slice_axis=2,
+                                       points=[[4, 7, 9, 1], [3, 9, 13, 0]])
+    assert (extent.first, extent.last) == (6, 20)
+    by_slice = {p.index: p for p in prompts}
+    assert sorted(by_slice) == [9, 13] and by_slice[9].box is None
+    assert by_slice[13].box == (5, 2, 15, 8)  # x = array axis 1, y = array axis 0
+    assert by_slice[9].points.tolist() == [[7, 4]] and by_slice[13].labels.tolist() == [0]
+    with pytest.raises(MedsegError, match="outside"):
+        prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 40))
+
+
+def test_cli_parsing_rejects_malformed_prompts():
+    assert parse_box("1,2,3,4,5,6").tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert parse_points("1,2,3,+1; 4,5,6,-1").tolist() == [[1, 2, 3, 1], [4, 5, 6, 0]]
+    for bad in ("1,2,3", "a,b,c,d,e,f"):
+        with pytest.raises(MedsegError, match="--box"):
+            parse_box(bad)
+    with pytest.raises(MedsegError, match=r"\+1"):
+        parse_points("1,2,3,2")
+
+
+def test_cli_box_outside_the_file_is_a_user_error(ras_nifti):
+    volume, _ = ras_nifti
+    args = argparse.Namespace(model="litemedsam", box="0,0,0,25,5,5", points=None, window=None, modality="auto")
+    with pytest.raises(MedsegError, match="outside INPUT"):
+        run_sam(args, volume)
+    with pytest.raises(MedsegError, match="prompt"):
+        run_sam(argparse.Namespace(model="litemedsam", box=None, points=None), volume)
+
+
+def test_slice_prompts_group_boxes_and_clicks_by_slice_in_view_orientation():
+    box = np.array([[4, 10, 20], [4, 10, 30], [4, 18, 30], [4, 18, 20]], float)
+    clicks = np.array([[4, 12, 25], [6, 1, 2]], float)
+    prompts = slice_prompts(0, [box], clicks, np.array([True, False]))
+    assert prompts[4].box == (20, 10, 30, 18) and prompts[4].points.tolist() == [[25, 12]]
+    assert prompts[6].box is None and prompts[6].labels.tolist() == [0]
+    swapped = slice_prompts(0, [box], displayed=(2, 1))  # rows = array axis 2
+    assert swapped[4].box == (10, 20, 18, 30)
+
+
+def test_label_edit_keeps_other_labels_unless_overwrite():
+    labels = np.array([[0, 2, 1], [0, 0, 3]])
+    mask = np.array([[1, 1, 1], [0, 1, 1]], bool)
+    kept = label_edit(labels, mask, 1)
+    assert sorted(zip(*kept)) == [(0, 0), (1, 1)]
+    overwritten = label_edit(labels, mask, 1, overwrite=True)
+    assert sorted(zip(*overwritten)) == [(0, 0), (0, 1), (1, 1), (1, 2)]
+
+
+def test_seed_ranges_split_gaps_halfway_and_mask_box_grows_within_slice():
+    assert seed_ranges([5], Extent(0, 9)) == [(0, 9)]
+    assert seed_ranges([2, 8, 12], Extent(0, 20)) == [(0, 5), (6, 10), (11, 20)]
+    mask = np.zeros((10, 12), bool)
+    mask[2:5, 9:12] = True
+    assert mask_box(mask, 2) == (7, 0, 11, 6)
+    assert mask_box(np.zeros((4, 4), bool)) is None
+    clipped = Extent(0, 1, (0, 0, 9, 3)).clip(mask.copy())
+    assert clipped[2:4, 9].all() and not clipped[:, 10:].any() and not clipped[4:].any()
