@@ -86,9 +86,9 @@ def test_label_edit_keeps_other_labels_unless_overwrite():
     assert sorted(zip(*overwritten)) == [(0, 0), (0, 1), (1, 1), (1, 2)]
 
 
-def test_seed_ranges_split_gaps_halfway_and_mask_box_grows_within_slice():
+def test_seed_ranges_reach_the_neighbouring_seeds_and_mask_box_grows_within_slice():
     assert seed_ranges([5], Extent(0, 9)) == [(0, 9)]
-    assert seed_ranges([2, 8, 12], Extent(0, 20)) == [(0, 5), (6, 10), (11, 20)]
+    assert seed_ranges([2, 8, 12], Extent(0, 20)) == [(0, 7), (3, 11), (9, 20)]
     mask = np.zeros((10, 12), bool)
     mask[2:5, 9:12] = True
     assert mask_box(mask, 2) == (7, 0, 11, 6)

@@ -82,14 +82,15 @@ def default_margin(slice_shape: tuple[int, int]) -> float:
 
 
 def seed_ranges(indices: list[int], extent: Extent) -> list[tuple[int, int]]:
-    """The slices each prompted slice fills: up to halfway to its neighbours, or to the extent.
+    """The slices each prompted slice may fill: up to its neighbours' slices, or to the extent.
 
-    ``indices`` sorted ascending; returns inclusive ``(low, high)`` per index.
+    ``indices`` sorted ascending; returns inclusive ``(low, high)`` per index. Neighbouring
+    ranges overlap; where both seeds reach a slice, the nearer seed's mask is kept.
     """
     ranges = []
     for n, index in enumerate(indices):
-        low = extent.first if n == 0 else (indices[n - 1] + index) // 2 + 1
-        high = extent.last if n == len(indices) - 1 else (index + indices[n + 1]) // 2
+        low = extent.first if n == 0 else indices[n - 1] + 1
+        high = extent.last if n == len(indices) - 1 else indices[n + 1] - 1
         ranges.append((low, high))
     return ranges
 
@@ -107,7 +108,8 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
         Slices along axis 0, already windowed.
     prompts : list of SlicePrompt
         At least one; each prompted slice is segmented from its own prompt, then
-        propagates towards its neighbours (halfway) or to the extent's end.
+        propagates towards the next prompted slices (or to the extent's ends). Where two
+        reach the same slice, the nearer prompted slice's mask is kept.
     extent : Extent, optional
         Default: the whole stack, no in-plane limit.
     keys : callable, optional
@@ -153,6 +155,7 @@ def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list
     margin = default_margin((h, w)) if margin is None else margin
     keys = keys or (lambda index: None)
     out = np.zeros((n, h, w), bool)
+    distance = np.full(n, np.iinfo(np.int64).max)  # to the prompted slice whose mask `out` holds
     ranges = seed_ranges([p.index for p in prompts], extent)
     total, done = sum(hi - lo + 1 for lo, hi in ranges), 0
     geo = predictor.transform.geometry(h, w)
@@ -163,10 +166,11 @@ def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list
         return dict(zip(batch, found))
 
     for prompt, (low, high) in zip(prompts, ranges):
+        own_seed = None
         for step, stop in ((1, high), (-1, low)):
             index = prompt.index if step == 1 else prompt.index - 1
             box = prompt.box
-            previous = out[prompt.index] if step == -1 else None
+            previous = own_seed if step == -1 else None
             ahead: dict[int, object] = {}
             while (index <= stop) if step == 1 else (index >= stop):
                 if previous is not None:
@@ -180,8 +184,12 @@ def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list
                     ahead[index], geo, box,
                     prompt.points if use_points else None, prompt.labels if use_points else None,
                 )
-                out[index] = extent.clip(mask)
-                previous = out[index]
+                mask = extent.clip(mask)
+                if abs(index - prompt.index) < distance[index]:
+                    out[index], distance[index] = mask, abs(index - prompt.index)
+                if index == prompt.index:
+                    own_seed = mask
+                previous = mask
                 done += 1
                 yield done, total
                 index += step
