@@ -73,6 +73,8 @@ def test_shortcuts_switch_modes_and_label_value(viewer_widget):
     keymap = viewer.keymap
     for key in ("Q", "W", "Shift-W", "G", "Shift-G", "N"):
         assert any(str(k).replace("+", "-").lower() == key.lower() for k in map(str, keymap)), key
+    assert widget.preview_layer not in widget.labels_combo.choices  # never a target for accepted labels
+    assert widget.labels_combo.value is viewer.layers["labels"]
     widget.box_mode()
     assert viewer.layers.selection.active is widget.boxes and widget.boxes.mode == "add_rectangle"
     widget.point_mode(False)

@@ -121,22 +121,29 @@ class SamWidget(Container):
     def _image_changed(self, *_):
         image = self.image_combo.value
         self._drop_session()
-        if image is None or image.ndim != 3:
+        self._preview = None
+        if image is None:
             return
         axis = self._slice_axis()
         self.first.value, self.last.value = 0, image.data.shape[axis] - 1
+        geometry = _geometry(image)
         if self.boxes is None or self.boxes not in self.viewer.layers:
             self.boxes = self.viewer.add_shapes(name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent",
-                                                edge_width=1, **_geometry(image))
+                                                edge_width=1, **geometry)
             self.boxes.events.data.connect(self._prompts_changed)
         if self.points is None or self.points not in self.viewer.layers:
             self.points = self.viewer.add_points(name="SAM clicks", ndim=3, size=5, features={"inside": np.zeros(0, bool)},
-                                                 face_color="lime", **_geometry(image))
+                                                 face_color="lime", **geometry)
             self.points.feature_defaults = {"inside": True}
             self.points.events.data.connect(self._prompts_changed)
         if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
             self.preview_layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="SAM preview",
-                                                        opacity=0.5, **_geometry(image))
+                                                        opacity=0.5, **geometry)
+        elif self.preview_layer.data.shape != image.data.shape:
+            self.preview_layer.data = np.zeros(image.data.shape, np.uint8)
+        for layer in (self.boxes, self.points, self.preview_layer):  # follow a newly chosen image
+            for name, value in geometry.items():
+                setattr(layer, name, value)
         self.viewer.layers.selection.active = self.boxes
 
     def _labels_layer(self):
@@ -249,6 +256,10 @@ class SamWidget(Container):
             show_info("SAM: nothing to accept; draw a prompt first")
             return
         layer = self._labels_layer()
+        if layer.data.shape != self._preview[1].shape:
+            show_error(f"SAM: labels layer {layer.name!r} has shape {layer.data.shape}, the image "
+                       f"{self._preview[1].shape}; choose a labels layer on the image's grid")
+            return
         indices = label_edit(np.asarray(layer.data), self._preview[1], self.label_value.value, self.overwrite.value)
         layer.data_setitem(indices, self.label_value.value)
         self._preview = None
@@ -261,7 +272,8 @@ class SamWidget(Container):
             return
         axis, (_, _, transpose) = self._slice_axis(), slice_view_axes(self._slice_axis(), self._displayed())
         prompts = list(self._prompts().values())
-        extent = Extent(min(self.first.value, self.last.value), max(self.first.value, self.last.value))
+        n = self.image_combo.value.data.shape[axis]
+        extent = Extent(min(self.first.value, self.last.value, n - 1), min(max(self.first.value, self.last.value), n - 1))
         prompts = [p for p in prompts if extent.first <= p.index <= extent.last]
         if not prompts:
             show_info("SAM: draw a box or clicks on a slice inside the propagation range first")
