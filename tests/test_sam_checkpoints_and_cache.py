@@ -68,3 +68,16 @@ def test_lru_keeps_the_most_recent_and_disk_cache_survives_a_new_cache(tmp_path)
     memory_only.put(("s", 0, 0), torch.zeros(1))
     memory_only.put(("s", 0, 1), torch.zeros(1))
     assert ("s", 0, 0) not in memory_only and ("s", 0, 1) in memory_only
+
+
+def test_user_litemedsam_checkpoint_loads_and_an_incomplete_one_is_refused_with_a_hint(tmp_path):
+    from napari_medseg.models.sam import build_network
+
+    nested = tmp_path / "finetuned_litemedsam.pth"
+    torch.save({"model": load_state_dict(litemedsam_checkpoint())}, nested)
+    net = build_network("litemedsam", nested, device="cpu")  # a user's (fine-tuned) LiteMedSAM file
+    assert net.model_id == f"litemedsam:{file_sha256(nested)}" and net.model_id != f"litemedsam:{LITEMEDSAM_SHA256}"
+    partial = tmp_path / "decoder_only.pth"  # e.g. a SAM part saved on its own
+    torch.save({k: v for k, v in load_state_dict(nested).items() if k.startswith("mask_decoder.")}, partial)
+    with pytest.raises(CheckpointError, match="weights missing.*--sam-type"):
+        build_network("litemedsam", partial, device="cpu")
