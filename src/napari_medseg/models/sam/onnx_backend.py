@@ -1,9 +1,10 @@
-"""The image encoder through ONNX Runtime: same embeddings, ~2x faster on a CPU.
+"""LiteMedSAM's encoder and box decoder through ONNX Runtime: same outputs, faster on a CPU.
 
-The encoder is exported once per checkpoint (``torch.onnx.export``, ~6 s) into the user
-cache (``$NAPARI_MEDSEG_CACHE`` or ``$XDG_CACHE_HOME/napari-medseg``, default
-``~/.cache/napari-medseg``) under the checkpoint's SHA-256, then run by ONNX Runtime's
-CPU provider. Embeddings differ from PyTorch's by ~3e-6 (relative mean).
+Both are exported once per checkpoint (``torch.onnx.export``, ~6 s) into the user cache
+(``$NAPARI_MEDSEG_CACHE`` or ``$XDG_CACHE_HOME/napari-medseg``, default
+``~/.cache/napari-medseg``) under the checkpoint's SHA-256, then run by ONNX Runtime's CPU
+provider. Embeddings differ from PyTorch's by ~3e-6 (relative mean), decoder logits by
+< 2e-5 (absolute). Prompts with clicks keep the PyTorch decoder (their count varies).
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ...io.atomic import atomic_path
 from .networks import SamNetwork
 
-__all__ = ["OnnxEncoder", "cache_root", "onnx_available", "onnx_encoder"]
+__all__ = ["OnnxBoxDecoder", "OnnxEncoder", "cache_root", "onnx_available", "onnx_models"]
 
 _EXPORT_LOCK = threading.Lock()
 
@@ -40,6 +42,17 @@ def onnx_available() -> bool:
     return True
 
 
+def _session(path: Path, threads: int | None, spinning: bool):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    if not spinning:  # idle worker threads sleep instead of spinning: better on a shared CPU
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """Callable like the PyTorch encoder: (B, 3, S, S) float tensor -> (B, C, h, w) tensor.
 
@@ -56,47 +69,73 @@ class OnnxEncoder:
     """
 
     def __init__(self, path: str | Path, threads: int | None = None, spinning: bool = False):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        if not spinning:  # idle worker threads sleep instead of spinning: better on a shared CPU
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _session(self.path, threads, spinning)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         array = np.ascontiguousarray(images.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(np.concatenate([self.session.run(None, {"image": one[None]})[0] for one in array]))
 
 
-def _export(network: SamNetwork, path: Path) -> None:
-    s = network.input_size
-    example = torch.zeros(1, 3, s, s)
+class _BoxDecoder(nn.Module):
+    """Prompt encoder + mask decoder for one box: (1, C, h, w), (1, 1, 4) -> (1, 1, S, S) logits."""
+
+    def __init__(self, network: SamNetwork):
+        super().__init__()
+        self.prompt_encoder, self.mask_decoder = network.prompt_encoder, network.mask_decoder
+
+    def forward(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
+        logits, _ = self.mask_decoder(image_embeddings=embedding, image_pe=self.prompt_encoder.get_dense_pe(),
+                                      sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                      multimask_output=False)
+        return logits
+
+
+class OnnxBoxDecoder:
+    """Callable: embedding (1, C, h, w) and box (1, 1, 4) tensors (model frame) -> logits tensor."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, spinning: bool = False):
+        self.path = Path(path)
+        self.session = _session(self.path, threads, spinning)
+
+    def __call__(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        feeds = {"embedding": np.ascontiguousarray(embedding.cpu().numpy(), np.float32),
+                 "boxes": np.ascontiguousarray(boxes.cpu().numpy(), np.float32)}
+        return torch.from_numpy(self.session.run(None, feeds)[0])
+
+
+def _export(module: nn.Module, example: tuple, names: list[str], path: Path) -> None:
     with _EXPORT_LOCK:
         if path.exists():  # exported meanwhile by another thread
             return
         with atomic_path(path) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(network.image_encoder.cpu(), (example,), str(tmp), input_names=["image"],
-                              output_names=["embedding"], opset_version=17, dynamo=False)
+            torch.onnx.export(module.cpu().eval(), example, str(tmp), input_names=names[:-1], output_names=names[-1:],
+                              opset_version=17, dynamo=False)
 
 
-def onnx_encoder(network: SamNetwork, directory: str | Path | None = None) -> OnnxEncoder | None:
-    """An ONNX Runtime encoder for a CPU ``network`` (exported on first use), or None.
+def onnx_models(network: SamNetwork, directory: str | Path | None = None
+                ) -> tuple[OnnxEncoder, OnnxBoxDecoder] | None:
+    """ONNX Runtime encoder and box decoder for a CPU LiteMedSAM ``network`` (exported on
+    first use), or None when ONNX Runtime is missing or the export fails (PyTorch is kept).
 
-    None when ONNX Runtime is not installed or the export fails (the caller keeps PyTorch).
     Only LiteMedSAM is exported: the 1024-input ViTs are not worth a multi-GB export.
     """
     if network.sam_type != "litemedsam" or network.device.type != "cpu" or not onnx_available():
         return None
-    sha = network.model_id.split(":")[-1][:16]
-    path = Path(directory or cache_root()) / "encoders" / f"{network.sam_type}-{sha}-torch{torch.__version__}-b1.onnx"
+    stem = f"{network.sam_type}-{network.model_id.split(':')[-1][:16]}-torch{torch.__version__}"
+    folder = Path(directory or cache_root()) / "encoders"
+    s = network.input_size
+    embedding = torch.zeros(1, network.prompt_encoder.embed_dim, *network.prompt_encoder.image_embedding_size)
     try:
-        if not path.exists():
-            _export(network, path)
-        return OnnxEncoder(path)
+        encoder_path, decoder_path = folder / f"{stem}-b1.onnx", folder / f"{stem}-box-decoder.onnx"
+        if not encoder_path.exists():
+            _export(network.image_encoder, (torch.zeros(1, 3, s, s),), ["image", "embedding"], encoder_path)
+        if not decoder_path.exists():
+            _export(_BoxDecoder(network), (embedding, torch.tensor([[[0.0, 0.0, s / 2, s / 2]]])),
+                    ["embedding", "boxes", "logits"], decoder_path)
+        return OnnxEncoder(encoder_path), OnnxBoxDecoder(decoder_path)
     except Exception as exc:  # export/runtime problems fall back to PyTorch, with a warning
-        warnings.warn(f"ONNX Runtime encoder unavailable ({type(exc).__name__}: {exc}); using PyTorch", stacklevel=2)
+        warnings.warn(f"ONNX Runtime unavailable ({type(exc).__name__}: {exc}); using PyTorch", stacklevel=2)
         return None

@@ -46,8 +46,11 @@ class SamPredictor:
     batch_size : int
         Slices encoded together by :meth:`embed`.
     encoder : callable, optional
-        Replaces ``network.image_encoder`` (e.g. :class:`~.onnx_encoder.OnnxEncoder`): maps a
+        Replaces ``network.image_encoder`` (e.g. :class:`~.onnx_backend.OnnxEncoder`): maps a
         (B, 3, S, S) float tensor to (B, C, h, w) embeddings.
+    box_decoder : callable, optional
+        Decodes box-only prompts (e.g. :class:`~.onnx_backend.OnnxBoxDecoder`): maps an
+        embedding (1, C, h, w) and a box (1, 1, 4) in the model frame to logits (1, 1, s, s).
 
     Notes
     -----
@@ -58,9 +61,10 @@ class SamPredictor:
     """
 
     def __init__(self, network: SamNetwork, cache: EmbeddingCache | None = None, batch_size: int = 4,
-                 encoder=None):
+                 encoder=None, box_decoder=None):
         self.network = network
         self.encoder = encoder if encoder is not None else network.image_encoder
+        self.box_decoder = box_decoder
         self.transform = SliceTransform(network.sam_type, network.input_size)
         self.cache = cache if cache is not None else EmbeddingCache()
         self.batch_size = batch_size
@@ -134,6 +138,8 @@ class SamPredictor:
         net = self.network
         threads = 1 if device.type == "cpu" else None
         with self._lock, torch.inference_mode(), torch_threads(threads):
+            if point_prompt is None and self.box_decoder is not None:
+                return t.masks(self.box_decoder(embedding[None], boxes), geo)[0].cpu().numpy()
             sparse, dense = net.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
             logits, _ = net.mask_decoder(
                 image_embeddings=embedding[None].to(device),
