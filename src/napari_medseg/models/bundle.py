@@ -137,14 +137,14 @@ def adapt_postprocessing(postprocessing, argmax_first: bool = False) -> tuple[li
     Returns
     -------
     transforms : list of MONAI transforms
-    notes : list of str, what was changed
+    notes : list of str, changes worth telling the user (the argmax swap)
     """
     from monai.transforms import AsDiscreted, Compose, Invertd
     from monai.utils import ensure_tuple_rep
 
     items = list(postprocessing.flatten().transforms) if isinstance(postprocessing, Compose) else [postprocessing]
-    notes = [f"dropped {type(t).__name__}" for t in items if type(t).__name__.startswith("Save")]
-    items = [t for t in items if not type(t).__name__.startswith("Save")]
+    items = [t for t in items if not type(t).__name__.startswith("Save")]  # the caller writes
+    notes = []
     for i in range(len(items) - 1 if argmax_first else 0):
         inv, disc = items[i], items[i + 1]
         if (isinstance(inv, Invertd) and isinstance(disc, AsDiscreted) and set(disc.keys) == set(inv.keys)
