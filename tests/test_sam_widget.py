@@ -46,6 +46,9 @@ def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
     widget.boxes.add_rectangles(corners)  # what drawing a rectangle on slice k adds
     qtbot.waitUntil(lambda: widget._preview is not None, timeout=WAIT_MS)
     wait_for_worker(qtbot, widget)
+    qtbot.waitUntil(lambda: widget._precompute_worker is None, timeout=WAIT_MS)  # neighbours embedded meanwhile
+    session = widget._session
+    assert all(session.predictor.is_cached(session.key_function(0)(i)) for i in (k - 1, k + 1, k + 3))
     widget.accept()
     after_prompt = np.asarray(labels.data).copy()
     assert dice(after_prompt[k] == 1, organ[k]) >= 0.9
