@@ -31,8 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_library_warnings() -> None:
+    """Hide deprecation chatter of the libraries we call (timm, MONAI); it is not the user's to fix."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(timm|monai)\.")
+    warnings.filterwarnings("ignore", message=".*NvImgCodec.*")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_library_warnings()
     try:
         return int(args.func(args) or 0)
     except ExitWithStatus as exc:
