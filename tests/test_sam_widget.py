@@ -29,7 +29,9 @@ def viewer_widget(make_napari_viewer, qtbot):
     widget = SamWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.image_combo.value, widget.labels_combo.value = image, labels
-    return viewer, widget, organ
+    yield viewer, widget, organ
+    widget.shutdown()
+    qtbot.waitUntil(lambda: widget.idle, timeout=WAIT_MS)
 
 
 def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
@@ -85,3 +87,22 @@ def test_shortcuts_switch_modes_and_label_value(viewer_widget):
     before = widget.label_value.value
     widget.next_label()
     assert widget.label_value.value == before + 1
+
+
+def test_cancelled_propagation_leaves_labels_and_preview_unchanged(viewer_widget, qtbot):
+    viewer, widget, organ = viewer_widget
+    k = int(np.flatnonzero(organ.any(axis=(1, 2)))[2])
+    viewer.dims.set_current_step(0, k)
+    rows, cols = np.nonzero(organ[k])
+    widget.boxes.add_rectangles(np.array([[k, rows.min(), cols.min()], [k, rows.min(), cols.max()],
+                                          [k, rows.max(), cols.max()], [k, rows.max(), cols.min()]], float))
+    qtbot.waitUntil(lambda: widget._preview is not None, timeout=WAIT_MS)
+    wait_for_worker(qtbot, widget)
+    before_preview = widget.preview_layer.data.copy()
+    before_labels = np.asarray(widget.labels_combo.value.data).copy()
+    widget.propagate()
+    widget.cancel()
+    wait_for_worker(qtbot, widget)
+    assert "cancelled" in widget.status.value
+    assert np.array_equal(widget.preview_layer.data, before_preview)
+    assert np.array_equal(np.asarray(widget.labels_combo.value.data), before_labels)

@@ -73,6 +73,7 @@ class SamWidget(Container):
         self._busy = False
         self._pending = False
         self._precompute_cancel = threading.Event()
+        self._closing = False
         self.boxes = self.points = None
         self.last_worker = self._precompute_worker = None
 
@@ -182,6 +183,8 @@ class SamWidget(Container):
 
     def _worker_finished(self):
         self._busy = False
+        if self._closing:
+            return
         if self._pending:
             self._pending = False
             self.segment_current()
@@ -281,6 +284,18 @@ class SamWidget(Container):
         worker.aborted.connect(lambda: setattr(self.status, "value", "Propagation cancelled; nothing changed."))
         worker.finished.connect(bar.close)
 
+    def shutdown(self):
+        """Stop background work (precompute, a running propagation); for closing the viewer."""
+        self._closing = True
+        self._precompute_cancel.set()
+        if self._busy and self.last_worker is not None:
+            self.last_worker.quit()
+
+    @property
+    def idle(self) -> bool:
+        """True when no model work (foreground or background) is running."""
+        return not self._busy and self._precompute_worker is None
+
     def cancel(self):
         """Stop a running propagation after the current slice."""
         if self._busy and self.last_worker is not None:
@@ -289,7 +304,8 @@ class SamWidget(Container):
     # ---- background embeddings -------------------------------------------------------------
     def _precompute(self):
         """Embed the slices around the current one while the user looks (one at a time)."""
-        if self._busy or self._session is None or self.image_combo.value is None or self._precompute_worker is not None:
+        if (self._busy or self._closing or self._session is None or self.image_combo.value is None
+                or self._precompute_worker is not None):
             return
         axis, index = self._slice_axis(), self._current_index()
         transpose = slice_view_axes(axis, self._displayed())[2]
