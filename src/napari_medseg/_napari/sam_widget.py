@@ -105,6 +105,7 @@ class SamWidget(Container):
         axis = self._slice_axis()
         self.first.value, self.last.value = 0, image.data.shape[axis] - 1
         geometry = _geometry(image)
+        image.events.data.connect(self._drop_session)  # edited pixels: window and embeddings anew
         if self.boxes is None or self.boxes not in self.viewer.layers:
             self.boxes = self.viewer.add_shapes(name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent",
                                                 edge_width=1, **geometry)
@@ -145,7 +146,7 @@ class SamWidget(Container):
         return int(round(float(data_point[self._slice_axis()])))
 
     # ---- session (windowed volume + model), built in a worker ----------------------------
-    def _drop_session(self):
+    def _drop_session(self, *_):
         self._session, self._session_key = None, None
 
     def _session_args(self) -> tuple:
@@ -155,17 +156,22 @@ class SamWidget(Container):
         modality = "MR" if self.window.value == _MR else None
         return (id(self.image_combo.value.data), self.model.value, checkpoint, window, modality, self.device.value)
 
-    def _get_session(self) -> SamSession:
-        """Called in workers: the session for the current settings, built when they changed."""
-        key = self._session_args()
-        if self._session is None or self._session_key != key:
-            _, model, checkpoint, window, modality, device = key
-            predictor = load_predictor(model, checkpoint, device)
-            self._session = SamSession(predictor, np.asarray(self.image_combo.value.data), window, modality)
-            self._session_key = key
-        return self._session
+    def _session_getter(self):
+        """Read the settings here, in the GUI thread; the returned callable runs in a worker
+        and gives the session for them, built when they changed."""
+        key, data = self._session_args(), self.image_combo.value.data
 
-    def _run(self, function, on_done, progress_total: int | None = None):
+        def get() -> SamSession:
+            if self._session is None or self._session_key != key:
+                _, model, checkpoint, window, modality, device = key
+                predictor = load_predictor(model, checkpoint, device)
+                self._session = SamSession(predictor, np.asarray(data), window, modality)
+                self._session_key = key
+            return self._session
+
+        return get
+
+    def _run(self, function, on_done):
         """Run ``function()`` in a thread worker; ``on_done(result)`` back in the GUI thread."""
         self._busy = True
         self._precompute_cancel.set()
@@ -212,10 +218,11 @@ class SamWidget(Container):
         prompt = self._prompts().get(index)
         if prompt is None:
             return
-        rows, cols, transpose = slice_view_axes(axis, self._displayed())
+        transpose = slice_view_axes(axis, self._displayed())[2]
+        get_session = self._session_getter()
 
         def work():
-            return self._get_session().segment_slice(axis, prompt, transpose)
+            return get_session().segment_slice(axis, prompt, transpose)
 
         def done(mask2d):
             mask = np.zeros(self.image_combo.value.data.shape, bool)
@@ -266,9 +273,10 @@ class SamWidget(Container):
             show_info(f"SAM: propagating through up to {total} slices,{eta}")
 
         bar = napari_progress(total=total, desc="SAM propagation")
+        get_session = self._session_getter()
 
         def work():  # a generator worker: progress travels through `yielded` to the GUI thread
-            return (yield from self._get_session().propagate_steps(axis, prompts, extent, transpose))
+            return (yield from get_session().propagate_steps(axis, prompts, extent, transpose))
 
         def report(step):
             bar.update(step[0] - bar.n)
