@@ -73,7 +73,7 @@ def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
     assert (np.asarray(labels.data)[0, :4, :4] == 7).all()
 
 
-def test_shortcuts_switch_modes_and_label_value(viewer_widget):
+def test_shortcuts_modes_clicks_and_label_value(viewer_widget):
     viewer, widget, _ = viewer_widget
     keymap = viewer.keymap
     for key in ("Q", "W", "Shift-W", "G", "Shift-G", "N"):
@@ -84,6 +84,11 @@ def test_shortcuts_switch_modes_and_label_value(viewer_widget):
     assert viewer.layers.selection.active is widget.boxes and widget.boxes.mode == "add_rectangle"
     widget.point_mode(False)
     assert viewer.layers.selection.active is widget.points and widget.points.feature_defaults["inside"][0] == False  # noqa: E712
+    widget.points.add(np.array([[4.0, 30.0, 40.0]]))  # an outside click on slice 4
+    widget.point_mode(True)
+    widget.points.add(np.array([[4.0, 50.0, 60.0]]))
+    prompt = widget._prompts()[4]
+    assert prompt.points.tolist() == [[40.0, 30.0], [60.0, 50.0]] and prompt.labels.tolist() == [0, 1]
     before = widget.label_value.value
     widget.next_label()
     assert widget.label_value.value == before + 1
