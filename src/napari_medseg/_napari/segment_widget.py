@@ -74,15 +74,6 @@ def ask_yes_no(title: str, text: str) -> bool:
     return answer == QMessageBox.Yes
 
 
-def _keep_triton_out() -> None:
-    """MONAI's imports can pull in Triton, which segfaults beside Mesa's LLVM (see sam_widget)."""
-    try:
-        from .sam_widget import keep_triton_out_beside_mesa_llvm
-    except ImportError:
-        return
-    keep_triton_out_beside_mesa_llvm()
-
-
 @dataclass
 class _Failed:
     """An expected failure returned by the worker (workers re-raise returned exceptions)."""
@@ -162,7 +153,6 @@ class SegmentWidget(Container):
             show_error(str(exc))
             return
         model, device = self.selected_model(), self._device.value
-        _keep_triton_out()
         self._cancel.clear()
         relay = self._relay
 

@@ -31,6 +31,15 @@ def _content_key(info: ModelInfo) -> tuple:
     return info.kind, str(path), stats
 
 
+def _keep_triton_out() -> None:
+    """Inside napari on Mesa, stop MONAI's imports from loading Triton (it segfaults beside Mesa's LLVM)."""
+    try:
+        from .sam.networks import keep_triton_out_beside_mesa_llvm
+    except ImportError:  # SAM support not installed
+        return
+    keep_triton_out_beside_mesa_llvm()
+
+
 def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, argmax_first: bool | None = None) -> Pipeline:
     """The runnable pipeline of a model name or path (cached while its files are unchanged).
 
@@ -55,6 +64,7 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, arg
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
+    _keep_triton_out()
     if info.kind == "bundle":
         from .bundle import load_bundle
 
