@@ -96,7 +96,7 @@ def main(out_dir: Path = HERE) -> None:
         description="Synthetic abdominal CT phantom", window=(40.0, 400.0),
     )
     ct = read_volume(out)
-    mask = ct.file_order.to_canonical(organ.astype(np.uint8))
+    mask = ct.file_order.to_canonical(organ.astype(np.uint8).transpose(2, 1, 0))  # (slice, row, col) -> file (col, row, slice)
     write_labels(out_dir / "ct_phantom_organ.nii.gz", mask, ct)
     slices = np.flatnonzero(organ.any(axis=(1, 2)))
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**20

@@ -73,7 +73,7 @@ def test_convert_with_series_writes_that_series_on_its_grid(two_series, tmp_path
     out = tmp_path / "sag.nii.gz"
     assert main(["convert", str(folder), str(out), "--series", sag.series_uid]) == 0
     img = nib.load(str(out))
-    assert img.shape == (4, 9, 7)  # file voxel order (slice, row, column) kept on disk
+    assert img.shape == (7, 9, 4)  # file voxel order (column, row, slice), as dcm2niix writes it
     ras_first = img.affine @ [0, 0, 0, 1]
     np.testing.assert_allclose(ras_first[:3], sag.positions[0] * [-1, -1, 1], atol=1e-4)
     np.testing.assert_allclose(img.header.get_sform(), img.header.get_qform(), atol=1e-5)

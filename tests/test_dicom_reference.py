@@ -102,15 +102,15 @@ def test_loaded_volume_puts_each_stored_slice_at_its_dicom_position(hard_series)
     folder, main_series, stored, _, _ = hard_series
     series = next(s for s in dicom.scan(folder) if s.n_files == len(stored))
     vol = series.load()
-    file_array = vol.to_file_order()  # back to (slice, row, column) in sorted order
+    file_array = vol.to_file_order().transpose(2, 1, 0)  # file order is (column, row, slice); transposed back to the sorted stack
     np.testing.assert_array_equal(file_array, stored * np.float32(SLOPE) + np.float32(INTERCEPT))
-    # voxel (k, 0, 0) of the file order is the first pixel of slice k: its ImagePositionPatient
-    centres = (vol.file_affine @ np.c_[np.arange(len(stored)), np.zeros((len(stored), 2)), np.ones(len(stored))].T).T
+    # voxel (0, 0, k) of the file order is the first pixel of slice k: its ImagePositionPatient
+    centres = (vol.file_affine @ np.c_[np.zeros((len(stored), 2)), np.arange(len(stored)), np.ones(len(stored))].T).T
     np.testing.assert_allclose(centres[:, :3], main_series.positions, atol=1e-4)
     # and one step down the rows moves by PixelSpacing[0] along the column cosines
     iop = np.asarray(main_series.iop)
     np.testing.assert_allclose(vol.file_affine[:3, 1], iop[3:] * 0.7, atol=1e-9)
-    np.testing.assert_allclose(vol.file_affine[:3, 2], iop[:3] * 0.9, atol=1e-9)
+    np.testing.assert_allclose(vol.file_affine[:3, 0], iop[:3] * 0.9, atol=1e-9)
 
 
 def test_enhanced_multiframe_matches_simpleitk(tmp_path):

@@ -25,7 +25,7 @@ def test_slices_sorted_by_position_not_instance_number_or_file_name(tmp_path):
     written = write_series(tmp_path, stored, origin=(5.0, -3.0, 40.0), slice_spacing=2.0,
                            instance_order="random", names="random", rng=rng)
     vol = read_volume(tmp_path)
-    np.testing.assert_array_equal(vol.to_file_order(), stored)
+    np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0), stored)
     np.testing.assert_allclose(vol.origin, written.positions[0])
     np.testing.assert_allclose(vol.spacing, [2.0, 1.0, 1.0])
     assert vol.meta["warnings"] == []
@@ -47,8 +47,8 @@ def test_slope_intercept_applied_with_int16_for_ct_and_float32_otherwise(tmp_pat
     write_series(tmp_path / "pet", stored, slope=0.25, intercept=3.5)
     ct, pet = read_volume(tmp_path / "ct"), read_volume(tmp_path / "pet")
     assert ct.array.dtype == np.int16 and pet.array.dtype == np.float32
-    np.testing.assert_array_equal(ct.to_file_order(), stored.astype(np.int32) - 1024)
-    np.testing.assert_array_equal(pet.to_file_order(), stored * 0.25 + 3.5)
+    np.testing.assert_array_equal(ct.to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(pet.to_file_order().transpose(2, 1, 0), stored * 0.25 + 3.5)
 
 
 def test_uint16_stored_values_that_overflow_int16_after_rescale_become_int32(tmp_path):
@@ -115,9 +115,9 @@ def test_enhanced_multiframe_frames_stacked_by_per_frame_position(tmp_path):
     (series,) = dicom.scan(tmp_path / "enhanced.dcm")
     vol = series.load()
     assert series.n_files == 1 and series.summary().shape == vol.shape
-    np.testing.assert_array_equal(vol.to_file_order(), stored.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024)
     np.testing.assert_allclose(vol.file_affine[:3, 3], positions[0], atol=1e-6)
-    np.testing.assert_allclose(vol.file_affine[:3, 0], normal_of(iop) * 1.25, atol=1e-6)
+    np.testing.assert_allclose(vol.file_affine[:3, 2], normal_of(iop) * 1.25, atol=1e-6)
     assert vol.array.dtype == np.int16
 
 
@@ -227,7 +227,7 @@ def test_single_file_of_a_series_loads_as_one_slice_volume():
     assert vol.shape == (1, 128, 128)
     np.testing.assert_allclose(vol.origin, [float(v) for v in ds.ImagePositionPatient])
     expected = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    np.testing.assert_array_equal(vol.to_file_order()[0], expected)
+    np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0)[0], expected)
 
 
 
@@ -239,7 +239,7 @@ def test_classic_multiframe_dose_uses_grid_frame_offsets_and_dose_scaling():
     iop = np.asarray(ds.ImageOrientationPatient, float)
     first = np.asarray(ds.ImagePositionPatient, float) + offsets[0] * np.cross(iop[:3], iop[3:])
     np.testing.assert_allclose(vol.file_affine[:3, 3], first)
-    np.testing.assert_allclose(vol.to_file_order(), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
+    np.testing.assert_allclose(vol.to_file_order().transpose(2, 1, 0), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
 
 
 def test_compressed_multiframe_decodes_to_the_same_volume_as_uncompressed():
@@ -258,7 +258,7 @@ def test_12_bit_signed_values_with_junk_high_bits_match_pydicom_and_simpleitk(tm
     ds = pydicom.dcmread(written.paths[0])
     ds.BitsStored, ds.HighBit = 12, 11
     ds.save_as(written.paths[0])
-    ours = read_volume(tmp_path).to_file_order()
+    ours = read_volume(tmp_path).to_file_order().transpose(2, 1, 0)
     np.testing.assert_array_equal(ours, values)
     np.testing.assert_array_equal(ours[0], pydicom.dcmread(written.paths[0]).pixel_array)
     np.testing.assert_array_equal(ours, sitk.GetArrayFromImage(sitk.ReadImage(str(written.paths[0]))))
@@ -282,4 +282,4 @@ def test_files_without_preamble_or_meta_header_still_load(tmp_path):
         ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
     assert not any(p.read_bytes()[128:132] == b"DICM" for p in written.paths)
     assert all(dicom.is_dicom_file(p) for p in written.paths)
-    np.testing.assert_array_equal(read_volume(tmp_path).to_file_order(), stored.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(read_volume(tmp_path).to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024)

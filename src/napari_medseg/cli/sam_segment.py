@@ -77,19 +77,9 @@ def parse_points(text: str) -> np.ndarray:
     return np.array(rows)
 
 
-def _ijk_axes(volume: Volume) -> tuple[int, int, int]:
-    """Axes of the file's voxel array that the user's (I, J, K) name.
-
-    NIfTI / NRRD / MHA: the file's own (i, j, k). A DICOM series is stored as (slice, row,
-    column); its (I, J, K) are ITK's (column, row, slice), as ITK-SNAP, Slicer and dcm2niix show.
-    """
-    return (2, 1, 0) if volume.meta.get("format") == "dicom" else (0, 1, 2)
-
-
 def _to_array_indices(volume: Volume, ijk: np.ndarray) -> np.ndarray:
     """(N, 3) user (I, J, K) voxel indices -> (N, 3) indices of ``volume.array``."""
-    file_indices = np.zeros_like(ijk, dtype=float)
-    file_indices[:, list(_ijk_axes(volume))] = ijk
+    file_indices = np.asarray(ijk, dtype=float)
     to_file = volume.file_order.index_transform(volume.file_shape)
     homogeneous = np.c_[file_indices, np.ones(len(file_indices))]
     return (np.linalg.inv(to_file) @ homogeneous.T).T[:, :3]
@@ -114,8 +104,8 @@ def run_sam(args, volume: Volume) -> np.ndarray:
     box_text, points_text = getattr(args, "box", None), getattr(args, "points", None)
     if not box_text and not points_text:
         raise MedsegError("SAM models need a prompt: --box I0,J0,K0,I1,J1,K1 and/or --points 'I,J,K,+1'")
-    slice_axis = volume.file_order.perm.index(_ijk_axes(volume)[2])  # the array axis that K became
-    file_shape = np.asarray(volume.file_shape)[list(_ijk_axes(volume))]  # sizes along I, J, K
+    slice_axis = volume.file_order.perm.index(2)  # the array axis that the file's K became
+    file_shape = np.asarray(volume.file_shape)  # sizes along I, J, K
     box = None
     if box_text:
         corners = parse_box(box_text)

@@ -176,7 +176,8 @@ class DicomSeries:
             "n_files": self.n_files,
             "warnings": warns,
         }
-        return Volume.from_file_order(array, affine, meta)
+        # file voxel order = ITK's (column, row, slice), as NIfTI from dcm2niix, ITK-SNAP and Slicer index it
+        return Volume.from_file_order(array.transpose(2, 1, 0), affine[:, [2, 1, 0, 3]], meta)
 
 
 def _split_key(s: SliceHeader):
