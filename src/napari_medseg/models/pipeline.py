@@ -101,7 +101,7 @@ def volume_to_metatensor(volume: Volume, dtype: torch.dtype = torch.float32, cha
     from monai.data.image_reader import NibabelReader
     from monai.transforms import EnsureChannelFirst
 
-    array = np.ascontiguousarray(volume.to_file_order())
+    array = np.asarray(volume.to_file_order())  # a view: the file's own memory order, as LoadImaged gives
     image = nib.Nifti1Image(array, ras_file_affine(volume))
     reader = NibabelReader()
     reader.filenames = [str(volume.meta.get("path", "volume"))]  # what read() would have recorded
