@@ -172,14 +172,14 @@ def test_medseg_segment_matches_monai_bundle_run_voxel_for_voxel(parity_run, nam
 
 
 def test_few_class_bundle_keeps_its_own_postprocessing_order(tmp_path, monkeypatch):
-    from monai.transforms import AsDiscreted, Invertd
+    from monai.transforms import Invertd
 
-    from napari_medseg.models.bundle import load_bundle
+    from napari_medseg.models.bundle import ChannelArgmaxd, load_bundle
 
     monkeypatch.setenv("MEDSEG_CONFIG_DIR", str(tmp_path / "config"))
     pipeline = load_bundle(write_spleen_style_bundle(tmp_path / "b"), trust_now=True)
     kinds = [type(t) for t in pipeline.postprocessing.transforms]
-    assert kinds.index(Invertd) < kinds.index(AsDiscreted)
+    assert kinds.index(Invertd) < kinds.index(ChannelArgmaxd)  # the bundle's AsDiscreted(argmax), same place
     assert not any(type(t).__name__.startswith("Save") for t in pipeline.postprocessing.transforms)
     assert pipeline.label_names == {1: "spleen"}
 

@@ -128,14 +128,19 @@ def labels_on_volume_grid(pred, volume: Volume) -> np.ndarray:
     from ..volume import smallest_label_dtype
 
     pred = _back_on_file_grid(pred, volume)
-    labels = np.asarray(pred.detach().cpu().numpy() if torch.is_tensor(pred) else pred)
+    labels = torch.as_tensor(pred.as_tensor() if hasattr(pred, "as_tensor") else pred).detach().cpu()
     if labels.ndim == 4:
         if labels.shape[0] != 1:
             raise MedsegError(f"the model returned {labels.shape[0]} channels after post-processing; expected a label map")
         labels = labels[0]
-    labels = np.rint(labels).astype(np.int64)
-    labels = np.ascontiguousarray(volume.file_order.to_canonical(labels))
-    return labels.astype(smallest_label_dtype(labels))
+    if labels.is_floating_point():
+        labels = torch.round(labels)
+    lo, hi = (int(v) for v in torch.aminmax(labels)) if labels.numel() else (0, 0)
+    if lo < 0:
+        raise MedsegError(f"the model returned negative labels ({lo})")
+    dtype = smallest_label_dtype(np.array([lo, hi]))
+    labels = labels.to(getattr(torch, dtype.name)).numpy()  # one pass, already the small type
+    return np.ascontiguousarray(volume.file_order.to_canonical(labels))
 
 
 def _back_on_file_grid(pred, volume: Volume):
