@@ -3,14 +3,16 @@
 U-Net style models (MONAI bundles, checkpoints, ``brain-tissue``) run through
 :func:`napari_medseg.models.segment.segment_volume`; SAM models (``litemedsam``,
 ``medsam``, a ``.pth`` with ``--sam-type``) through ``cli.sam_segment.run_sam`` with box
-/ point prompts. OUT is written on INPUT's grid (voxel order and affine of the file).
+/ point prompts. OUT is written on INPUT's grid (voxel order and affine of the file). Importing this module
+imports neither torch nor MONAI (``medseg --help`` stays fast); they load when a model runs.
 """
 from __future__ import annotations
 
 import sys
 import warnings
 
-from ..models.inference import DEVICES
+#: ``napari_medseg.models.inference.DEVICES``, repeated here so that parsing arguments imports no torch.
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def add_parser(sub) -> None:

@@ -1,7 +1,8 @@
 """Run a :class:`~.pipeline.Pipeline` on a volume: device choice, GPU memory fallback, progress, cancel.
 
 Devices: ``auto`` picks CUDA (with automatic mixed precision), then Apple MPS, then the
-CPU. On CUDA, windows run and are stitched on the GPU; a CUDA out-of-memory error
+CPU. On the CPU, window batches run through ONNX Runtime (:mod:`.onnx_network`; PyTorch
+where the export fails). On CUDA, windows run and are stitched on the GPU; a CUDA out-of-memory error
 retries with half the window batch down to one window, then stitches on the CPU
 (``device='cpu'``, ``sw_device='cuda'``), and says so through the progress callback.
 
@@ -187,6 +188,17 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
     sliding = _sliding(inferer)
     bundle_sw = int(inferer.sw_batch_size) if sliding else 1
     amp = torch.autocast("cuda", dtype=torch.float16) if dev.type == "cuda" else nullcontext()
+    runners: dict[tuple, object] = {}
+
+    def cpu_runner(window: tuple):
+        """ONNX Runtime for windows of this shape (exported on first use), or None for PyTorch."""
+        if window not in runners:
+            from .onnx_network import onnx_network
+
+            runners[window], why = onnx_network(network, window)
+            if why:
+                report.say(why)
+        return runners[window]
 
     def infer_once(attempt: Attempt) -> torch.Tensor:
         total = 1
@@ -199,7 +211,8 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
 
         def forward(x, *args, **kwargs):
             report(0.05 + 0.85 * done[0] / total, f"{pipeline.name}: window batch {done[0] + 1}/{total} on {dev.type}")
-            out = network(x, *args, **kwargs)
+            run = cpu_runner(tuple(x.shape[1:])) if dev.type == "cpu" and not args and not kwargs else None
+            out = run(x) if run is not None else network(x, *args, **kwargs)
             done[0] += 1
             return out
 

@@ -1,0 +1,67 @@
+"""The CPU fast paths give what MONAI and PyTorch give: channel argmax, ONNX Runtime windows, lazy CLI imports."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+@pytest.mark.parametrize("channels", [2, 3, 5])
+def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels):
+    from monai.data import MetaTensor
+    from monai.transforms import AsDiscreted
+
+    from napari_medseg.models.bundle import ChannelArgmaxd
+
+    rng = np.random.default_rng(channels)
+    values = rng.integers(0, 3, size=(7, 9, 6, channels)).astype(np.float32)  # small integers: many ties
+    probs = MetaTensor(torch.from_numpy(values).permute(3, 2, 0, 1).flip(1), affine=torch.diag(torch.tensor([2.0, 3, 4, 1])))
+    ours = ChannelArgmaxd(["pred"])({"pred": probs})["pred"]
+    monai = AsDiscreted(keys="pred", argmax=True)({"pred": probs})["pred"]
+    assert ours.dtype == monai.dtype == torch.float32 and ours.shape == monai.shape == (1, 6, 7, 9)
+    assert torch.equal(ours.as_tensor(), monai.as_tensor())
+    np.testing.assert_array_equal(ours.affine, probs.affine)
+
+def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_change(tmp_path):
+    from monai.networks.nets import UNet
+
+    from napari_medseg.models.onnx_network import onnx_network
+
+    torch.manual_seed(0)
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=3, channels=(4, 8, 16), strides=(2, 2),
+               num_res_units=1, norm="batch").eval()
+    runner, why = onnx_network(net, (1, 24, 24, 16), tmp_path)
+    assert runner is not None and why == ""
+    x = torch.rand(3, 1, 24, 24, 16)  # a batch size other than the export's
+    with torch.no_grad():
+        expected = net(x)
+    np.testing.assert_allclose(runner(x).numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
+    assert onnx_network(net, (1, 24, 24, 16), tmp_path)[0].path == runner.path  # cached
+    with torch.no_grad():
+        next(net.parameters()).add_(1.0)
+    assert onnx_network(net, (1, 24, 24, 16), tmp_path)[0].path != runner.path  # new weights, new export
+
+def test_unexportable_network_keeps_pytorch_and_says_why(tmp_path):
+    from napari_medseg.models.onnx_network import onnx_network
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("cannot trace this")
+
+    runner, why = onnx_network(Broken(), (1, 4, 4, 4), tmp_path)
+    assert runner is None and "ONNX Runtime not used" in why and "cannot trace this" in why
+
+def test_importing_the_cli_does_not_import_torch_or_monai():
+    code = "import sys, napari_medseg.cli; print(sorted(m for m in ('torch', 'monai') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+def test_cli_device_choices_are_the_inference_devices():
+    from napari_medseg.cli.segment import DEVICES as cli_devices
+    from napari_medseg.models.inference import DEVICES
+
+    assert cli_devices == DEVICES
