@@ -11,7 +11,11 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 l
 .PHONY: run test install install-dev system-deps demo bench clean
 
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
+	@$(PY) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-venv"; rm -rf $(VENV); \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && $(PY) -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install python3-venv (Debian/Ubuntu) and rerun" >&2; exit 1; fi; }
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
