@@ -17,7 +17,8 @@ def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels)
 
     rng = np.random.default_rng(channels)
     values = rng.integers(0, 3, size=(7, 9, 6, channels)).astype(np.float32)  # small integers: many ties
-    probs = MetaTensor(torch.from_numpy(values).permute(3, 2, 0, 1).flip(1), affine=torch.diag(torch.tensor([2.0, 3, 4, 1])))
+    strided = torch.from_numpy(values).permute(3, 2, 0, 1).flip(1)
+    probs = MetaTensor(strided, affine=torch.diag(torch.tensor([2.0, 3, 4, 1])))
     ours = ChannelArgmaxd(["pred"])({"pred": probs})["pred"]
     monai = AsDiscreted(keys="pred", argmax=True)({"pred": probs})["pred"]
     assert ours.dtype == monai.dtype == torch.float32 and ours.shape == monai.shape == (1, 6, 7, 9)

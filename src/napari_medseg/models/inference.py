@@ -1,9 +1,9 @@
 """Run a :class:`~.pipeline.Pipeline` on a volume: device choice, GPU memory fallback, progress, cancel.
 
 Devices: ``auto`` picks CUDA (with automatic mixed precision), then Apple MPS, then the
-CPU. On the CPU, window batches run through ONNX Runtime (:mod:`.onnx_network`; PyTorch
-where the export fails). On CUDA, windows run and are stitched on the GPU; a CUDA out-of-memory error
-retries with half the window batch down to one window, then stitches on the CPU
+CPU. On the CPU, sliding-window batches run through ONNX Runtime (:mod:`.onnx_network`;
+PyTorch where the export fails). On CUDA, windows run and are stitched on the GPU; a CUDA
+out-of-memory error retries with half the window batch down to one window, then stitches on the CPU
 (``device='cpu'``, ``sw_device='cuda'``), and says so through the progress callback.
 
 Progress callbacks take ``(fraction in [0, 1], message)``; returning ``False`` cancels,
@@ -211,7 +211,8 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
 
         def forward(x, *args, **kwargs):
             report(0.05 + 0.85 * done[0] / total, f"{pipeline.name}: window batch {done[0] + 1}/{total} on {dev.type}")
-            run = cpu_runner(tuple(x.shape[1:])) if dev.type == "cpu" and not args and not kwargs else None
+            fixed_windows = sliding and dev.type == "cpu" and not args and not kwargs  # one export per window shape
+            run = cpu_runner(tuple(x.shape[1:])) if fixed_windows else None
             out = run(x) if run is not None else network(x, *args, **kwargs)
             done[0] += 1
             return out

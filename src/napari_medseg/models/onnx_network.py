@@ -44,8 +44,9 @@ def onnx_enabled() -> bool:
 
 def cache_folder() -> Path:
     """Folder of exported networks (shared with the SAM encoders' cache root)."""
-    root = os.environ.get("NAPARI_MEDSEG_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "napari-medseg"
-    return Path(root) / "networks"
+    if os.environ.get("NAPARI_MEDSEG_CACHE"):
+        return Path(os.environ["NAPARI_MEDSEG_CACHE"]) / "networks"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "napari-medseg" / "networks"
 
 
 def network_signature(network: torch.nn.Module, window: Sequence[int]) -> str:
