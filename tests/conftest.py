@@ -1,8 +1,22 @@
 """Shared fixtures: small synthetic volumes with awkward geometry."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _throwaway_model_cache(tmp_path_factory):
+    """Exported networks and embeddings go to pytest's temporary folder, not the user's cache."""
+    old = os.environ.get("NAPARI_MEDSEG_CACHE")
+    os.environ["NAPARI_MEDSEG_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+    if old is None:
+        del os.environ["NAPARI_MEDSEG_CACHE"]
+    else:
+        os.environ["NAPARI_MEDSEG_CACHE"] = old
 
 
 def rotation(axis: np.ndarray, angle_deg: float) -> np.ndarray:

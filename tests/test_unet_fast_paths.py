@@ -55,8 +55,9 @@ def test_unexportable_network_keeps_pytorch_and_says_why(tmp_path):
     runner, why = onnx_network(Broken(), (1, 4, 4, 4), tmp_path)
     assert runner is None and "ONNX Runtime not used" in why and "cannot trace this" in why
 
-def test_importing_the_cli_does_not_import_torch_or_monai():
-    code = "import sys, napari_medseg.cli; print(sorted(m for m in ('torch', 'monai') if m in sys.modules))"
+def test_building_the_cli_parser_does_not_import_torch_or_monai():
+    code = ("import sys, napari_medseg.cli; napari_medseg.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from ..errors import MedsegError
-from ..models.sam import SAM_TYPES, WINDOWS, segment_box_3d
+from ..models.sam.intensity import WINDOWS
+from ..models.sam.names import SAM_TYPES
 from ..volume import Volume
 
 __all__ = ["SAM_MODEL_NAMES", "add_sam_arguments", "is_sam_model", "parse_box", "parse_points", "run_sam"]
@@ -125,6 +126,8 @@ def run_sam(args, volume: Volume) -> np.ndarray:
         if getattr(args, "quiet", False):
             return
         print(f"\rSAM: slice {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+    from ..models.sam import segment_box_3d
 
     return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, model=sam_type, checkpoint=checkpoint,
                           window=getattr(args, "window", None), modality=modality,

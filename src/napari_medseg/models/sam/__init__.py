@@ -4,16 +4,22 @@ Flow: ``build_network`` (verified weights) -> ``SamPredictor`` (embed a slice, p
 from prompts, embeddings cached) -> ``SamSession`` (a windowed volume sliced along any
 axis) -> ``propagate`` (3D). ``segment_box_3d`` does all of it for a box on a Volume.
 """
-from .embedding_cache import EmbeddingCache, stack_signature
-from .intensity import WINDOWS, choose_mapping, looks_like_ct, to_uint8
-from .networks import SAM_TYPES, SamNetwork, build_network, resolve_device
-from .predictor import SamPredictor
-from .propagation import Extent, PropagationCancelled, SlicePrompt, propagate
-from .session import SamSession
-from .volume_prompts import load_predictor, prompts_from_box, segment_box_3d
+from importlib import import_module
 
-__all__ = [
-    "SAM_TYPES", "WINDOWS", "EmbeddingCache", "Extent", "PropagationCancelled", "SamNetwork", "SamPredictor",
-    "SamSession", "SlicePrompt", "build_network", "choose_mapping", "load_predictor", "looks_like_ct",
-    "prompts_from_box", "propagate", "resolve_device", "segment_box_3d", "stack_signature", "to_uint8",
-]
+_EXPORTS = {
+    "EmbeddingCache": "embedding_cache", "stack_signature": "embedding_cache",
+    "WINDOWS": "intensity", "choose_mapping": "intensity", "looks_like_ct": "intensity", "to_uint8": "intensity",
+    "SAM_TYPES": "networks", "SamNetwork": "networks", "build_network": "networks", "resolve_device": "networks",
+    "SamPredictor": "predictor",
+    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation", "propagate": "propagation",
+    "SamSession": "session",
+    "load_predictor": "volume_prompts", "prompts_from_box": "volume_prompts", "segment_box_3d": "volume_prompts",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import submodules on first use: the package itself stays free of torch."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -18,7 +18,7 @@ from .checkpoints import CheckpointError, file_sha256, litemedsam_checkpoint, lo
 __all__ = ["SAM_TYPES", "SamNetwork", "build_network", "resolve_device"]
 
 #: ``--sam-type`` values: the architecture (and input convention) of a checkpoint.
-SAM_TYPES = ("litemedsam", "medsam", "vit_b", "vit_l", "vit_h")
+from .names import SAM_TYPES  # noqa: E402  (kept importable without torch)
 
 
 class SamNetwork(nn.Module):
