@@ -94,7 +94,6 @@ def _native_data_start(fp, ref: SliceRef) -> int:
 
 def _read_native(ref: SliceRef, out: np.ndarray) -> None:
     """Read one frame into ``out`` (rows, columns), raw stored values."""
-    lay = ref.layout
     nbytes = out.nbytes
     with open(ref.path, "rb") as fp:
         start = _native_data_start(fp, ref)

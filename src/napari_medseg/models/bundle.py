@@ -35,6 +35,7 @@ import torch
 from ..errors import MedsegError
 from .pipeline import Pipeline
 from .trust import require_trust
+from .weights import load_weights
 
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
 #: From this many output classes on, the argmax is taken before ``Invertd`` by default.
@@ -86,18 +87,7 @@ def _config_path(root: Path) -> Path:
 def _load_network(parser, root: Path) -> torch.nn.Module:
     pt, ts = root / "models" / "model.pt", root / "models" / "model.ts"
     if pt.is_file():
-        network = parser.get_parsed_content("network_def")
-        try:
-            state = torch.load(pt, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle payloads refused by weights_only, truncated files
-            raise MedsegError(f"{pt}: cannot load the weights safely ({type(exc).__name__}: {exc})") from None
-        for key in ("model", "state_dict", "network"):
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
-                state = state[key]
-        try:
-            network.load_state_dict(state)
-        except RuntimeError as exc:
-            raise MedsegError(f"{pt}: weights do not fit the bundle's network_def: {str(exc).splitlines()[0]}") from None
+        network = load_weights(parser.get_parsed_content("network_def"), pt, "the bundle's network_def")
     elif ts.is_file():
         network = torch.jit.load(str(ts), map_location="cpu")
     else:

@@ -27,6 +27,7 @@ import torch
 
 from ..errors import MedsegError
 from .pipeline import Pipeline
+from .weights import load_weights
 
 NETWORKS = ("UNet", "DynUNet", "SegResNet", "SwinUNETR")
 DESCRIPTION_SUFFIXES = (".json", ".yaml", ".yml")
@@ -96,18 +97,7 @@ def load_checkpoint(path: str | Path, name: str | None = None) -> Pipeline:
     path = Path(path).resolve()
     desc = read_description(path)
     weights = path.parent / desc["weights"]
-    network = build_network(desc["network"], dict(desc.get("network_args", {})))
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # missing file, pickle payloads refused by weights_only
-        raise MedsegError(f"{weights}: cannot load the weights safely ({type(exc).__name__}: {exc})") from None
-    for k in ("model", "state_dict", "network"):
-        if isinstance(state, dict) and isinstance(state.get(k), dict):
-            state = state[k]
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as exc:
-        raise MedsegError(f"{weights}: weights do not fit {desc['network']}: {str(exc).splitlines()[0]}") from None
+    network = load_weights(build_network(desc["network"], dict(desc.get("network_args", {}))), weights, desc["network"])
     key = "image"
     pre = [EnsureChannelFirstd(keys=key), Orientationd(keys=key, axcodes="RAS")]
     if desc.get("spacing_mm"):

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..cache import cache_root
 from ..io.atomic import atomic_path
 
 _EXPORT_LOCK = threading.Lock()
@@ -44,9 +45,7 @@ def onnx_enabled() -> bool:
 
 def cache_folder() -> Path:
     """Folder of exported networks (shared with the SAM encoders' cache root)."""
-    if os.environ.get("NAPARI_MEDSEG_CACHE"):
-        return Path(os.environ["NAPARI_MEDSEG_CACHE"]) / "networks"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "napari-medseg" / "networks"
+    return cache_root() / "networks"
 
 
 def network_signature(network: torch.nn.Module, window: Sequence[int]) -> str:

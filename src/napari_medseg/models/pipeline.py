@@ -10,7 +10,7 @@ RAS affine, exactly what ``LoadImaged`` would give for the file, so that the bun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch

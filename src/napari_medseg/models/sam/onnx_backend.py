@@ -8,7 +8,6 @@ provider. Embeddings differ from PyTorch's by ~3e-6 (relative mean), decoder log
 """
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -17,19 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...cache import cache_root
 from ...io.atomic import atomic_path
 from .networks import SamNetwork
 
-__all__ = ["OnnxBoxDecoder", "OnnxEncoder", "cache_root", "onnx_available", "onnx_models"]
+__all__ = ["OnnxBoxDecoder", "OnnxEncoder", "onnx_available", "onnx_models"]
 
 _EXPORT_LOCK = threading.Lock()
 
-
-def cache_root() -> Path:
-    """Folder for exported encoders and embedding caches."""
-    if os.environ.get("NAPARI_MEDSEG_CACHE"):
-        return Path(os.environ["NAPARI_MEDSEG_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "napari-medseg"
 
 
 def onnx_available() -> bool:
