@@ -103,3 +103,12 @@ def test_obliquity_angle_of_a_tilted_volume():
     vol = Volume.from_file_order(np.zeros((3, 3, 3)), aff)
     assert vol.obliquity_deg == pytest.approx(17.0, abs=1e-6)
     assert vol.is_oblique
+
+
+def test_ct_layers_open_in_the_soft_tissue_window_and_mr_in_napari_default():
+    from napari_medseg._napari.layers import image_layer_data
+
+    ct = Volume(np.full((2, 3, 4), -1000, np.int16), np.eye(4))
+    mr = Volume(np.arange(24, dtype=np.int16).reshape(2, 3, 4), np.eye(4))
+    assert image_layer_data(ct)[1]["contrast_limits"] == (-160.0, 240.0)
+    assert "contrast_limits" not in image_layer_data(mr)[1]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .io.atomic import atomic_path
+from .models.sam.intensity import is_ct, window_limits
 from .volume import Volume
 
 LABEL_COLOURS = np.array(
@@ -21,8 +22,8 @@ LABEL_COLOURS = np.array(
 def display_window(volume: Volume) -> tuple[float, float]:
     """(low, high) grey-level window: CT soft tissue (L40/W400) for HU data, else 1-99th percentile."""
     a = volume.array
-    if volume.meta.get("modality") == "CT" or a.min() <= -900:
-        return -160.0, 240.0
+    if is_ct(volume):
+        return window_limits("soft_tissue")
     nz = a[a != 0]
     lo, hi = np.percentile(nz if nz.size else a, [1, 99])
     return float(lo), float(hi)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..models.sam.intensity import is_ct, window_limits
 from ..volume import FileOrder, Volume, affine_from_napari, napari_affine
 from . import sources
 
@@ -33,8 +34,8 @@ def image_layer_data(volume: Volume, name: str | None = None) -> tuple:
     if window:
         center, width = window
         kwargs["contrast_limits"] = (center - width / 2, center + width / 2)
-    elif volume.meta.get("modality") == "CT" or (volume.array.size and volume.array.min() <= -900):
-        kwargs["contrast_limits"] = (-160.0, 240.0)  # soft-tissue window, L40/W400
+    elif is_ct(volume):
+        kwargs["contrast_limits"] = window_limits("soft_tissue")
     return (volume.array, kwargs, "image")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import MedsegError
 
-__all__ = ["WINDOWS", "IntensityMapping", "choose_mapping", "looks_like_ct", "to_uint8"]
+__all__ = ["WINDOWS", "IntensityMapping", "choose_mapping", "is_ct", "looks_like_ct", "to_uint8", "window_limits"]
 
 #: CT window presets, (level, width) in HU.
 WINDOWS: dict[str, tuple[float, float]] = {
@@ -56,6 +56,17 @@ class IntensityMapping:
 def looks_like_ct(array: np.ndarray) -> bool:
     """True when intensities reach air in Hounsfield units (min <= -900): CT."""
     return bool(np.min(array) <= _AIR_HU)
+
+
+def is_ct(volume) -> bool:
+    """True for a :class:`~napari_medseg.volume.Volume` whose modality is CT or whose values reach air in HU."""
+    return volume.meta.get("modality") == "CT" or (volume.array.size > 0 and looks_like_ct(volume.array))
+
+
+def window_limits(name: str) -> tuple[float, float]:
+    """(low, high) HU of a named window preset of :data:`WINDOWS`."""
+    level, width = WINDOWS[name]
+    return level - width / 2, level + width / 2
 
 
 def choose_mapping(array: np.ndarray, window: str | None = None, modality: str | None = None) -> IntensityMapping:
