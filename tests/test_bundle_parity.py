@@ -120,15 +120,18 @@ def run_monai_bundle(bundle: Path, data_dir: Path, out_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def parity_run(tmp_path_factory, oblique_ras_affine_module):
-    """Two inputs (RAS and oblique/permuted/flipped), each run by monai.bundle and by medseg segment."""
+    """Three inputs (RAS; LPS with permuted axes, no rotation; oblique/permuted/flipped), each run by
+    monai.bundle and by medseg segment."""
     root = tmp_path_factory.mktemp("parity")
     bundle = write_spleen_style_bundle(root / "spleen_style")
     data = root / "data"
     data.mkdir()
     ras = np.diag([0.8, 0.9, 2.5, 1.0])
     ras[:3, 3] = [-20.0, -15.0, 10.0]
+    permuted = np.array([[0, -0.9, 0, 12.0], [-0.8, 0, 0, 30.0], [0, 0, 2.5, -5.0], [0, 0, 0, 1]])
     inputs = {
         "ras": write_nifti(data / "ras.nii.gz", ct_like((44, 40, 18), 1), ras),
+        "permuted": write_nifti(data / "permuted.nii.gz", ct_like((38, 45, 17), 3), permuted),
         "oblique": write_nifti(data / "oblique.nii.gz", ct_like((40, 26, 16), 2), oblique_ras_affine_module),
     }
     run_monai_bundle(bundle, data, root / "monai_out")
@@ -156,7 +159,7 @@ def oblique_ras_affine_module():
     return aff
 
 
-@pytest.mark.parametrize("name", ["ras", "oblique"])
+@pytest.mark.parametrize("name", ["ras", "permuted", "oblique"])
 def test_medseg_segment_matches_monai_bundle_run_voxel_for_voxel(parity_run, name):
     inputs, ours, theirs = parity_run
     src, a, b = nib.load(inputs[name]), nib.load(ours[name]), nib.load(theirs[name])

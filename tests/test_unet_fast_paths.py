@@ -40,10 +40,33 @@ def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_c
         expected = net(x)
     np.testing.assert_allclose(runner(x).numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
     assert len(list(tmp_path.glob("*.onnx"))) == 1
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(runner.path)).graph.node}
+    assert "LeakyRelu" in ops and "PRelu" not in ops  # fusable into the convolutions
     assert onnx_network(net, (1, 24, 24, 16), tmp_path)[0].path == runner.path  # cached
     with torch.no_grad():
         next(net.parameters()).add_(1.0)
     assert onnx_network(net, (1, 24, 24, 16), tmp_path)[0].path != runner.path  # new weights, new export
+
+def test_prelu_becomes_leaky_relu_with_identical_outputs():
+    from monai.networks.nets import UNet
+
+    from napari_medseg.models.onnx_network import with_fusable_activations
+
+    torch.manual_seed(1)
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=1).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(0.05, 0.6)  # slopes differ per layer
+    swapped = with_fusable_activations(net)
+    assert not any(isinstance(m, torch.nn.PReLU) for m in swapped.modules())
+    assert any(isinstance(m, torch.nn.PReLU) for m in net.modules())  # the original is untouched
+    x = torch.randn(2, 1, 16, 16, 8)
+    with torch.no_grad():
+        assert torch.equal(swapped(x), net(x))
+
 
 def test_unexportable_network_keeps_pytorch_and_says_why(tmp_path):
     from napari_medseg.models.onnx_network import onnx_network
@@ -67,3 +90,54 @@ def test_cli_device_choices_are_the_inference_devices():
     from napari_medseg.models.inference import DEVICES
 
     assert cli_devices == DEVICES
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_axis_aligned_grid_is_affine_grid_bit_for_bit(dtype, align_corners):
+    from napari_medseg.models.resample_grid import axis_aligned_affine_grid
+
+    theta = torch.tensor([[[1.0034, 0, 0, 0.0017], [0, 0.53, 0, -0.21], [0, 0, 1.875, 0.333]]], dtype=dtype)
+    size = [1, 2, 37, 64, 23]
+    ours = axis_aligned_affine_grid(theta, size, align_corners)
+    expected = torch.nn.functional.affine_grid(theta, size, align_corners=align_corners)
+    assert ours.dtype == expected.dtype and ours.shape == expected.shape
+    assert torch.equal(ours, expected)
+
+
+def test_rotated_or_2d_grids_are_left_to_affine_grid():
+    from napari_medseg.models.resample_grid import axis_aligned_affine_grid
+
+    rotated = torch.tensor([[[1.0, 0.1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]])
+    assert axis_aligned_affine_grid(rotated, [1, 1, 4, 4, 4]) is None
+    assert axis_aligned_affine_grid(torch.tensor([[[1.0, 0, 0], [0, 1, 0]]]), [1, 1, 4, 4]) is None
+
+
+def test_axis_aligned_grids_are_used_inside_the_context_and_removed_after_the_last_user():
+    import threading
+
+    import torch.nn.functional as F
+
+    from napari_medseg.models.resample_grid import axis_aligned_grids
+
+    original = F.affine_grid
+    rotated = torch.tensor([[[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]])
+    inside, entered, leave = [], threading.Event(), threading.Event()
+
+    def other_user():
+        with axis_aligned_grids():
+            entered.set()
+            leave.wait(5)
+
+    worker = threading.Thread(target=other_user)
+    worker.start()
+    entered.wait(5)
+    with axis_aligned_grids():
+        inside.append(F.affine_grid is not original)
+        # rotations still go through torch's own affine_grid, unchanged
+        assert torch.equal(F.affine_grid(rotated, [1, 1, 3, 4, 5], align_corners=False),
+                           original(rotated, [1, 1, 3, 4, 5], align_corners=False))
+    inside.append(F.affine_grid is not original)  # the other thread is still inside
+    leave.set()
+    worker.join(5)
+    assert inside == [True, True] and F.affine_grid is original

@@ -47,7 +47,7 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
 
     if array.shape != reference.shape:
         raise ValueError(f"array shape {array.shape} is not the reference grid {reference.shape}")
-    data = np.ascontiguousarray(reference.to_file_order(array))
+    data = reference.to_file_order(array)  # a view; nibabel writes any memory layout (fastest: Fortran order)
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     affine = RAS_TO_LPS @ reference.file_affine

@@ -25,6 +25,7 @@ import torch
 from ..errors import MedsegError
 from ..volume import Volume
 from .pipeline import Pipeline, labels_on_volume_grid, volume_to_metatensor
+from .resample_grid import axis_aligned_grids
 
 ProgressCallback = Callable[[float, str], "bool | None"]
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -181,7 +182,8 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
     report(0.0, f"preprocessing for {pipeline.name}")
     key = pipeline.image_key
     image = volume_to_metatensor(volume, pipeline.input_dtype, pipeline.channel_first)
-    batch = list_data_collate([pipeline.preprocessing({key: image})])
+    with axis_aligned_grids():  # Spacingd's grid, bit for bit, without the matrix product
+        batch = list_data_collate([pipeline.preprocessing({key: image})])
     inputs = batch[key]
     network = pipeline.network.to(dev).eval()
     inferer = pipeline.inferer
@@ -227,7 +229,8 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
             inferer.sw_batch_size = bundle_sw
     report(0.9, "post-processing")
     item = decollate_batch({key: inputs, "pred": pred.detach().float().cpu()})[0]
-    out = pipeline.postprocessing(item)
+    with axis_aligned_grids():  # the same for Invertd's resampling back
+        out = pipeline.postprocessing(item)
     labels = labels_on_volume_grid(out["pred"], volume)
     report(1.0, "done")
     return Segmentation(labels, dict(pipeline.label_names), {k: pipeline.colour_of(k) for k in pipeline.label_names},
