@@ -141,3 +141,38 @@ def test_axis_aligned_grids_are_used_inside_the_context_and_removed_after_the_la
     leave.set()
     worker.join(5)
     assert inside == [True, True] and F.affine_grid is original
+
+
+@pytest.mark.parametrize("affine", [
+    np.diag([0.8, 0.9, 2.5, 1.0]),  # file order is the canonical order reversed
+    np.diag([-0.8, -0.9, 2.5, 1.0]),  # two axes flipped on reading
+    np.array([[0, 0.9, 0, 0], [0, 0, -2.5, 0], [-0.8, 0, 0, 0], [0, 0, 0, 1.0]]),  # permuted and flipped
+])
+def test_model_input_and_labels_are_reordered_between_file_and_volume_order(affine):
+    from napari_medseg.models.pipeline import file_order_tensor, labels_on_volume_grid
+    from napari_medseg.volume import Volume
+
+    file_array = np.random.default_rng(5).integers(-1000, 1000, size=(7, 5, 4)).astype(np.int16)
+    volume = Volume.from_file_order(file_array, affine, {})
+    model_input = file_order_tensor(volume, torch.float32)
+    assert model_input.is_contiguous() and model_input.dtype == torch.float32
+    np.testing.assert_array_equal(model_input.numpy(), file_array.astype(np.float32))
+    prediction = torch.from_numpy((file_array > 0).astype(np.float32) * 2)[None]  # labels 0 and 2, float, file order
+    labels = labels_on_volume_grid(prediction, volume)
+    assert labels.dtype == np.uint8 and labels.flags["C_CONTIGUOUS"] and labels.shape == volume.shape
+    np.testing.assert_array_equal(volume.to_file_order(labels), (file_array > 0) * 2)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc heap settings")
+def test_volume_commands_keep_freed_memory_and_the_others_do_not(monkeypatch, tmp_path):
+    import napari_medseg.cli as cli
+    from napari_medseg.cli.heap import keep_freed_memory
+
+    assert keep_freed_memory() is True  # glibc accepted both settings
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1))
+    assert cli.main(["models", "--json"]) == 0
+    assert calls == []
+    missing = tmp_path / "missing.nii.gz"
+    assert cli.main(["convert", str(missing), str(tmp_path / "out.nii.gz")]) != 0  # fails after the setting
+    assert calls == [1]

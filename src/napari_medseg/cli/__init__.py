@@ -11,8 +11,11 @@ import sys
 
 from ..errors import MedsegError
 from . import convert, demo, evaluate, gui, info, models, segment
+from .heap import keep_freed_memory
 
 COMMANDS = (info, convert, segment, models, evaluate, demo, gui)
+#: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
+VOLUME_COMMANDS = ("convert", "segment", "evaluate", "demo")
 
 
 class ExitWithStatus(MedsegError):
@@ -42,6 +45,8 @@ def quiet_library_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     quiet_library_warnings()
+    if args.command in VOLUME_COMMANDS:
+        keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except ExitWithStatus as exc:
