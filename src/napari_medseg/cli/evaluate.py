@@ -69,18 +69,13 @@ def parse_labels(text: str | None) -> list[int] | None:
 
 
 def run(args) -> int:
+    from ..io.folders import is_folder_of_cases
+
     options = dict(labels=parse_labels(args.labels), tolerance_mm=args.tolerance, surface=args.surface)
     pred, ref = Path(args.pred), Path(args.ref)
-    if _is_folder_of_volumes(pred) and _is_folder_of_volumes(ref):
+    if is_folder_of_cases(pred) and is_folder_of_cases(ref):
         return _run_folders(args, pred, ref, options)
     return _run_pair(args, pred, ref, options)
-
-
-def _is_folder_of_volumes(path: Path) -> bool:
-    """A folder holding volume files or sub-folders (a DICOM series folder holds neither)."""
-    from ..metrics.folders import case_name
-
-    return path.is_dir() and any(case_name(p) is not None for p in path.iterdir())
 
 
 def _run_pair(args, pred: Path, ref: Path, options: dict) -> int:

@@ -6,53 +6,20 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import MedsegError
+from ..io.folders import find_cases
 from .evaluate import LabelMetrics, both_empty_record, evaluate_volumes
 
-__all__ = ["FolderEvaluation", "case_name", "pair_cases", "evaluate_folders"]
-
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
-
-
-def case_name(path: Path) -> str | None:
-    """The name a volume is paired by: file name less its volume suffix; a folder's name.
-
-    ``None`` for files that are not volumes (and hidden entries). Suffixes are matched
-    case-insensitively, so ``case1.nii.gz`` pairs with ``case1.nrrd``.
-    """
-    if path.name.startswith("."):
-        return None
-    if path.is_dir():
-        return path.name
-    lower = path.name.lower()
-    for suffix in VOLUME_SUFFIXES:
-        if lower.endswith(suffix):
-            return path.name[: -len(suffix)]
-    return None
-
-
-def _cases(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise MedsegError(f"{folder}: not a folder")
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        name = case_name(path)
-        if name is None:
-            continue
-        if name in found:
-            raise MedsegError(f"{folder}: two volumes named {name!r} ({found[name].name}, {path.name}); keep one")
-        found[name] = path
-    return found
-
+__all__ = ["FolderEvaluation", "pair_cases", "evaluate_folders"]
 
 def pair_cases(pred_dir: str | Path, ref_dir: str | Path) -> tuple[dict[str, tuple[Path, Path]], list[Path], list[Path]]:
-    """Pair volumes of two folders by :func:`case_name`.
+    """Pair volumes of two folders by case name (:func:`napari_medseg.io.folders.case_name`).
 
     Returns
     -------
     pairs : dict of case name -> (prediction path, reference path), sorted by name
     unpaired_pred, unpaired_ref : lists of Path
     """
-    preds, refs = _cases(Path(pred_dir)), _cases(Path(ref_dir))
+    preds, refs = find_cases(pred_dir), find_cases(ref_dir)
     pairs = {name: (preds[name], refs[name]) for name in sorted(set(preds) & set(refs))}
     return (pairs, [p for n, p in preds.items() if n not in refs], [p for n, p in refs.items() if n not in preds])
 
