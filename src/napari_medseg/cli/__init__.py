@@ -36,10 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def quiet_library_warnings() -> None:
     """Hide deprecation chatter of the libraries we call (timm, MONAI); it is not the user's to fix."""
+    import logging
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(timm|monai)\.")
     warnings.filterwarnings("ignore", message=".*NvImgCodec.*")
+    # MONAI logs that NVIDIA's GPU image decoder is absent each time it loads: nothing to fix for CPU users
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:

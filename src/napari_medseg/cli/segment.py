@@ -1,6 +1,8 @@
 """``medseg segment INPUT --model NAME_OR_PATH --out OUT``: automatic or prompted segmentation.
 
-U-Net style models (MONAI bundles, checkpoints, ``brain-tissue``) run through
+INPUT a volume and OUT a label file: one case. INPUT a folder of cases (volume files,
+DICOM series sub-folders) and OUT a folder: every case, by :func:`napari_medseg.batch.segment_folder`,
+here or on a Dask cluster (``--scheduler``). U-Net style models (MONAI bundles, checkpoints, ``brain-tissue``) run through
 :func:`napari_medseg.models.segment.segment_volume`; SAM models (``litemedsam``,
 ``medsam``, a ``.pth`` with ``--sam-type``) through ``cli.sam_segment.run_sam`` with box
 / point prompts. OUT is written on INPUT's grid (voxel order and affine of the file). Importing this module
@@ -18,10 +20,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 def add_parser(sub) -> None:
     p = sub.add_parser("segment", help="segment a volume with a MONAI bundle/checkpoint or a SAM model",
                        description="Segment INPUT and write the labels on INPUT's grid.")
-    p.add_argument("input", help="NIfTI / NRRD / MHA file or DICOM folder")
+    p.add_argument("input", help="NIfTI / NRRD / MHA file or DICOM folder; or a folder of such cases "
+                                 "(with --out a folder)")
     p.add_argument("--model", required=True, help="brain-tissue, litemedsam, a bundle folder or a checkpoint .json/.yaml "
                                                   "(see `medseg models`)")
-    p.add_argument("--out", required=True, help="output label file (.nii.gz, .nii, .nrrd, .mha)")
+    p.add_argument("--out", required=True, help="output label file (.nii.gz, .nii, .nrrd, .mha); for a folder of cases, "
+                                                "an output folder (OUT/<case>.nii.gz and OUT/segment_report.csv)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default: auto = cuda > mps > cpu)")
     p.add_argument("--trust-bundle", action="store_true",
                    help="trust this user bundle's config code (remembered by its content hash)")
@@ -30,6 +34,9 @@ def add_parser(sub) -> None:
                    help="bundles: take the argmax before Invertd (nearest neighbour back to INPUT's grid); faster, "
                         "differs from the bundle on boundary voxels when it resamples (default: only for >= 4 classes)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--overwrite", action="store_true", help="folders: segment cases whose output exists (default: skip)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="folders: run cases on a Dask cluster, e.g. tcp://host:8786 "
+                                                          "(needs `pip install distributed`; paths must be shared)")
     _add_sam_arguments(p)
     p.set_defaults(func=run)
 
@@ -68,7 +75,10 @@ class TerminalProgress:
 
 def run(args) -> int:
     from ..io import read_volume, write_labels
+    from ..io.folders import VOLUME_SUFFIXES, is_folder_of_cases
 
+    if is_folder_of_cases(args.input) and not args.out.lower().endswith(VOLUME_SUFFIXES):
+        return run_folder(args)
     volume = read_volume(args.input, series=args.series)
     if _is_sam(args):
         from .sam_segment import run_sam
@@ -89,4 +99,48 @@ def run(args) -> int:
             print(f"note: {message}", file=sys.stderr)
         names = ", ".join(f"{k} {v}" for k, v in result.label_names.items())
         print(f"wrote {path} ({names}) in {result.seconds:.1f} s on {result.device}", file=sys.stderr)
+    return 0
+
+
+def run_folder(args) -> int:
+    """Every case of the INPUT folder into the OUT folder; exit 1 when a case failed."""
+    from ..batch import REPORT_NAME, segment_folder
+    from ..errors import MedsegError
+
+    if _is_sam(args):
+        raise MedsegError("prompted SAM models need a box or points per case; run them one volume at a time")
+    client = None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise MedsegError("--scheduler needs Dask's distributed package: pip install distributed") from None
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except OSError as exc:
+            raise MedsegError(f"--scheduler {args.scheduler}: cannot reach the Dask scheduler ({exc})") from None
+
+    def on_case(done: int, total: int, result) -> None:
+        if not args.quiet:
+            extra = f": {result.message}" if result.status == "failed" else ""
+            print(f"[{done}/{total}] {result.case}: {result.status} ({result.seconds:.1f} s){extra}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
+            results = segment_folder(args.input, args.out, args.model, device=args.device,
+                                     trust_bundle=args.trust_bundle, argmax_first=args.argmax_first,
+                                     overwrite=args.overwrite, client=client, on_case=on_case)
+    finally:
+        if client is not None:
+            client.close()
+    failed = [r for r in results if r.status == "failed"]
+    counts = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in ("done", "skipped", "failed"))
+    report = f"{args.out.rstrip('/')}/{REPORT_NAME}"
+    if failed:
+        print(f"medseg segment: {len(failed)} of {len(results)} cases failed ({counts}); see {report}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"{counts}; report {report}", file=sys.stderr)
     return 0

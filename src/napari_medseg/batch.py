@@ -1,0 +1,156 @@
+"""Folder -> folder segmentation: every case of a folder, on this machine or on a Dask cluster.
+
+``segment_folder(in_dir, out_dir, "brain-tissue")`` segments each case of ``in_dir``
+(volume files and DICOM series sub-folders, named as in
+:func:`napari_medseg.io.folders.find_cases`) and writes ``out_dir/<case>.nii.gz`` on the
+case's own grid (voxel order and affine of its source), then ``out_dir/segment_report.csv``.
+
+* A case that fails (unreadable, wrong dimensionality, model error) is recorded with its
+  message and the others go on; the report and the return value say which failed.
+* An output that already exists is kept (``skipped``) unless ``overwrite``: an interrupted
+  batch resumes where it stopped. Every write is atomic, so a killed run leaves no half file.
+* The model is checked once before any case runs (a missing model, an untrusted bundle or a
+  prompted SAM model stops the batch with one message).
+* With a Dask ``distributed.Client``, cases are spread over the cluster's workers; each
+  worker process builds the model once (:func:`~napari_medseg.models.segment.load_pipeline`
+  caches it) and reads and writes the paths it is given, so inputs and outputs must be on
+  storage every worker sees. Without a client, cases run one after the other here: the
+  network already uses every core of this machine.
+"""
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+from .errors import MedsegError
+from .io.atomic import atomic_path
+from .io.folders import find_cases
+
+__all__ = ["CaseResult", "segment_case", "segment_folder", "write_report", "REPORT_NAME"]
+
+REPORT_NAME = "segment_report.csv"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What happened to one case.
+
+    Attributes
+    ----------
+    case : str, the case name.
+    input, output : str, paths.
+    status : {"done", "skipped", "failed"}
+    seconds : float, wall time of reading, segmenting and writing (0 when skipped).
+    device : str, where the network ran (empty unless done).
+    message : str, the error of a failed case, or the model's notes.
+    """
+
+    case: str
+    input: str
+    output: str
+    status: str
+    seconds: float
+    device: str = ""
+    message: str = ""
+
+
+def segment_case(case: str, source: str | Path, output: str | Path, model: str, device: str = "auto",
+                 trust_bundle: bool = False, argmax_first: bool | None = None) -> CaseResult:
+    """Read, segment and write one case; errors become a ``failed`` result, never an exception.
+
+    Runs wherever it is called: in this process or on a Dask worker.
+    """
+    from .io import read_volume, write_labels
+    from .models.segment import segment_volume
+
+    start = time.perf_counter()
+    try:
+        volume = read_volume(source)
+        result = segment_volume(volume, model, device=device, trust_bundle=trust_bundle, argmax_first=argmax_first)
+        write_labels(output, result.labels, volume)
+    except MedsegError as exc:
+        return CaseResult(case, str(source), str(output), "failed", time.perf_counter() - start, message=str(exc))
+    except Exception as exc:  # one broken case must not end a batch: recorded in the report with its type
+        return CaseResult(case, str(source), str(output), "failed", time.perf_counter() - start,
+                          message=f"{type(exc).__name__}: {exc}")
+    return CaseResult(case, str(source), str(output), "done", time.perf_counter() - start, result.device,
+                      "; ".join(result.messages))
+
+
+def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-tissue", *, device: str = "auto",
+                   trust_bundle: bool = False, argmax_first: bool | None = None, overwrite: bool = False,
+                   client=None, on_case: Callable[[int, int, CaseResult], None] | None = None) -> list[CaseResult]:
+    """Segment every case of ``in_dir`` into ``out_dir`` and write the report there.
+
+    Parameters
+    ----------
+    in_dir, out_dir : folders (``out_dir`` is created).
+    model : registry name, bundle folder or checkpoint description (not a prompted SAM model).
+    device : {"auto", "cpu", "cuda", "mps"}, on the machine that runs each case.
+    trust_bundle : bool, trust a user bundle (see :mod:`napari_medseg.models.trust`).
+    argmax_first : bool, optional, see :func:`napari_medseg.models.segment.load_pipeline`.
+    overwrite : bool, segment cases whose output already exists.
+    client : ``distributed.Client``, optional; cases run on its workers.
+    on_case : callable(done, total, result), optional; called as each case finishes.
+
+    Returns
+    -------
+    list of CaseResult, sorted by case name.
+
+    Raises
+    ------
+    MedsegError
+        No cases in ``in_dir``, or a model that cannot run (before any case starts).
+    """
+    from .models.segment import load_pipeline
+
+    cases = find_cases(in_dir)
+    if not cases:
+        raise MedsegError(f"{in_dir}: no volumes (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM sub-folders")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    load_pipeline(model, trust_bundle, argmax_first)  # fails here, once, for a missing or untrusted model
+    outputs = {name: out_dir / f"{name}.nii.gz" for name in cases}
+    todo = [name for name in cases if overwrite or not outputs[name].exists()]
+    results = [CaseResult(name, str(cases[name]), str(outputs[name]), "skipped", 0.0,
+                          message="output exists (use overwrite to redo)") for name in cases if name not in todo]
+    total = len(cases)
+    for result in results:
+        _report(on_case, len(results), total, result)
+    run_args = dict(model=str(model), device=device, trust_bundle=trust_bundle, argmax_first=argmax_first)
+    if client is None:
+        for name in todo:
+            results.append(segment_case(name, cases[name], outputs[name], **run_args))
+            _report(on_case, len(results), total, results[-1])
+    else:
+        from distributed import as_completed
+
+        futures = client.map(segment_case, todo, [str(cases[n]) for n in todo], [str(outputs[n]) for n in todo],
+                             pure=False, **run_args)
+        for future in as_completed(futures):
+            results.append(future.result())
+            _report(on_case, len(results), total, results[-1])
+    results.sort(key=lambda r: r.case)
+    write_report(results, out_dir / REPORT_NAME)
+    return results
+
+
+def _report(on_case, done: int, total: int, result: CaseResult) -> None:
+    if on_case is not None:
+        on_case(done, total, result)
+
+
+def write_report(results: list[CaseResult], path: str | Path) -> Path:
+    """One CSV row per case (``case, input, output, status, seconds, device, message``), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=[fl.name for fl in fields(CaseResult)])
+        writer.writeheader()
+        for result in results:
+            row = asdict(result)
+            row["seconds"] = f"{result.seconds:.2f}"
+            writer.writerow(row)
+    return path
