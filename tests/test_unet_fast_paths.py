@@ -153,8 +153,13 @@ def test_model_input_and_labels_are_reordered_between_file_and_volume_order(affi
     from napari_medseg.volume import Volume
 
     file_array = np.random.default_rng(5).integers(-1000, 1000, size=(7, 5, 4)).astype(np.int16)
+    file_array.flags.writeable = False  # as a read-only memory map would be: read, never written
     volume = Volume.from_file_order(file_array, affine, {})
-    model_input = file_order_tensor(volume, torch.float32)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model_input = file_order_tensor(volume, torch.float32)
     assert model_input.is_contiguous() and model_input.dtype == torch.float32
     np.testing.assert_array_equal(model_input.numpy(), file_array.astype(np.float32))
     prediction = torch.from_numpy((file_array > 0).astype(np.float32) * 2)[None]  # labels 0 and 2, float, file order

@@ -9,6 +9,7 @@ RAS affine, exactly what ``LoadImaged`` would give for the file, so that the bun
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -154,7 +155,10 @@ def file_order_tensor(volume: Volume, dtype: torch.dtype = torch.float32) -> tor
     if any(stride < 0 for stride in array.strides):
         array = np.ascontiguousarray(array)
     order = volume.file_order
-    tensor = contiguous_copy(torch.from_numpy(array).permute(tuple(int(a) for a in np.argsort(order.perm))), dtype)
+    with warnings.catch_warnings():  # a read-only array (e.g. a memory map) is only read here
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        source = torch.from_numpy(array)
+    tensor = contiguous_copy(source.permute(tuple(int(a) for a in np.argsort(order.perm))), dtype)
     return tensor.flip(order.flips) if order.flips else tensor
 
 
