@@ -229,9 +229,9 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
             inferer.sw_batch_size = bundle_sw
     report(0.9, "post-processing")
     item = decollate_batch({key: inputs, "pred": pred.detach().float().cpu()})[0]
-    with axis_aligned_grids():  # the same for Invertd's resampling back
+    with axis_aligned_grids():  # the same for Invertd's resampling back (or ours, without Invertd)
         out = pipeline.postprocessing(item)
-    labels = labels_on_volume_grid(out["pred"], volume)
+        labels = labels_on_volume_grid(out["pred"], volume)
     report(1.0, "done")
     return Segmentation(labels, dict(pipeline.label_names), {k: pipeline.colour_of(k) for k in pipeline.label_names},
                         pipeline.name, dev.type, time.perf_counter() - start, list(pipeline.notes) + report.messages)
