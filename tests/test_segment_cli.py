@@ -61,6 +61,19 @@ def test_unknown_model_lists_the_known_names(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "brain-tissue" in err and "litemedsam" in err
 
 
+def test_unwritable_output_format_is_refused_before_the_model_runs(tmp_path, capsys, monkeypatch):
+    import napari_medseg.models.segment as segment
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the model ran before the output path was checked")
+
+    monkeypatch.setattr(segment, "segment_volume", must_not_run)
+    t1, _ = brain_mri_paths()
+    assert main(["segment", str(t1), "--model", "brain-tissue", "--out", str(tmp_path / "labels.png")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unsupported output format" in err[0] and ".nii.gz" in err[0]
+
+
 def test_sam_model_names_go_to_the_sam_path(tmp_path, capsys):
     t1_path, _ = brain_mri_paths()
     assert main(["segment", str(t1_path), "--model", "litemedsam", "--out", str(tmp_path / "o.nii.gz")]) == 1

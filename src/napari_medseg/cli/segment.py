@@ -74,11 +74,12 @@ class TerminalProgress:
 
 
 def run(args) -> int:
-    from ..io import read_volume, write_labels
+    from ..io import check_write_suffix, read_volume, write_labels
     from ..io.folders import VOLUME_SUFFIXES, is_folder_of_cases
 
     if is_folder_of_cases(args.input) and not args.out.lower().endswith(VOLUME_SUFFIXES):
         return run_folder(args)
+    check_write_suffix(args.out)  # before the model runs, not after
     volume = read_volume(args.input, series=args.series)
     if _is_sam(args):
         from .sam_segment import run_sam

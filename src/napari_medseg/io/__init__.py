@@ -148,7 +148,9 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
     return [s.summary() for s in found]
 
 
-def _check_write_suffix(path: Path) -> None:
+def check_write_suffix(path: str | Path) -> None:
+    """Refuse an output path whose suffix no writer handles (before any work is done)."""
+    path = Path(path)
     if not _lower_name(path).endswith(WRITE_SUFFIXES):
         raise MedsegError(f"{path}: unsupported output format; use one of {', '.join(WRITE_SUFFIXES)}")
 
@@ -159,7 +161,7 @@ def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtyp
     Refuses to overwrite the reference's own source file.
     """
     path = Path(path)
-    _check_write_suffix(path)
+    check_write_suffix(path)
     source = reference.meta.get("path")
     if source and Path(source).exists() and path.exists() and path.resolve() == Path(source).resolve():
         raise MedsegError(f"{path}: refusing to overwrite the source image; choose another file name")
