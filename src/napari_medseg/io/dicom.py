@@ -31,8 +31,10 @@ SliceThickness (used only for a single slice). With uneven gaps or missing slice
 the series still loads, as dcm2niix does, with a loud warning naming each odd gap in
 mm; the affine uses the *median* gap (the nominal spacing: SimpleITK's mean over a
 gap would misplace every slice). With gantry tilt the slices are stacked along the
-normal, like SimpleITK, and the warning gives the angle and the in-plane drift; no
-resampling happens anywhere. Of slices sharing a position, the lowest
+normal and each slice is shifted in its own plane (linear interpolation) so that
+every voxel sits at its true position, as dcm2niix's tilt correction does (SimpleITK
+stacks without the shift, misplacing slices by the drift); the warning gives the angle
+and the drift. Nothing else is resampled. Of slices sharing a position, the lowest
 InstanceNumber is kept and the others reported.
 """
 from __future__ import annotations
@@ -46,9 +48,12 @@ import numpy as np
 from ..errors import VolumeReadError
 from ..volume import Volume, canonical_file_order
 from . import SeriesSummary
-from .dicom_geometry import same_orientation, stack_affine, stack_geometry
+from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
 from .dicom_pixels import read_stack, rescale_stack
 from .dicom_scan import SliceHeader, is_dicom_file, list_files, read_file_headers, read_headers, require_image
+
+#: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
+TILT_TOL_PIXELS = 0.01
 
 __all__ = ["DicomSeries", "scan", "is_dicom_file"]
 
@@ -165,6 +170,9 @@ class DicomSeries:
             _warnings.simplefilter("ignore")  # pydicom's validation warnings; errors still raise
             raw = read_stack([s.ref for s in ordered], workers=workers, progress=progress)
         array = rescale_stack(raw, [s.slope for s in ordered], [s.intercept for s in ordered])
+        offsets = in_plane_offsets([s.position for s in ordered], ordered[0].iop, ordered[0].pixel_spacing)
+        if np.abs(offsets).max(initial=0.0) > TILT_TOL_PIXELS:  # gantry tilt: true positions, not a sheared stack
+            array = untilt_stack(array, offsets)
         meta = {
             "modality": self.modality,
             "series_uid": self.series_uid,

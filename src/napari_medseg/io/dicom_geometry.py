@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["StackGeometry", "slice_normal", "same_orientation", "stack_geometry", "stack_affine"]
+__all__ = ["StackGeometry", "slice_normal", "same_orientation", "stack_geometry", "stack_affine", "in_plane_offsets",
+           "untilt_stack"]
 
 ORIENTATION_TOL = 1e-3  # max difference between direction cosines of one stack
 DUPLICATE_TOL_MM = 1e-3  # two slices closer than this along the normal share a position
@@ -138,10 +139,56 @@ def stack_geometry(positions, iop, fallback_spacing_mm: float = 1.0, priority=No
         shear = float(np.linalg.norm(positions[kept_arr[-1]] - positions[kept_arr[0]] - normal * (d[-1] - d[0])))
         warnings.append(
             f"gantry tilt of {tilt:.2f} degrees: slice positions do not follow the slice normal; "
-            f"the volume is stacked along the normal, so in-plane positions drift by up to "
-            f"{shear:.3g} mm across the stack (not resampled)"
+            f"each slice is shifted in its plane (up to {shear:.3g} mm, linear interpolation) onto a "
+            f"grid stacked along the normal, as dcm2niix does, so voxels sit at their true positions"
         )
     return StackGeometry(kept_arr, d, spacing, dropped, tilt, warnings)
+
+
+def in_plane_offsets(positions, iop, pixel_spacing) -> np.ndarray:
+    """How far each slice's origin lies off the normal through the first one, in pixels.
+
+    Parameters
+    ----------
+    positions : (K, 3) ImagePositionPatient of the sorted slices (LPS mm).
+    iop : ImageOrientationPatient (row direction, then column direction).
+    pixel_spacing : (between rows, between columns) in mm.
+
+    Returns
+    -------
+    (K, 2) ndarray of (row, column) offsets: pixel (r, c) of slice k lies where pixel
+    ``(r + rows, c + columns)`` of a slice stacked along the normal would. Zero without tilt.
+    """
+    positions = np.asarray(positions, dtype=float).reshape(-1, 3)
+    iop = np.asarray(iop, dtype=float)
+    normal = slice_normal(iop)
+    drift = positions - positions[0]
+    drift -= np.outer(drift @ normal, normal)  # the in-plane part only
+    return np.stack([drift @ iop[3:6] / float(pixel_spacing[0]), drift @ iop[:3] / float(pixel_spacing[1])], axis=1)
+
+
+def untilt_stack(stack: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Shift each slice in its plane by its offset (linear interpolation), undoing gantry tilt.
+
+    Parameters
+    ----------
+    stack : (K, rows, columns) ndarray, slices sorted along the normal.
+    offsets : (K, 2) from :func:`in_plane_offsets`.
+
+    Returns
+    -------
+    ndarray of ``stack``'s shape and dtype (integers rounded): slice k at pixel (r, c)
+    holds the input's value at ``(r - offsets[k, 0], c - offsets[k, 1])``, the pixel that
+    was acquired there; pixels outside the acquired slice get the stack's minimum (air, for CT).
+    """
+    from scipy.ndimage import shift
+
+    fill = float(stack.min())
+    out = np.empty_like(stack)
+    for k, (d_row, d_col) in enumerate(offsets):
+        moved = shift(stack[k].astype(np.float32), (d_row, d_col), order=1, mode="constant", cval=fill)
+        out[k] = np.rint(moved) if np.issubdtype(stack.dtype, np.integer) else moved
+    return out
 
 
 def stack_affine(iop, pixel_spacing, first_position, spacing_mm: float) -> np.ndarray:
