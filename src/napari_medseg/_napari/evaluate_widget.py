@@ -12,6 +12,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, Table
 
 from ..errors import MedsegError
+from ..library_warnings import quietly
 from ..metrics import SURFACES, Evaluation, evaluate_volumes
 from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
 from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
@@ -148,7 +149,7 @@ class EvaluateWidget(Container):
         self.run_button.enabled = False
         self.status.value = f"evaluating {pred_layer.name} against {ref_layer.name} ..."
         self.worker = create_worker(
-            evaluate_layers_data, pred, ref, tolerance_mm=self.tolerance.value, surface=self.surface.value,
+            quietly(evaluate_layers_data), pred, ref, tolerance_mm=self.tolerance.value, surface=self.surface.value,
             resample=self.resample.value, with_error_map=self.show_errors.value,
             _connect={"returned": self._show, "errored": self._failed,  # errored: no re-raise on the GUI thread
                       "finished": lambda: setattr(self.run_button, "enabled", True)},

@@ -21,6 +21,7 @@ from napari.qt.threading import create_worker
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info
 
+from ..library_warnings import quietly
 from ..models.sam import SAM_TYPES, WINDOWS, SamSession, load_predictor
 from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
 from ..models.sam.propagation import Extent
@@ -175,7 +176,7 @@ class SamWidget(Container):
         """Run ``function()`` in a thread worker; ``on_done(result)`` back in the GUI thread."""
         self._busy = True
         self._precompute_cancel.set()
-        worker = create_worker(function)
+        worker = create_worker(quietly(function))
         worker.returned.connect(on_done)
         worker.errored.connect(self._failed)
         worker.finished.connect(self._worker_finished)
@@ -320,7 +321,7 @@ class SamWidget(Container):
         order = sorted(range(index - _NEARBY, index + _NEARBY + 1), key=lambda i: abs(i - index))
         self._precompute_cancel.clear()
         session, stop = self._session, self._precompute_cancel
-        worker = create_worker(lambda: session.precompute(axis, order, transpose, cancel=stop.is_set))
+        worker = create_worker(quietly(lambda: session.precompute(axis, order, transpose, cancel=stop.is_set)))
         worker.errored.connect(self._failed)
         worker.finished.connect(lambda: setattr(self, "_precompute_worker", None))
         self._precompute_worker = worker

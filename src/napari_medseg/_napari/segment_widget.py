@@ -23,6 +23,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
 from ..errors import MedsegError
+from ..library_warnings import quietly
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import labels_layer_data, volume_from_layer
@@ -165,7 +166,7 @@ class SegmentWidget(Container):
             except MedsegError as exc:  # expected outcomes (cancel, untrusted, bad input): handled on return
                 return _Failed(exc)
 
-        self.worker = create_worker(job)
+        self.worker = create_worker(quietly(job))
         self.worker.returned.connect(lambda result: self._on_returned(layer, volume, model, result))
         self.worker.errored.connect(lambda exc: self._on_error(exc, layer))
         self.worker.finished.connect(self._on_finished)

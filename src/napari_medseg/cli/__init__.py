@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ..errors import MedsegError
+from ..library_warnings import quiet_library_warnings
 from . import convert, demo, evaluate, gui, info, models, segment
 from .heap import keep_freed_memory
 
@@ -32,17 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         module.add_parser(sub)
     return parser
-
-
-def quiet_library_warnings() -> None:
-    """Hide deprecation chatter of the libraries we call (timm, MONAI); it is not the user's to fix."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(timm|monai)\.")
-    warnings.filterwarnings("ignore", message=".*NvImgCodec.*")
-    # MONAI logs that NVIDIA's GPU image decoder is absent each time it loads: nothing to fix for CPU users
-    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,12 +24,14 @@ def _segment_samples(viewer, evaluate=None):
     from .._napari.layers import image_layer_data, labels_layer_kwargs
     from ..demo import BOX_MARGIN_VOXELS, box_around
     from ..io import read_volume
+    from ..library_warnings import quiet_library_warnings
     from ..models.sam import segment_box_3d
     from ..models.segment import segment_volume
     from ..samples import ct_phantom_paths, load_brain_mri
 
     @thread_worker
     def work():
+        quiet_library_warnings()  # in the worker's thread, where napari would show each as a notification
         t1, _ = load_brain_mri()
         seg = segment_volume(t1, "brain-tissue")
         yield ("unet", t1, seg)
