@@ -9,6 +9,7 @@ whose filters come first.
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
@@ -28,7 +29,19 @@ def quiet_library_warnings() -> None:
 
 
 def quietly(function: Callable[..., T]) -> Callable[..., T]:
-    """``function`` with :func:`quiet_library_warnings` applied first, in whatever thread runs it."""
+    """``function`` with :func:`quiet_library_warnings` applied first, in whatever thread runs it.
+
+    A generator function stays a generator function (napari makes a generator worker of it,
+    with progress and abort), and the filters are applied when it starts running.
+    """
+    if inspect.isgeneratorfunction(function):
+
+        @functools.wraps(function)
+        def run_generator(*args, **kwargs):
+            quiet_library_warnings()
+            return (yield from function(*args, **kwargs))
+
+        return run_generator
 
     @functools.wraps(function)
     def run(*args, **kwargs) -> T:
