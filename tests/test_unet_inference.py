@@ -43,6 +43,17 @@ def test_cuda_plan_halves_the_window_batch_then_stitches_on_cpu():
     assert fallback_plan(4, torch.device("cpu")) == [Attempt(4, "cpu")]
 
 
+def test_volumes_too_large_for_gpu_stitching_stitch_on_the_cpu_from_the_start():
+    from napari_medseg.models.inference import stitching_fits
+
+    ct = 512 * 512 * 300  # voxels; 3 channels + count map in float32: 1.26 GB
+    assert stitching_fits(ct, 3, free_bytes=8 * 2**30)
+    assert not stitching_fits(ct, 3, free_bytes=2 * 2**30)  # more than half of 2 GiB
+    assert not stitching_fits(ct, 105, free_bytes=40 * 2**30)  # TotalSegmentator-sized label sets: 33 GB
+    plan = fallback_plan(4, torch.device("cuda"), stitch_on_gpu=False)
+    assert plan == [Attempt(4, "cpu"), Attempt(2, "cpu"), Attempt(1, "cpu")]
+
+
 def test_out_of_memory_retries_smaller_batches_then_cpu_stitching_and_says_so():
     tried, said = [], []
 

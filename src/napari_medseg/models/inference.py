@@ -2,9 +2,11 @@
 
 Devices: ``auto`` picks CUDA (with automatic mixed precision), then Apple MPS, then the
 CPU. On the CPU, sliding-window batches run through ONNX Runtime (:mod:`.onnx_network`;
-PyTorch where the export fails). On CUDA, windows run and are stitched on the GPU; a CUDA
-out-of-memory error retries with half the window batch down to one window, then stitches on the CPU
-(``device='cpu'``, ``sw_device='cuda'``), and says so through the progress callback.
+PyTorch where the export fails). On CUDA, windows run and are stitched on the GPU, unless
+the stitched output would not fit in half the free GPU memory (:func:`stitching_fits`): then
+it is stitched on the CPU from the start. A CUDA out-of-memory error retries with half the
+window batch down to one window, then stitches on the CPU (``device='cpu'``,
+``sw_device='cuda'``), and says so through the progress callback.
 
 Progress callbacks take ``(fraction in [0, 1], message)``; returning ``False`` cancels,
 as does setting the ``cancel`` event. Cancelling raises :class:`SegmentationCancelled`
@@ -86,8 +88,12 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def fallback_plan(sw_batch_size: int, device: torch.device) -> list[Attempt]:
-    """Attempts in order: full window batch, halved down to 1, then CPU stitching (CUDA only)."""
+def fallback_plan(sw_batch_size: int, device: torch.device, stitch_on_gpu: bool = True) -> list[Attempt]:
+    """Attempts in order: full window batch, halved down to 1, then CPU stitching (CUDA only).
+
+    With ``stitch_on_gpu=False`` (the stitched probabilities would not fit, see
+    :func:`stitching_fits`), every attempt stitches on the CPU, windows still on the GPU.
+    """
     if device.type != "cuda":
         return [Attempt(sw_batch_size, device.type)]
     sizes = []
@@ -96,7 +102,25 @@ def fallback_plan(sw_batch_size: int, device: torch.device) -> list[Attempt]:
         sizes.append(b)
         b //= 2
     sizes.append(1)
+    if not stitch_on_gpu:
+        return [Attempt(b, "cpu") for b in sizes]
     return [Attempt(b, "cuda") for b in sizes] + [Attempt(1, "cpu")]
+
+
+def stitching_fits(spatial_voxels: int, channels: int, free_bytes: int, share: float = 0.5) -> bool:
+    """Whether the sliding window's stitched output fits in a share of the free GPU memory.
+
+    MONAI stitches into one float32 buffer per output channel plus a count map, over the
+    whole (resampled) image; windows and the network need the rest.
+
+    Parameters
+    ----------
+    spatial_voxels : voxels of the network's input image (after preprocessing).
+    channels : output channels of the network.
+    free_bytes : free GPU memory (``torch.cuda.mem_get_info()[0]``).
+    share : at most this share of the free memory for the stitching buffers.
+    """
+    return spatial_voxels * (channels + 1) * 4 <= share * free_bytes
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -222,8 +246,15 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
         with torch.no_grad(), amp:
             return inferer(inputs if sliding else inputs.to(dev), forward)
 
+    stitch_on_gpu = True
+    if sliding and dev.type == "cuda":
+        channels = max(len(pipeline.label_names) + 1, 2)
+        stitch_on_gpu = stitching_fits(int(inputs[0, 0].numel()), channels, torch.cuda.mem_get_info(dev)[0])
+        if not stitch_on_gpu:
+            report.say(f"{channels} channels of {tuple(inputs.shape[2:])} voxels would not fit in free GPU memory: "
+                       "windows on the GPU, stitching on the CPU")
     try:
-        pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev), report.say)
+        pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev, stitch_on_gpu), report.say)
     finally:
         if sliding:
             inferer.sw_batch_size = bundle_sw
