@@ -13,48 +13,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from napari_medseg.io import read_volume
 from napari_medseg.models.sam import SamSession, SlicePrompt, load_predictor
 from napari_medseg.models.sam.propagation import Extent, default_margin, mask_box
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def official_embed(net, img_u8: np.ndarray, device) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Official preprocessing + encoder for one slice; returns the embedding and (newh, neww)."""
-    import cv2
-
-    img_3c = np.repeat(img_u8[:, :, None], 3, axis=-1)
-    h, w = img_3c.shape[:2]
-    scale = 256 / max(h, w)
-    newh, neww = int(h * scale + 0.5), int(w * scale + 0.5)
-    img_256 = cv2.resize(img_3c, (neww, newh), interpolation=cv2.INTER_AREA)
-    img_256 = (img_256 - img_256.min()) / np.clip(img_256.max() - img_256.min(), a_min=1e-8, a_max=None)
-    img_256 = np.pad(img_256, ((0, 256 - newh), (0, 256 - neww), (0, 0)))
-    tensor = torch.tensor(img_256).float().permute(2, 0, 1).unsqueeze(0).to(device)
-    with torch.no_grad():
-        return net.image_encoder(tensor), (newh, neww)
-
-
-def official_decode(net, embedding, new_size, original_size, box_xyxy) -> np.ndarray:
-    """Official box scaling (int), prompt encoder, decoder, crop + bilinear, sigmoid > 0.5."""
-    box256 = np.array([int(v * 256 / max(original_size)) for v in box_xyxy], float)[None, None]
-    with torch.no_grad():
-        sparse, dense = net.prompt_encoder(points=None, boxes=torch.as_tensor(box256, dtype=torch.float,
-                                                                              device=embedding.device), masks=None)
-        logits, _ = net.mask_decoder(image_embeddings=embedding, image_pe=net.prompt_encoder.get_dense_pe(),
-                                     sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                     multimask_output=False)
-        logits = F.interpolate(logits[:, :, : new_size[0], : new_size[1]], size=original_size, mode="bilinear",
-                               align_corners=False)
-    return (torch.sigmoid(logits).squeeze().cpu().numpy() > 0.5).astype(np.uint8)
+sys.path.insert(0, str(ROOT / "tests"))
+from test_sam_model import official_decode, official_embed  # noqa: E402  the official steps, as the tests pin them
 
 
 def official_propagate(net, stack_u8, mid: int, first: int, last: int, box, device) -> np.ndarray:

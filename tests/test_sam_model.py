@@ -43,9 +43,9 @@ def predictor():
     return load_predictor("litemedsam", device="cpu")
 
 
-def official_litemedsam(net, img_u8: np.ndarray, box_xyxy) -> np.ndarray:
-    """LiteMedSAM's official 2D inference steps (CVPR24_LiteMedSAM_infer), verbatim in spirit:
-    3 channels, cv2 INTER_AREA to longest side 256, min-max, pad, int box scaling, crop + bilinear."""
+def official_embed(net, img_u8: np.ndarray, device="cpu") -> tuple[torch.Tensor, tuple[int, int]]:
+    """LiteMedSAM's official preprocessing (CVPR24_LiteMedSAM_infer) and encoder for one slice:
+    3 channels, cv2 INTER_AREA to longest side 256, min-max, pad. Returns the embedding and (newh, neww)."""
     import cv2
 
     img_3c = np.repeat(img_u8[:, :, None], 3, axis=-1)
@@ -55,16 +55,29 @@ def official_litemedsam(net, img_u8: np.ndarray, box_xyxy) -> np.ndarray:
     img_256 = cv2.resize(img_3c, (neww, newh), interpolation=cv2.INTER_AREA)
     img_256 = (img_256 - img_256.min()) / np.clip(img_256.max() - img_256.min(), a_min=1e-8, a_max=None)
     img_256 = np.pad(img_256, ((0, 256 - newh), (0, 256 - neww), (0, 0)))
-    tensor = torch.tensor(img_256).float().permute(2, 0, 1).unsqueeze(0)
-    box256 = np.array([int(v * 256 / max(h, w)) for v in box_xyxy], float)[None]
+    tensor = torch.tensor(img_256).float().permute(2, 0, 1).unsqueeze(0).to(device)
     with torch.no_grad():
-        embedding = net.image_encoder(tensor)
-        sparse, dense = net.prompt_encoder(points=None, boxes=torch.as_tensor(box256[None], dtype=torch.float), masks=None)
+        return net.image_encoder(tensor), (newh, neww)
+
+
+def official_decode(net, embedding, new_size, original_size, box_xyxy) -> np.ndarray:
+    """The official box scaling (int), prompt encoder, decoder, crop + bilinear, sigmoid > 0.5."""
+    box256 = np.array([int(v * 256 / max(original_size)) for v in box_xyxy], float)[None, None]
+    with torch.no_grad():
+        sparse, dense = net.prompt_encoder(points=None, boxes=torch.as_tensor(box256, dtype=torch.float,
+                                                                              device=embedding.device), masks=None)
         logits, _ = net.mask_decoder(image_embeddings=embedding, image_pe=net.prompt_encoder.get_dense_pe(),
                                      sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                                      multimask_output=False)
-        logits = F.interpolate(logits[:, :, :newh, :neww], size=(h, w), mode="bilinear", align_corners=False)
-    return (torch.sigmoid(logits).squeeze().numpy() > 0.5).astype(np.uint8)
+        logits = F.interpolate(logits[:, :, : new_size[0], : new_size[1]], size=tuple(original_size),
+                               mode="bilinear", align_corners=False)
+    return (torch.sigmoid(logits).squeeze().cpu().numpy() > 0.5).astype(np.uint8)
+
+
+def official_litemedsam(net, img_u8: np.ndarray, box_xyxy) -> np.ndarray:
+    """LiteMedSAM's official 2D inference steps for one slice and one box."""
+    embedding, new_size = official_embed(net, img_u8)
+    return official_decode(net, embedding, new_size, img_u8.shape, box_xyxy)
 
 
 def test_single_slice_box_matches_official_litemedsam_steps_on_non_square_slice(predictor):
