@@ -193,16 +193,19 @@ def write_enhanced_ct(
     slope: float = 1.0,
     intercept: float = 0.0,
     frame_order=None,
+    positions=None,
 ) -> np.ndarray:
     """Write an enhanced CT multi-frame file; frame f holds slice ``frame_order[f]``.
 
-    Positions are per frame (PlanePositionSequence); orientation, pixel measures and
-    rescale are shared functional groups. Returns the (N, 3) LPS position of each
-    *slice* (not frame).
+    Positions are per frame (PlanePositionSequence): ``positions`` (N, 3) LPS, or evenly
+    along the normal from ``origin``. Orientation, pixel measures and rescale are shared
+    functional groups. Returns the (N, 3) LPS position of each *slice* (not frame).
     """
     n = len(stored)
     order = np.arange(n) if frame_order is None else np.asarray(frame_order)
-    positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
+    if positions is None:
+        positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
+    positions = np.asarray(positions, float)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ENHANCED_CT_STORAGE

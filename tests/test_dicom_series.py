@@ -93,8 +93,11 @@ def test_gantry_tilt_reported_with_its_angle(tmp_path):
     assert vol.spacing[0] == pytest.approx(step)  # stacked along the normal
 
 
-def _blob_series(folder, tilt_deg, n=24, step=2.0, size=64, centre=(30.0, 38.0, 22.0), sigma=4.0):
-    """A Gaussian blob at ``centre`` (LPS mm) imaged by a tilted axial acquisition."""
+def _blob_series(folder, tilt_deg, n=24, step=2.0, size=64, centre=(30.0, 38.0, 22.0), sigma=4.0, enhanced=False):
+    """A Gaussian blob at ``centre`` (LPS mm) imaged by a tilted axial acquisition.
+
+    Written as a folder of single-frame files, or as one enhanced multi-frame file in it.
+    """
     shift = step * np.tan(np.radians(tilt_deg))
     positions = np.array([(0.0, k * shift, k * step) for k in range(n)])
     cols, rows = np.meshgrid(np.arange(size, dtype=float), np.arange(size, dtype=float))
@@ -102,7 +105,11 @@ def _blob_series(folder, tilt_deg, n=24, step=2.0, size=64, centre=(30.0, 38.0, 
     for k, (x0, y0, z0) in enumerate(positions):  # pixel (r, c) of slice k lies at (x0 + c, y0 + r, z0)
         d2 = (x0 + cols - centre[0]) ** 2 + (y0 + rows - centre[1]) ** 2 + (z0 - centre[2]) ** 2
         stored[k] = np.rint(1000 * np.exp(-d2 / (2 * sigma**2)))
-    write_series(folder, stored, positions=positions)
+    if enhanced:
+        Path(folder).mkdir(parents=True)
+        write_enhanced_ct(Path(folder) / "enhanced.dcm", stored, positions=positions)
+    else:
+        write_series(folder, stored, positions=positions)
     return np.array(centre)
 
 
@@ -113,12 +120,13 @@ def _centroid_lps(vol):
     return (vol.affine @ np.append(mean_index, 1.0))[:3]
 
 
-def test_gantry_tilt_is_corrected_so_anatomy_sits_at_its_true_position(tmp_path):
-    centre = _blob_series(tmp_path / "tilted", tilt_deg=20.0)
+@pytest.mark.parametrize("enhanced", [False, True], ids=["single-frame files", "enhanced multi-frame"])
+def test_gantry_tilt_is_corrected_so_anatomy_sits_at_its_true_position(tmp_path, enhanced):
+    centre = _blob_series(tmp_path / "tilted", tilt_deg=20.0, enhanced=enhanced)
     vol = read_volume(tmp_path / "tilted")
     assert "gantry tilt of 20.00 degrees" in vol.meta["warnings"][0]
     np.testing.assert_allclose(_centroid_lps(vol), centre, atol=0.3)  # uncorrected: about 7 mm off along y
-    flat = _blob_series(tmp_path / "flat", tilt_deg=0.0)
+    flat = _blob_series(tmp_path / "flat", tilt_deg=0.0, enhanced=enhanced)
     reference = read_volume(tmp_path / "flat")
     assert reference.meta["warnings"] == [] and np.allclose(reference.affine, vol.affine)
     np.testing.assert_allclose(_centroid_lps(reference), flat, atol=0.3)
