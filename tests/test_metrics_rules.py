@@ -166,3 +166,18 @@ def test_sheared_grid_is_refused_because_spacing_would_misstate_distances():
     volume = Volume(labels, sheared)
     with pytest.raises(MedsegError, match="not perpendicular"):
         evaluate_volumes(volume, volume)
+
+
+def test_label_volumes_count_every_chunk_in_millilitres():
+    from napari_medseg.metrics.overlap import label_volumes_ml
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, size=(7, 9, 11)).astype(np.uint8)
+    labels[labels == 2] = 0  # label 2 absent
+    spacing = (2.0, 0.5, 1.5)  # 1.5 mm^3 per voxel
+    expected = {k: np.count_nonzero(labels == k) * 1.5 / 1000 for k in (1, 3)}
+    for chunk in (1, 50, 10_000):  # chunks that end mid-array and a single one
+        assert label_volumes_ml(labels, spacing, chunk=chunk) == pytest.approx(expected)
+    assert label_volumes_ml(labels, spacing, labels_of_interest=[3, 2, 1, 9]) == pytest.approx(
+        {1: expected[1], 2: 0.0, 3: expected[3], 9: 0.0})
+    assert list(label_volumes_ml(labels, spacing, labels_of_interest=[3, 1])) == [1, 3]

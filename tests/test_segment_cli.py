@@ -28,7 +28,10 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path
     labels, ref = np.asanyarray(seg.dataobj), np.asanyarray(truth.dataobj)
     for k in (1, 2):
         assert dice(labels == k, ref == k) >= 0.85
-    assert "wrote" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    voxel_ml = np.prod(seg.header.get_zooms()) / 1000
+    for k, name in ((1, "grey matter"), (2, "white matter")):  # the volume of each tissue, in ml
+        assert f"{k} {name} {np.count_nonzero(labels == k) * voxel_ml:.1f} ml" in err
 
 
 def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp_path):

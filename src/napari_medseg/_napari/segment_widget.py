@@ -4,8 +4,9 @@ Thin napari glue over :func:`napari_medseg.models.segment.segment_volume`. The w
 in a napari thread worker; progress arrives through a Qt signal (queued onto the GUI
 thread) and Cancel sets a ``threading.Event`` checked between window batches. The
 result lands on the image's geometry (its affine, units, source file order) with the
-model's label names (``features``) and colours. Running again on the same image
-replaces the previous result, after asking when that layer was edited since.
+model's label names (``features``) and colours, and a legend gives each label's volume
+in ml, recounted when the user paints, fills or undoes in that layer. Running again on
+the same image replaces the previous result, after asking when that layer was edited since.
 """
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from napari.qt.threading import create_worker
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
+from superqt.utils import qdebounced
 
 from ..errors import MedsegError
 from ..library_warnings import quietly
+from ..metrics.overlap import label_volumes_ml
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import labels_layer_data, volume_from_layer
@@ -67,12 +70,29 @@ def label_colormap(colours: dict[int, str]) -> DirectLabelColormap:
     return DirectLabelColormap(color_dict=color_dict)
 
 
+def legend_html(label_names: dict[int, str], colours: dict[int, str], volumes_ml: dict[int, float]) -> str:
+    """Rich-text legend: a square of each label's colour, its value, name and volume in ml."""
+    from html import escape
+
+    rows = [f'<span style="color:{colours.get(k, "#888888")}">&#9632;</span> {k} {escape(name)}: '
+            f"{volumes_ml.get(k, 0.0):.1f} ml" for k, name in sorted(label_names.items())]
+    return "<br>".join(rows)
+
+
 def ask_yes_no(title: str, text: str) -> bool:
     """Modal Yes/No question (plain Qt: magicgui has no confirmation dialog)."""
     from qtpy.QtWidgets import QMessageBox
 
     answer = QMessageBox.question(None, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
+
+
+@dataclass
+class _Done:
+    """A worker's result with each label's volume (counted in the worker, not the GUI thread)."""
+
+    segmentation: object
+    volumes_ml: dict[int, float]
 
 
 @dataclass
@@ -111,8 +131,9 @@ class SegmentWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
         self._status = Label(value="")
+        self._legend = Label(value="", tooltip="each label's colour, value, name and volume")
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
-                                  self._cancel_button, self._progress, self._status])
+                                  self._cancel_button, self._progress, self._status, self._legend])
         self.confirm = ask_yes_no
         self.worker = None
         self._cancel = threading.Event()
@@ -120,11 +141,14 @@ class SegmentWidget(Container):
         self._relay = _ProgressRelay()
         self._relay.changed.connect(self._on_progress)
         self._recorded: dict[int, str] = {}  # id(labels layer) -> content digest when we wrote it
+        self._legend_source = None  # (labels layer, label names, colours, spacing) the legend describes
+        self._refresh_legend_soon = qdebounced(self._refresh_legend, timeout=300)  # once painting pauses
         self._model.changed.connect(lambda v: setattr(self._model_file, "visible", v == OTHER))
         self._run.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(lambda e: self._image.reset_choices())
+        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
 
     def _image_layers(self, _widget=None) -> list:
         return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
@@ -132,6 +156,10 @@ class SegmentWidget(Container):
     @property
     def status(self) -> str:
         return self._status.value
+
+    @property
+    def legend(self) -> str:
+        return self._legend.value
 
     def selected_model(self) -> str:
         if self._model.value == OTHER:
@@ -161,10 +189,11 @@ class SegmentWidget(Container):
             from ..models.segment import segment_volume
 
             try:
-                return segment_volume(volume, model, device=device, trust_bundle=trust_bundle,
-                                      progress=lambda f, m: relay.changed.emit(f, m), cancel=self._cancel)
+                result = segment_volume(volume, model, device=device, trust_bundle=trust_bundle,
+                                        progress=lambda f, m: relay.changed.emit(f, m), cancel=self._cancel)
             except MedsegError as exc:  # expected outcomes (cancel, untrusted, bad input): handled on return
                 return _Failed(exc)
+            return _Done(result, label_volumes_ml(result.labels, volume.spacing, labels_of_interest=result.label_names))
 
         self.worker = create_worker(quietly(job))
         self.worker.returned.connect(lambda result: self._on_returned(layer, volume, model, result))
@@ -172,6 +201,7 @@ class SegmentWidget(Container):
         self.worker.finished.connect(self._on_finished)
         self._run.enabled, self._cancel_button.enabled = False, True
         self._status.value = f"running {Path(model).name} on {device}..."
+        self._follow_in_legend(None)
         self.worker.start()
 
     def cancel(self, *_args) -> None:
@@ -194,7 +224,38 @@ class SegmentWidget(Container):
         if isinstance(result, _Failed):
             self._on_error(result.error, image_layer)
         else:
-            self._on_result(image_layer, volume, model, result)
+            segmentation = result.segmentation
+            target = self._on_result(image_layer, volume, model, segmentation)
+            self._follow_in_legend((target, segmentation.label_names, segmentation.colours, volume.spacing),
+                                   result.volumes_ml)
+
+    # -- the legend: each label's volume, kept up to date while the user corrects the layer ----
+
+    def _legend_events(self, layer) -> tuple:
+        return layer.events.paint, layer.events.data, layer.events.set_data  # set_data: undo and redo
+
+    def _follow_in_legend(self, source, volumes_ml: dict[int, float] | None = None) -> None:
+        """Describe ``source`` (layer, names, colours, spacing) in the legend from now on; None clears it."""
+        if self._legend_source is not None:
+            for event in self._legend_events(self._legend_source[0]):
+                event.disconnect(self._refresh_legend_soon)
+        self._legend_source = source
+        if source is None:
+            self._legend.value = ""
+            return
+        for event in self._legend_events(source[0]):
+            event.connect(self._refresh_legend_soon)
+        self._legend.value = legend_html(source[1], source[2], volumes_ml)
+
+    def _on_layer_removed(self, event) -> None:
+        if self._legend_source is not None and event.value is self._legend_source[0]:
+            self._follow_in_legend(None)
+
+    def _refresh_legend(self, *_event) -> None:
+        if self._legend_source is None:
+            return
+        layer, names, colours, spacing = self._legend_source
+        self._legend.value = legend_html(names, colours, label_volumes_ml(layer.data, spacing, labels_of_interest=names))
 
     def _on_error(self, exc: Exception, layer) -> None:
         if isinstance(exc, SegmentationCancelled):
@@ -214,7 +275,8 @@ class SegmentWidget(Container):
             self._status.value = f"failed: {type(exc).__name__}"
             show_error(f"Segmentation failed: {type(exc).__name__}: {exc}")
 
-    def _on_result(self, image_layer, volume, model: str, result) -> None:
+    def _on_result(self, image_layer, volume, model: str, result) -> Labels:
+        """Add the result as a Labels layer, or replace the previous one (asking if it was edited)."""
         name = result_layer_name(image_layer.name, model)
         data, kwargs, _ = labels_layer_data(result.labels, volume, name, result.label_names)
         kwargs["colormap"] = label_colormap(result.colours)
@@ -232,6 +294,7 @@ class SegmentWidget(Container):
         self._progress.value = 1000
         notes = f" ({'; '.join(result.messages)})" if result.messages else ""
         self._status.value = f"done in {result.seconds:.1f} s on {result.device}{notes}"
+        return target
 
     def _may_replace(self, layer) -> bool:
         recorded = self._recorded.get(id(layer))

@@ -73,6 +73,14 @@ class TerminalProgress:
         self.last = line
 
 
+def describe_volumes(labels, spacing, label_names: dict[int, str]) -> str:
+    """``"1 grey matter 612.3 ml, 2 white matter 481.0 ml"``: every model label, absent ones as 0.0 ml."""
+    from ..metrics.overlap import label_volumes_ml
+
+    volumes = label_volumes_ml(labels, spacing, labels_of_interest=label_names)
+    return ", ".join(f"{k} {label_names[k]} {ml:.1f} ml" for k, ml in volumes.items())
+
+
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.folders import VOLUME_SUFFIXES, is_folder_of_cases
@@ -98,8 +106,8 @@ def run(args) -> int:
     if not args.quiet:
         for message in result.messages:
             print(f"note: {message}", file=sys.stderr)
-        names = ", ".join(f"{k} {v}" for k, v in result.label_names.items())
-        print(f"wrote {path} ({names}) in {result.seconds:.1f} s on {result.device}", file=sys.stderr)
+        print(f"wrote {path} in {result.seconds:.1f} s on {result.device}: "
+              f"{describe_volumes(result.labels, volume.spacing, result.label_names)}", file=sys.stderr)
     return 0
 
 

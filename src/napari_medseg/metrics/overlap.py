@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["count_overlap", "dice", "jaccard", "volume_ml"]
+__all__ = ["count_overlap", "dice", "jaccard", "label_volumes_ml", "volume_ml"]
 
 
 def count_overlap(ref_labels: np.ndarray, pred_idx: np.ndarray, label: int) -> int:
@@ -34,3 +34,32 @@ def jaccard(n_pred: int, n_ref: int, n_both: int) -> float:
 def volume_ml(n_voxels: int, spacing) -> float:
     """Volume in millilitres of ``n_voxels`` voxels of size ``spacing`` (mm per axis)."""
     return float(n_voxels * np.prod(np.asarray(spacing, dtype=float)) / 1000.0)
+
+
+def label_volumes_ml(labels: np.ndarray, spacing, labels_of_interest=None, chunk: int = 1 << 20) -> dict[int, float]:
+    """Volume in millilitres of each label of a label map.
+
+    Parameters
+    ----------
+    labels : integer ndarray, values >= 0
+    spacing : sequence of float, mm per axis
+    labels_of_interest : iterable of int, optional
+        Labels to report, 0.0 for those absent; default every label > 0 present.
+    chunk : int
+        Voxels counted at a time (bounds the temporary memory of the count).
+
+    Returns
+    -------
+    dict int -> float, in ascending label order.
+    """
+    flat = np.asarray(labels).reshape(-1)
+    counts = np.zeros(1, np.int64)
+    for start in range(0, flat.size, chunk):
+        part = np.bincount(flat[start:start + chunk])
+        if part.size > counts.size:
+            part[:counts.size] += counts
+            counts = part
+        else:
+            counts[:part.size] += part
+    wanted = (k for k in range(1, counts.size) if counts[k]) if labels_of_interest is None else labels_of_interest
+    return {int(k): volume_ml(int(counts[k]) if 0 <= k < counts.size else 0, spacing) for k in sorted(wanted)}
