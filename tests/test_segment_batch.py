@@ -35,6 +35,11 @@ def read_report(path):
         return {row["case"]: row for row in csv.DictReader(f)}
 
 
+def read_volumes(path):
+    with open(path, newline="") as f:
+        return {(row["case"], row["label"]): row for row in csv.DictReader(f)}
+
+
 def test_every_case_is_segmented_on_its_own_grid_and_a_broken_case_is_reported(cases, tmp_path, capsys):
     from napari_medseg.io import read_volume
     from napari_medseg.models.segment import segment_volume
@@ -56,6 +61,13 @@ def test_every_case_is_segmented_on_its_own_grid_and_a_broken_case_is_reported(c
         expected = volume.to_file_order(segment_volume(volume, "brain-tissue", device="cpu").labels)
         np.testing.assert_array_equal(np.asanyarray(written.dataobj), expected)  # the single-case result
         assert set(np.unique(expected)) == {0, 1, 2}
+    volumes = read_volumes(out / "segment_volumes.csv")
+    assert set(volumes) == {("subject_a", "1"), ("subject_a", "2"), ("subject_b", "1"), ("subject_b", "2")}
+    for (case, label), row in volumes.items():  # each tissue's volume in the written file, in ml
+        written = nib.load(out / f"{case}.nii.gz")
+        voxels = np.count_nonzero(np.asanyarray(written.dataobj) == int(label))
+        assert float(row["volume_ml"]) == pytest.approx(voxels * np.prod(written.header.get_zooms()) / 1000, abs=1e-3)
+        assert row["name"] == {"1": "grey matter", "2": "white matter"}[label]
 
 
 def test_existing_outputs_are_kept_unless_overwrite(cases, tmp_path):
@@ -69,6 +81,8 @@ def test_existing_outputs_are_kept_unless_overwrite(cases, tmp_path):
     stamp = (out / "subject_a.nii.gz").stat().st_mtime_ns
     again = segment_folder(only_a, out, "brain-tissue", device="cpu")
     assert [r.status for r in first] == ["done"] and [r.status for r in again] == ["skipped"]
+    assert again[0].volumes_ml == pytest.approx(first[0].volumes_ml)  # measured from the kept file
+    assert read_volumes(out / "segment_volumes.csv").keys() == {("subject_a", "1"), ("subject_a", "2")}
     assert (out / "subject_a.nii.gz").stat().st_mtime_ns == stamp
     redone = segment_folder(only_a, out, "brain-tissue", device="cpu", overwrite=True)
     assert [r.status for r in redone] == ["done"]
@@ -98,3 +112,18 @@ def test_a_dask_cluster_gives_the_labels_of_the_local_run(cases, tmp_path):
         if r.status == "done":
             np.testing.assert_array_equal(np.asanyarray(nib.load(r.output).dataobj),
                                           np.asanyarray(nib.load(tmp_path / "local" / f"{r.case}.nii.gz").dataobj))
+
+
+def test_an_unreadable_kept_output_is_reported_not_trusted(cases, tmp_path):
+    from napari_medseg.batch import segment_folder
+
+    only_a = tmp_path / "one"
+    only_a.mkdir()
+    shutil.copy(cases / "subject_a.nii.gz", only_a)
+    out = tmp_path / "labels"
+    out.mkdir()
+    (out / "subject_a.nii.gz").write_bytes(b"half a file from another tool")
+    [result] = segment_folder(only_a, out, "brain-tissue", device="cpu")
+    assert result.status == "failed" and "use overwrite" in result.message
+    assert read_report(out / "segment_report.csv")["subject_a"]["status"] == "failed"
+    assert read_volumes(out / "segment_volumes.csv") == {}

@@ -113,7 +113,7 @@ def run(args) -> int:
 
 def run_folder(args) -> int:
     """Every case of the INPUT folder into the OUT folder; exit 1 when a case failed."""
-    from ..batch import REPORT_NAME, segment_folder
+    from ..batch import REPORT_NAME, VOLUMES_NAME, segment_folder
     from ..errors import MedsegError
 
     if _is_sam(args):
@@ -151,5 +151,5 @@ def run_folder(args) -> int:
         print(f"medseg segment: {len(failed)} of {len(results)} cases failed ({counts}); see {report}", file=sys.stderr)
         return 1
     if not args.quiet:
-        print(f"{counts}; report {report}", file=sys.stderr)
+        print(f"{counts}; report {report}, volumes {args.out.rstrip('/')}/{VOLUMES_NAME}", file=sys.stderr)
     return 0
