@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from napari_medseg._napari.sam_widget import SamWidget
+from napari_medseg.metrics.report import format_ml
 
 from test_sam_model import ct_phantom, dice
 
@@ -56,6 +57,10 @@ def test_box_prompt_propagate_undo_in_labels_layer(viewer_widget, qtbot):
     assert dice(after_prompt[k] == 1, organ[k]) >= 0.9
     assert np.flatnonzero((after_prompt == 1).any(axis=(1, 2))).tolist() == [k]  # only the prompted slice
     assert (after_prompt[0, :4, :4] == 7).all()
+    voxel_ml = 3.0 * 1.5 * 1.5 / 1000  # the legend: each label's volume in the labels layer, after the edit
+    expected = f"1: {format_ml(np.count_nonzero(after_prompt == 1) * voxel_ml)} ml<br>"
+    qtbot.waitUntil(lambda: expected in widget.volumes.value, timeout=5_000)
+    assert widget.volumes.value.endswith(f"7: {format_ml(16 * voxel_ml)} ml")
 
     widget.first.value, widget.last.value = int(zs[0]), int(zs[-1])
     widget.propagate()

@@ -10,6 +10,7 @@ import pytest
 from dicom_factory import write_series
 from napari_medseg.cli import main
 from napari_medseg.io import read_volume
+from napari_medseg.metrics.report import format_ml
 from napari_medseg.samples import brain_mri_paths
 
 
@@ -31,7 +32,7 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path
     err = capsys.readouterr().err
     voxel_ml = np.prod(seg.header.get_zooms()) / 1000
     for k, name in ((1, "grey matter"), (2, "white matter")):  # the volume of each tissue, in ml
-        assert f"{k} {name} {np.count_nonzero(labels == k) * voxel_ml:.1f} ml" in err
+        assert f"{k} {name} {format_ml(np.count_nonzero(labels == k) * voxel_ml)} ml" in err
 
 
 def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp_path):

@@ -4,7 +4,8 @@ Thin napari glue over :mod:`napari_medseg.models.sam`: prompts are read from a S
 layer (boxes) and a Points layer (clicks) that share the image's data coordinates,
 grouped per slice by ``annotations.slice_prompts``, run in thread workers through a
 ``SamSession``, shown in a preview Labels layer and written into the chosen Labels layer
-with one ``data_setitem`` call (one undo step) by *Accept*.
+with one ``data_setitem`` call (one undo step) by *Accept*. A legend under the buttons
+gives each label's volume in that layer, recounted after every edit.
 
 Shortcuts: Q box mode, W inside-click mode, Shift-W outside-click mode, G accept,
 Shift-G propagate, N next label value.
@@ -25,6 +26,7 @@ from ..library_warnings import quietly
 from ..models.sam import SAM_TYPES, WINDOWS, SamSession, load_predictor
 from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
 from ..models.sam.propagation import Extent
+from .volume_legend import VolumeLegend
 
 SHORTCUTS = {"Q": "box mode", "W": "inside clicks", "Shift-W": "outside clicks", "G": "accept",
              "Shift-G": "propagate", "N": "next label"}
@@ -65,8 +67,9 @@ class SamWidget(Container):
             self.buttons[name] = PushButton(text=text)
             self.buttons[name].changed.connect(lambda *_, s=slot: s())
         self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
+        self.volumes = VolumeLegend(napari_viewer)
         self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
-                     self.window, self.device, self.first, self.last, *self.buttons.values(), self.status])
+                     self.window, self.device, self.first, self.last, *self.buttons.values(), self.status, self.volumes])
 
         self._session: SamSession | None = None
         self._session_key: tuple | None = None
@@ -82,6 +85,7 @@ class SamWidget(Container):
             event.connect(lambda *_: self.reset_choices())
         self.reset_choices()
         self.image_combo.changed.connect(self._image_changed)
+        self.labels_combo.changed.connect(self._labels_changed)
         self.window.changed.connect(lambda *_: self._drop_session())
         self.model.changed.connect(lambda *_: self._drop_session())
         napari_viewer.dims.events.current_step.connect(lambda *_: self._precompute())
@@ -125,6 +129,13 @@ class SamWidget(Container):
             for name, value in geometry.items():
                 setattr(layer, name, value)
         self.viewer.layers.selection.active = self.boxes
+
+    def _labels_changed(self, layer=None):
+        """The legend describes the chosen labels layer (nothing when none is chosen)."""
+        if layer is None or layer.ndim != 3:
+            self.volumes.clear()
+        elif layer is not self.volumes.layer:
+            self.volumes.follow(layer)
 
     def _labels_layer(self):
         if self.labels_combo.value is None or self.labels_combo.value is self.preview_layer:

@@ -22,7 +22,6 @@ from napari.qt.threading import create_worker
 from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
-from superqt.utils import qdebounced
 
 from ..errors import MedsegError
 from ..library_warnings import quietly
@@ -30,6 +29,7 @@ from ..metrics.overlap import label_volumes_ml
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import labels_layer_data, volume_from_layer
+from .volume_legend import VolumeLegend
 
 OTHER = "other (choose a file)..."
 
@@ -68,15 +68,6 @@ def label_colormap(colours: dict[int, str]) -> DirectLabelColormap:
     """napari colormap: background transparent, each label its model colour."""
     color_dict = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), **{int(k): v for k, v in colours.items()}}
     return DirectLabelColormap(color_dict=color_dict)
-
-
-def legend_html(label_names: dict[int, str], colours: dict[int, str], volumes_ml: dict[int, float]) -> str:
-    """Rich-text legend: a square of each label's colour, its value, name and volume in ml."""
-    from html import escape
-
-    rows = [f'<span style="color:{colours.get(k, "#888888")}">&#9632;</span> {k} {escape(name)}: '
-            f"{volumes_ml.get(k, 0.0):.1f} ml" for k, name in sorted(label_names.items())]
-    return "<br>".join(rows)
 
 
 def ask_yes_no(title: str, text: str) -> bool:
@@ -131,7 +122,7 @@ class SegmentWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
         self._status = Label(value="")
-        self._legend = Label(value="", tooltip="each label's colour, value, name and volume")
+        self._legend = VolumeLegend(napari_viewer)
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
                                   self._cancel_button, self._progress, self._status, self._legend])
         self.confirm = ask_yes_no
@@ -141,14 +132,11 @@ class SegmentWidget(Container):
         self._relay = _ProgressRelay()
         self._relay.changed.connect(self._on_progress)
         self._recorded: dict[int, str] = {}  # id(labels layer) -> content digest when we wrote it
-        self._legend_source = None  # (labels layer, label names, colours, spacing) the legend describes
-        self._refresh_legend_soon = qdebounced(self._refresh_legend, timeout=300)  # once painting pauses
         self._model.changed.connect(lambda v: setattr(self._model_file, "visible", v == OTHER))
         self._run.changed.connect(self.run)
         self._cancel_button.changed.connect(self.cancel)
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(lambda e: self._image.reset_choices())
-        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
 
     def _image_layers(self, _widget=None) -> list:
         return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
@@ -201,7 +189,7 @@ class SegmentWidget(Container):
         self.worker.finished.connect(self._on_finished)
         self._run.enabled, self._cancel_button.enabled = False, True
         self._status.value = f"running {Path(model).name} on {device}..."
-        self._follow_in_legend(None)
+        self._legend.clear()
         self.worker.start()
 
     def cancel(self, *_args) -> None:
@@ -226,36 +214,7 @@ class SegmentWidget(Container):
         else:
             segmentation = result.segmentation
             target = self._on_result(image_layer, volume, model, segmentation)
-            self._follow_in_legend((target, segmentation.label_names, segmentation.colours, volume.spacing),
-                                   result.volumes_ml)
-
-    # -- the legend: each label's volume, kept up to date while the user corrects the layer ----
-
-    def _legend_events(self, layer) -> tuple:
-        return layer.events.paint, layer.events.data, layer.events.set_data  # set_data: undo and redo
-
-    def _follow_in_legend(self, source, volumes_ml: dict[int, float] | None = None) -> None:
-        """Describe ``source`` (layer, names, colours, spacing) in the legend from now on; None clears it."""
-        if self._legend_source is not None:
-            for event in self._legend_events(self._legend_source[0]):
-                event.disconnect(self._refresh_legend_soon)
-        self._legend_source = source
-        if source is None:
-            self._legend.value = ""
-            return
-        for event in self._legend_events(source[0]):
-            event.connect(self._refresh_legend_soon)
-        self._legend.value = legend_html(source[1], source[2], volumes_ml)
-
-    def _on_layer_removed(self, event) -> None:
-        if self._legend_source is not None and event.value is self._legend_source[0]:
-            self._follow_in_legend(None)
-
-    def _refresh_legend(self, *_event) -> None:
-        if self._legend_source is None:
-            return
-        layer, names, colours, spacing = self._legend_source
-        self._legend.value = legend_html(names, colours, label_volumes_ml(layer.data, spacing, labels_of_interest=names))
+            self._legend.follow(target, labels=segmentation.label_names, volumes_ml=result.volumes_ml)
 
     def _on_error(self, exc: Exception, layer) -> None:
         if isinstance(exc, SegmentationCancelled):

@@ -74,11 +74,12 @@ class TerminalProgress:
 
 
 def describe_volumes(labels, spacing, label_names: dict[int, str]) -> str:
-    """``"1 grey matter 612.3 ml, 2 white matter 481.0 ml"``: every model label, absent ones as 0.0 ml."""
+    """``"1 grey matter 612.3 ml, 2 white matter 481.0 ml"``: every model label, absent ones as 0.00 ml."""
     from ..metrics.overlap import label_volumes_ml
+    from ..metrics.report import format_ml
 
     volumes = label_volumes_ml(labels, spacing, labels_of_interest=label_names)
-    return ", ".join(f"{k} {label_names[k]} {ml:.1f} ml" for k, ml in volumes.items())
+    return ", ".join(f"{k} {label_names[k]} {format_ml(ml)} ml" for k, ml in volumes.items())
 
 
 def run(args) -> int:

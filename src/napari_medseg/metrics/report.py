@@ -62,6 +62,11 @@ def write_csv(path: str | Path, rows: list[dict]) -> Path:
     return path
 
 
+def format_ml(ml: float) -> str:
+    """A volume for people: two decimals below 10 ml (small lesions), one above."""
+    return f"{ml:.2f}" if abs(ml) < 10 else f"{ml:.1f}"
+
+
 def _short(value) -> str:
     if value is None:
         return "-"
