@@ -67,6 +67,7 @@ class SamWidget(Container):
             self.buttons[name] = PushButton(text=text)
             self.buttons[name].changed.connect(lambda *_, s=slot: s())
         self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
+        self.status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self.volumes = VolumeLegend(napari_viewer)
         self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
                      self.window, self.device, self.first, self.last, *self.buttons.values(), self.status, self.volumes])

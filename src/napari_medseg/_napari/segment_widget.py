@@ -122,6 +122,7 @@ class SegmentWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self._legend = VolumeLegend(napari_viewer)
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
                                   self._cancel_button, self._progress, self._status, self._legend])
