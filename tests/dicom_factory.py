@@ -237,3 +237,54 @@ def write_enhanced_ct(
     ds.save_as(Path(path), enforce_file_format=True)
     return positions
 
+
+
+RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def write_rtstruct(path, series_uid: str, rois, *, frame_uid: str = "1.2.3.4") -> Path:
+    """Write an RT structure set whose ROIs were drawn on series ``series_uid``.
+
+    Parameters
+    ----------
+    rois : list of (name, (r, g, b) or None, list of (N, 3) LPS contours)
+        Contours with 1 point are written as POINT, others as CLOSED_PLANAR.
+    """
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = RT_STRUCTURE_SET_STORAGE
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = RT_STRUCTURE_SET_STORAGE, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.StructureSetLabel = "RTSTRUCT", "synthetic"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    referenced_series, study, frame = Dataset(), Dataset(), Dataset()
+    referenced_series.SeriesInstanceUID = series_uid
+    study.RTReferencedSeriesSequence = [referenced_series]
+    frame.FrameOfReferenceUID = frame_uid
+    frame.RTReferencedStudySequence = [study]
+    ds.ReferencedFrameOfReferenceSequence = [frame]
+    roi_items, contour_items = [], []
+    for number, (name, colour, contours) in enumerate(rois, start=1):
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, name, frame_uid
+        roi_items.append(roi)
+        item = Dataset()
+        item.ReferencedROINumber = number
+        if colour is not None:
+            item.ROIDisplayColor = list(colour)
+        sequence = []
+        for points in contours:
+            points = np.asarray(points, float).reshape(-1, 3)
+            contour = Dataset()
+            contour.ContourGeometricType = "POINT" if len(points) == 1 else "CLOSED_PLANAR"
+            contour.NumberOfContourPoints = len(points)
+            contour.ContourData = [_ds(v) for v in points.ravel()]
+            sequence.append(contour)
+        item.ContourSequence = sequence
+        contour_items.append(item)
+    ds.StructureSetROISequence = roi_items
+    ds.ROIContourSequence = contour_items
+    path = Path(path)
+    ds.save_as(path, enforce_file_format=True)
+    return path

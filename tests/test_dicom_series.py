@@ -225,7 +225,7 @@ def test_unreadable_dicom_in_folder_reported_in_warnings_and_other_files_still_l
         ("MR_truncated.dcm", "truncated DICOM file"),
         ("no_meta.dcm", "damaged DICOM file"),
         ("badVR.dcm", "NumberOfFrames = '1A' is not an integer"),
-        ("rtstruct.dcm", "without image data"),
+        ("rtstruct.dcm", "an RT structure set (contours, no image)"),
     ],
 )
 def test_broken_pydicom_files_give_one_line_naming_file_and_reason(name, reason):

@@ -77,6 +77,9 @@ class DicomSeries:
         The file or folder that was scanned.
     warnings : list of str
         Problems found while scanning (split series, unreadable files).
+    structure_sets : list of Path
+        RT structure set files found beside it that were drawn on this series
+        (:mod:`napari_medseg.io.rtstruct` draws them).
     """
 
     series_uid: str
@@ -86,6 +89,7 @@ class DicomSeries:
     slices: list[SliceHeader]
     root: Path
     warnings: list[str] = field(default_factory=list)
+    structure_sets: list[Path] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:
@@ -158,7 +162,8 @@ class DicomSeries:
             1 and a whole intercept, the stored integer type when no rescale applies,
             float32 otherwise. ``meta`` holds ``modality``, ``series_uid``,
             ``series_id``, ``description``, ``path``, ``format`` ('dicom'), ``window``
-            ((center, width) or None), ``n_files`` and ``warnings``.
+            ((center, width) or None), ``n_files``, ``warnings`` and ``structure_sets``
+            (paths of the RT structure sets drawn on this series).
 
         Raises
         ------
@@ -183,6 +188,7 @@ class DicomSeries:
             "window": ordered[0].window,
             "n_files": self.n_files,
             "warnings": warns,
+            "structure_sets": [str(p) for p in self.structure_sets],
         }
         # file voxel order = ITK's (column, row, slice), as NIfTI from dcm2niix, ITK-SNAP and Slicer index it
         return Volume.from_file_order(array.transpose(2, 1, 0), affine[:, [2, 1, 0, 3]], meta)
@@ -248,6 +254,18 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     return out
 
 
+def _attach_structure_sets(found: list[DicomSeries], structure_sets) -> None:
+    """Give each series the RT structure sets drawn on it; say so for sets whose series is absent."""
+    for ss in structure_sets:
+        targets = [s for s in found if s.series_uid in ss.series_uids and not s.slices[0].localizer]
+        for series in targets:
+            series.structure_sets.append(ss.path)
+        if not targets:
+            for series in found:
+                series.warnings.append(f"RT structure set {ss.path.name} refers to series "
+                                       f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder")
+
+
 def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
     """Find the DICOM series in a folder (recursively) or a single (multi-frame) file.
 
@@ -280,9 +298,9 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
         if path.is_file():
             result = read_file_headers(path)
             require_image(path, result)
-            slices, unreadable = result, []
+            slices, unreadable, structure_sets = result, [], []
         else:
-            slices, unreadable, _ = read_headers(list_files(path), workers=workers)
+            slices, unreadable, structure_sets = read_headers(list_files(path), workers=workers)
     if not slices and unreadable:
         raise VolumeReadError(unreadable[0].message())
     by_uid: dict[str, list[SliceHeader]] = {}
@@ -291,6 +309,7 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
     found = []
     for uid in sorted(by_uid):
         found.extend(_series_for_uid(uid, by_uid[uid], path))
+    _attach_structure_sets(found, structure_sets)
     if unreadable:
         shown = "; ".join(u.message() for u in unreadable[:3])
         more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""

@@ -20,8 +20,9 @@ import numpy as np
 from ..errors import VolumeReadError
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
+from .rtstruct import is_structure_set, referenced_series_uids
 
-__all__ = ["SliceHeader", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
+__all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
 
 _VRS = {
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
@@ -64,6 +65,14 @@ class SliceHeader:
     @property
     def size(self) -> tuple[int, int]:
         return self.ref.layout.rows, self.ref.layout.columns
+
+
+@dataclass(frozen=True)
+class StructureSetFile:
+    """An RT structure set found while scanning: contours for the image series it names."""
+
+    path: Path
+    series_uids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -301,8 +310,8 @@ def _functional_groups(base: dict, groups, shared) -> dict:
     return v
 
 
-def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
-    """Header records of one file: a list (an image), ``None`` (not a DICOM image) or Unreadable."""
+def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unreadable | None:
+    """Header records of one file: a list (an image), a StructureSetFile, ``None`` (neither) or Unreadable."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -321,7 +330,9 @@ def read_file_headers(path: Path) -> list[SliceHeader] | Unreadable | None:
     except Exception as exc:  # pydicom raises many types for broken headers
         return Unreadable(path, f"unreadable DICOM header ({one_line(exc)})")
     if tag not in _PIXEL_TAGS or "Rows" not in ds:
-        return None  # DICOMDIR, structured report, RT structure set...: not an image
+        if is_structure_set(ds):
+            return StructureSetFile(path, referenced_series_uids(ds))
+        return None  # DICOMDIR, structured report...: not an image
     try:
         headers = _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
@@ -339,7 +350,8 @@ def _truncation(path: Path, layout: PixelLayout) -> str | None:
     return f"{path}: truncated pixel data ({size} bytes, at least {expected} needed)" if size < expected else None
 
 
-def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[SliceHeader], list[Unreadable], int]:
+def read_headers(files: list[Path], workers: int | None = None
+                 ) -> tuple[list[SliceHeader], list[Unreadable], list[StructureSetFile]]:
     """Read the headers of ``files`` in parallel.
 
     Returns
@@ -348,8 +360,8 @@ def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[Sl
         One per 2D image found, in file order.
     unreadable : list of Unreadable
         Files that look like DICOM but cannot be used.
-    skipped : int
-        Files that are not DICOM images (other files, DICOMDIR, reports...).
+    structure_sets : list of StructureSetFile
+        RT structure sets (other files that are not DICOM images are left out).
     """
     n_workers = max(1, min(workers or default_workers(), len(files)))
     if n_workers == 1:
@@ -357,21 +369,24 @@ def read_headers(files: list[Path], workers: int | None = None) -> tuple[list[Sl
     else:
         with ThreadPoolExecutor(n_workers) as pool:
             results = list(pool.map(read_file_headers, files, chunksize=16))
-    slices, unreadable, skipped = [], [], 0
+    slices, unreadable, structure_sets = [], [], []
     for r in results:
-        if r is None:
-            skipped += 1
-        elif isinstance(r, Unreadable):
+        if isinstance(r, Unreadable):
             unreadable.append(r)
-        else:
+        elif isinstance(r, StructureSetFile):
+            structure_sets.append(r)
+        elif r is not None:
             slices.extend(r)
-    return slices, unreadable, skipped
+    return slices, unreadable, structure_sets
 
 
 def require_image(path: Path, result) -> None:
     """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
     if isinstance(result, Unreadable):
         raise VolumeReadError(result.message())
+    if isinstance(result, StructureSetFile):
+        raise VolumeReadError(f"{path}: an RT structure set (contours, no image): open the folder that holds it "
+                              "with its image series, or run 'medseg structures FOLDER --out LABELS'")
     if result is None:
         what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
         raise VolumeReadError(f"{path}: {what}")
