@@ -239,6 +239,30 @@ def write_enhanced_ct(
 
 
 
+def write_marked_series(folder, marks, iop=(1.0, 0, 0, 0, 1, 0), shape=(8, 40, 48), spacing=(0.8, 0.7), step=2.0,
+                        origin=(-100.0, -80.0, 30.0)):
+    """A series whose stored value is ``value`` inside each (value, slices, rows, cols) box: the truth.
+
+    Returns the written series and, per mark, contours of its box's pixel edges in LPS mm.
+    """
+    stored = np.zeros(shape, np.int16)
+    for value, ks, rs, cs in marks:
+        stored[ks, rs, cs] = value
+    written = write_series(folder, stored, iop=iop, pixel_spacing=spacing, slice_spacing=step, origin=origin)
+    row_dir, col_dir = np.array(iop[:3]), np.array(iop[3:])
+
+    def lps(k, r, c):  # DICOM pixel (slice k, row r, column c) centre in LPS mm
+        return written.positions[0] + k * step * np.cross(row_dir, col_dir) + c * spacing[1] * row_dir \
+            + r * spacing[0] * col_dir
+
+    contours = []
+    for _value, ks, rs, cs in marks:
+        r0, r1, c0, c1 = rs.start - 0.5, rs.stop - 0.5, cs.start - 0.5, cs.stop - 0.5
+        contours.append([np.array([lps(k, r0, c0), lps(k, r0, c1), lps(k, r1, c1), lps(k, r1, c0)])
+                         for k in range(ks.start, ks.stop)])
+    return written, contours
+
+
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
@@ -288,3 +312,25 @@ def write_rtstruct(path, series_uid: str, rois, *, frame_uid: str = "1.2.3.4") -
     path = Path(path)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def mask_outlines(mask: np.ndarray, affine: np.ndarray) -> list[np.ndarray]:
+    """The outer outlines of ``mask`` (z, y, x), slice by slice, as (N, 3) LPS contours.
+
+    As a planning system would export them: OpenCV traces the border pixels' centres and
+    each point is pushed half a pixel outwards (radially, a close fit for convex shapes).
+    """
+    import cv2
+
+    contours = []
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        found, _ = cv2.findContours(mask[k].astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        for c in found:
+            cols, rows = c[:, 0, 0].astype(float), c[:, 0, 1].astype(float)
+            # cv2 walks the centres of the border pixels: push each point half a pixel outwards
+            cy, cx = rows.mean(), cols.mean()
+            norm = np.hypot(rows - cy, cols - cx) + 1e-9
+            rows, cols = rows + 0.5 * (rows - cy) / norm, cols + 0.5 * (cols - cx) / norm
+            index = np.stack([np.full_like(rows, k), rows, cols, np.ones_like(rows)], axis=1)
+            contours.append((index @ affine.T)[:, :3])
+    return contours

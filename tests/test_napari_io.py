@@ -152,3 +152,19 @@ def test_localizer_folder_opens_unstacked_with_capped_notifications(make_napari_
     layers = viewer.open(str(mr700), plugin=PLUGIN)
     assert len(layers) > 1 and all(1 in layer.data.shape for layer in layers)  # one image each, not stacked
     assert len(seen) <= 4 and any("more notes" in m for m in seen)
+
+
+def test_dicom_folder_with_a_structure_set_opens_its_rois_as_named_labels(make_napari_viewer, tmp_path):
+    from dicom_factory import write_marked_series, write_rtstruct
+
+    marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
+    written, (big, small) = write_marked_series(tmp_path / "ct", marks)
+    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", (255, 0, 0), big), ("GTV", (0, 0, 255), small)])
+    viewer = make_napari_viewer()
+    image, structures = viewer.open(str(tmp_path / "ct"), plugin=PLUGIN)
+    assert structures.name == "synthetic (structures)"  # the StructureSetLabel
+    np.testing.assert_allclose(structures.affine.affine_matrix, image.affine.affine_matrix)
+    np.testing.assert_array_equal(structures.data == 1, image.data == 1000)
+    np.testing.assert_array_equal(structures.data == 2, image.data == 2000)
+    assert list(structures.features["name"]) == ["background", "PTV", "GTV"]
+    np.testing.assert_allclose(structures.colormap.map(np.array([1, 2])), [[1, 0, 0, 1], [0, 0, 1, 1]])

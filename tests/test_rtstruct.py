@@ -7,7 +7,7 @@ import numpy as np
 import pydicom.data
 import pytest
 
-from dicom_factory import oblique_iop, write_rtstruct, write_series
+from dicom_factory import oblique_iop, write_marked_series, write_rtstruct
 from napari_medseg.errors import VolumeReadError
 from napari_medseg.io import dicom, read_volume
 from napari_medseg.io.rtstruct import fill_contours, read_structure_set, structures_to_labels
@@ -29,39 +29,16 @@ def test_fill_takes_pixel_centres_inside_by_the_even_odd_rule():
     assert fill_contours([np.array([[-5.0, -5], [-5, 20], [20, 20], [20, -5]])], (8, 10)).all()  # clipped
 
 
-def _marked_series(folder, marks, iop=(1.0, 0, 0, 0, 1, 0), shape=(8, 40, 48), spacing=(0.8, 0.7), step=2.0,
-                   origin=(-100.0, -80.0, 30.0)):
-    """A series whose stored value is ``value`` inside each (value, slices, rows, cols) box: the truth.
-
-    Returns the written series and, per mark, contours of its box's pixel edges in LPS mm.
-    """
-    stored = np.zeros(shape, np.int16)
-    for value, ks, rs, cs in marks:
-        stored[ks, rs, cs] = value
-    written = write_series(folder, stored, iop=iop, pixel_spacing=spacing, slice_spacing=step, origin=origin)
-    row_dir, col_dir = np.array(iop[:3]), np.array(iop[3:])
-
-    def lps(k, r, c):  # DICOM pixel (slice k, row r, column c) centre in LPS mm
-        return written.positions[0] + k * step * np.cross(row_dir, col_dir) + c * spacing[1] * row_dir \
-            + r * spacing[0] * col_dir
-
-    contours = []
-    for _value, ks, rs, cs in marks:
-        r0, r1, c0, c1 = rs.start - 0.5, rs.stop - 0.5, cs.start - 0.5, cs.stop - 0.5
-        contours.append([np.array([lps(k, r0, c0), lps(k, r0, c1), lps(k, r1, c1), lps(k, r1, c0)])
-                         for k in range(ks.start, ks.stop)])
-    return written, contours
-
-
 @pytest.mark.parametrize("iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()],
                          ids=["axial", "flipped rows", "oblique"])
 def test_structures_land_on_the_voxels_they_outline(tmp_path, iop):
     marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
-    written, (big, small) = _marked_series(tmp_path / "ct", marks, iop=iop)
+    written, (big, small) = write_marked_series(tmp_path / "ct", marks, iop=iop)
     rt = write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid,
                         [("GTV", (0, 255, 0), small), ("PTV", (255, 0, 0), big), ("Isocenter", None, [[(0, 0, 0)]])])
     (series,) = dicom.scan(tmp_path / "ct")
     assert series.structure_sets == [rt]
+    assert series.summary().structure_sets == [str(rt)]  # what `medseg info` lists
     volume = series.load()
     assert volume.meta["structure_sets"] == [str(rt)]
     drawn = structures_to_labels(read_structure_set(rt), volume)
@@ -73,7 +50,7 @@ def test_structures_land_on_the_voxels_they_outline(tmp_path, iop):
 
 
 def test_a_sphere_drawn_slice_by_slice_has_the_volume_of_its_discs(tmp_path):
-    written, _ = _marked_series(tmp_path / "ct", [], shape=(20, 64, 64), spacing=(1.0, 1.0), step=2.0,
+    written, _ = write_marked_series(tmp_path / "ct", [], shape=(20, 64, 64), spacing=(1.0, 1.0), step=2.0,
                                 origin=(0.0, 0.0, 0.0))
     t = np.linspace(0, 2 * np.pi, 120, endpoint=False)
     contours, discs_mm3 = [], 0.0
@@ -92,7 +69,7 @@ def test_a_sphere_drawn_slice_by_slice_has_the_volume_of_its_discs(tmp_path):
 
 
 def test_contours_off_the_slices_or_outside_are_reported_not_dropped_silently(tmp_path):
-    written, (box,) = _marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
+    written, (box,) = write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
     between = [c + [0.0, 0.0, 0.8] for c in box]  # 0.4 of a 2 mm slice off: drawn on the nearest slice
     outside = [box[0] + [0.0, 0.0, 100.0]]
     tilted = [np.array([[0.0, 0, 30], [10, 0, 40], [10, 10, 40], [0, 10, 30]])]
@@ -106,7 +83,7 @@ def test_contours_off_the_slices_or_outside_are_reported_not_dropped_silently(tm
 
 
 def test_a_structure_set_for_another_series_is_reported(tmp_path):
-    written, (box,) = _marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
+    written, (box,) = write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
     write_rtstruct(tmp_path / "ct" / "rs.dcm", "1.2.3.999", [("box", None, box)])
     (series,) = dicom.scan(tmp_path / "ct")
     assert series.structure_sets == []
@@ -127,3 +104,46 @@ def test_pydicoms_structure_set_reads_its_rois_colours_and_contour_kinds():
 def test_a_file_that_is_no_structure_set_is_one_line():
     with pytest.raises(VolumeReadError, match="not an RT structure set"):
         read_structure_set(TEST_FILES / "CT_small.dcm")
+
+
+def test_cli_writes_the_structures_on_the_series_grid_with_names_and_volumes(tmp_path, capsys):
+    from napari_medseg.cli import main
+
+    marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
+    written, (big, small) = write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
+    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV, expanded", (255, 0, 0), big),
+                                                                     ("GTV", None, small)])
+    out, table = tmp_path / "rois.nii.gz", tmp_path / "rois.csv"
+    assert main(["structures", str(tmp_path / "ct"), "--out", str(out), "--csv", str(table)]) == 0
+    stdout = capsys.readouterr().out
+    image, labels = read_volume(tmp_path / "ct"), read_volume(out)
+    assert np.allclose(labels.affine, image.affine)
+    np.testing.assert_array_equal(labels.array == 2, image.array == 2000)
+    np.testing.assert_array_equal(labels.array == 1, image.array == 1000)
+    voxel_ml = 0.8 * 0.7 * 2.0 / 1000
+    lines = table.read_text().splitlines()
+    assert lines == stdout.splitlines()
+    assert lines[0] == "label,name,colour,volume_ml"
+    assert lines[1] == f'1,"PTV, expanded",#ff0000,{np.count_nonzero(image.array == 1000) * voxel_ml:.3f}'
+    assert lines[2] == f"2,GTV,#3cb44b,{np.count_nonzero(image.array == 2000) * voxel_ml:.3f}"  # palette colour
+
+
+def test_cli_without_a_structure_set_is_one_line(tmp_path, capsys):
+    from napari_medseg.cli import main
+
+    write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
+    assert main(["structures", str(tmp_path / "ct"), "--out", str(tmp_path / "x.nii.gz")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no RT structure set drawn on this series; give one with --rtstruct FILE" in err and "\n" not in err
+    assert not (tmp_path / "x.nii.gz").exists()
+
+
+def test_outlines_traced_from_the_sample_organ_draw_that_organ_back(tmp_path):
+    from dicom_factory import mask_outlines
+    from napari_medseg.samples import ct_phantom_paths
+
+    folder, organ_path = ct_phantom_paths()
+    ct, organ = read_volume(folder), read_volume(organ_path).array > 0
+    rt = write_rtstruct(tmp_path / "rs.dcm", ct.meta["series_uid"], [("organ", None, mask_outlines(organ, ct.affine))])
+    drawn = structures_to_labels(read_structure_set(rt), ct).labels == 1
+    assert 2 * (drawn & organ).sum() / (drawn.sum() + organ.sum()) >= 0.995

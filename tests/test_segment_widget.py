@@ -4,12 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medseg._napari.layers import volume_from_layer
+from napari_medseg._napari.layers import label_colormap, volume_from_layer
 from napari_medseg._napari.sample_data import brain_mri
 from napari_medseg._napari.segment_widget import (
     SegmentWidget,
     content_digest,
-    label_colormap,
     model_from_file,
     result_layer_name,
 )

@@ -53,6 +53,14 @@ def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str
     return kwargs
 
 
+def label_colormap(colours: dict[int, str]):
+    """napari colormap: background transparent, each label its colour (``#rrggbb``)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    color_dict = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), **{int(k): v for k, v in colours.items()}}
+    return DirectLabelColormap(color_dict=color_dict)
+
+
 def labels_layer_data(labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None) -> tuple:
     """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid."""
     sources.remember(reference)

@@ -1,11 +1,15 @@
-"""npe2 reader hook: DICOM folders/files, NIfTI, NRRD, MHA/MHD -> image layers in mm."""
+"""npe2 reader hook: DICOM folders/files, NIfTI, NRRD, MHA/MHD -> image layers in mm.
+
+A DICOM folder's RT structure sets come as Labels layers on the grid of the series they
+were drawn on, one label per ROI, with the ROIs' names and colours.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import MedsegError
 from ..io import is_readable_path, read_all_volumes
-from .layers import image_layer_data
+from .layers import image_layer_data, label_colormap, labels_layer_data
 
 MAX_NOTICES = 3  # a folder of localizers must not bury the user in pop-ups
 
@@ -41,11 +45,29 @@ def read_layers(path) -> list[tuple]:
                          "plane; positions in mm and saved labels keep the true geometry")
         notes += [f"{name}: {w}" for w in v.meta.get("warnings", [])]
         layers.append(image_layer_data(v))
+        for structure_set in v.meta.get("structure_sets", []):
+            try:
+                layers.append(structures_layer_data(structure_set, v, notes))
+            except MedsegError as exc:  # the image still opens; the user is told why its contours did not
+                notes.append(str(exc))
     for note in notes[:MAX_NOTICES]:
         show_warning(note)
     if len(notes) > MAX_NOTICES:
         show_info(f"... and {len(notes) - MAX_NOTICES} more notes; `medseg info PATH` lists them all")
     return layers
+
+
+def structures_layer_data(path, volume, notes: list[str]) -> tuple:
+    """A Labels ``LayerDataTuple`` of the RT structure set at ``path`` drawn on ``volume``'s grid."""
+    from ..io.rtstruct import read_structure_set, structures_to_labels
+
+    structure_set = read_structure_set(path)
+    drawn = structures_to_labels(structure_set, volume)
+    name = f"{structure_set.label or Path(path).stem} (structures)"
+    notes += [f"{name}: {w}" for w in drawn.warnings]
+    data, kwargs, kind = labels_layer_data(drawn.labels, volume, name, drawn.names)
+    kwargs["colormap"] = label_colormap(drawn.colours)
+    return data, kwargs, kind
 
 
 def _accept_oblique_slicing() -> None:

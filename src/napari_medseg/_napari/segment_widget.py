@@ -19,7 +19,6 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
-from napari.utils.colormaps import DirectLabelColormap
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
 
@@ -28,7 +27,7 @@ from ..library_warnings import quietly
 from ..metrics.overlap import label_volumes_ml
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
-from .layers import labels_layer_data, volume_from_layer
+from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .volume_legend import VolumeLegend
 
 OTHER = "other (choose a file)..."
@@ -62,12 +61,6 @@ def content_digest(array) -> str:
     """Fingerprint of a label array's content (changes when any voxel is painted)."""
     data = np.ascontiguousarray(np.asarray(array))
     return hashlib.blake2b(data.view(np.uint8).ravel(), digest_size=16).hexdigest() + str(data.shape)
-
-
-def label_colormap(colours: dict[int, str]) -> DirectLabelColormap:
-    """napari colormap: background transparent, each label its model colour."""
-    color_dict = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), **{int(k): v for k, v in colours.items()}}
-    return DirectLabelColormap(color_dict=color_dict)
 
 
 def ask_yes_no(title: str, text: str) -> bool:

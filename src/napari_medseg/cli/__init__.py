@@ -11,12 +11,12 @@ import sys
 
 from ..errors import MedsegError
 from ..library_warnings import quiet_library_warnings
-from . import convert, demo, evaluate, gui, info, models, segment
+from . import convert, demo, evaluate, gui, info, models, segment, structures
 from .heap import keep_freed_memory
 
-COMMANDS = (info, convert, segment, models, evaluate, demo, gui)
+COMMANDS = (info, convert, structures, segment, models, evaluate, demo, gui)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
-VOLUME_COMMANDS = ("convert", "segment", "evaluate", "demo")
+VOLUME_COMMANDS = ("convert", "structures", "segment", "evaluate", "demo")
 
 
 class ExitWithStatus(MedsegError):

@@ -26,4 +26,6 @@ def run(args) -> int:
               f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm")
         for w in d["warnings"]:
             print(f"  warning: {w}")
+        for path in d["structure_sets"]:
+            print(f"  RT structure set: {path} (medseg structures draws it)")
     return 0

@@ -73,18 +73,10 @@ class TerminalProgress:
         self.last = line
 
 
-def describe_volumes(labels, spacing, label_names: dict[int, str]) -> str:
-    """``"1 grey matter 612.3 ml, 2 white matter 481.0 ml"``: every model label, absent ones as 0.00 ml."""
-    from ..metrics.overlap import label_volumes_ml
-    from ..metrics.report import format_ml
-
-    volumes = label_volumes_ml(labels, spacing, labels_of_interest=label_names)
-    return ", ".join(f"{k} {label_names[k]} {format_ml(ml)} ml" for k, ml in volumes.items())
-
-
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.folders import VOLUME_SUFFIXES, is_folder_of_cases
+    from ..metrics.report import describe_volumes
 
     if is_folder_of_cases(args.input) and not args.out.lower().endswith(VOLUME_SUFFIXES):
         return run_folder(args)

@@ -33,6 +33,7 @@ class SeriesSummary:
     shape: tuple[int, int, int] | None
     spacing_mm: tuple[float, float, float] | None
     warnings: list[str] = field(default_factory=list)
+    structure_sets: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -43,6 +44,7 @@ class SeriesSummary:
             "shape": list(self.shape) if self.shape else None,
             "spacing_mm": [round(float(s), 6) for s in self.spacing_mm] if self.spacing_mm else None,
             "warnings": list(self.warnings),
+            "structure_sets": list(self.structure_sets),
         }
 
 

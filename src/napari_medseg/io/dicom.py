@@ -143,6 +143,7 @@ class DicomSeries:
             shape=tuple(int(file_shape[p]) for p in order.perm),
             spacing_mm=tuple(float(spacing[p]) for p in order.perm),
             warnings=warns,
+            structure_sets=[str(p) for p in self.structure_sets],
         )
 
     def load(self, workers: int | None = None, progress=None) -> Volume:

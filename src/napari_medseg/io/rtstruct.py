@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..colours import colour_of
 from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
 
@@ -87,7 +88,7 @@ class StructureLabels:
     ----------
     labels : (Z, Y, X) unsigned int ndarray, the volume's grid.
     names : dict int -> str, label value -> ROI name (only ROIs that were drawn).
-    colours : dict int -> ``#rrggbb`` (ROIs that carry a display colour).
+    colours : dict int -> ``#rrggbb``: the ROI's display colour, or the default palette's.
     warnings : list of str
     """
 
@@ -187,23 +188,33 @@ def fill_contours(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndar
     -------
     (rows, columns) bool ndarray
     """
-    rows, cols = shape
+    mask = np.zeros(shape, bool)
+    (r0, c0), inside = _fill_in_bounds(polygons, shape)
+    mask[r0:r0 + inside.shape[0], c0:c0 + inside.shape[1]] = inside
+    return mask
+
+
+def _fill_in_bounds(polygons: list[np.ndarray], shape: tuple[int, int]) -> tuple[tuple[int, int], np.ndarray]:
+    """:func:`fill_contours` within the polygons' bounding box: its corner and its mask."""
     r1 = np.concatenate([p[:, 0] for p in polygons])
     c1 = np.concatenate([p[:, 1] for p in polygons])
     r2 = np.concatenate([np.roll(p[:, 0], -1) for p in polygons])
     c2 = np.concatenate([np.roll(p[:, 1], -1) for p in polygons])
+    top, bottom = int(np.clip(np.ceil(r1.min()), 0, shape[0])), int(np.clip(np.ceil(r1.max()), 0, shape[0]))
+    left, right = int(np.clip(np.ceil(c1.min()), 0, shape[1])), int(np.clip(np.ceil(c1.max()), 0, shape[1]))
+    rows, cols = bottom - top, right - left
     low, high = np.minimum(r1, r2), np.maximum(r1, r2)
-    first = np.clip(np.ceil(low), 0, rows).astype(np.int64)  # the rows r with low <= r < high
-    stop = np.clip(np.ceil(high), 0, rows).astype(np.int64)
+    first = np.clip(np.ceil(low), top, bottom).astype(np.int64)  # the rows r with low <= r < high
+    stop = np.clip(np.ceil(high), top, bottom).astype(np.int64)
     counts = np.maximum(stop - first, 0)
     edge = np.repeat(np.arange(r1.size), counts)
     row = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
     t = (row - r1[edge]) / (r2[edge] - r1[edge])
     x = c1[edge] + t * (c2[edge] - c1[edge])  # where the edge crosses the row
-    start = np.clip(np.ceil(x), 0, cols).astype(np.int64)  # columns c >= x are right of the crossing
+    start = np.clip(np.ceil(x) - left, 0, cols).astype(np.int64)  # columns c >= x are right of the crossing
     toggles = np.zeros((rows, cols + 1), np.int32)
-    np.add.at(toggles, (row, start), 1)
-    return (np.cumsum(toggles[:, :cols], axis=1) & 1).astype(bool)
+    np.add.at(toggles, (row - top, start), 1)
+    return (top, left), (np.cumsum(toggles[:, :cols], axis=1) & 1).astype(bool)
 
 
 def _structure_voxels(structure: Structure, to_index: np.ndarray, shape: tuple[int, ...]
@@ -225,11 +236,16 @@ def _structure_voxels(structure: Structure, to_index: np.ndarray, shape: tuple[i
     found = []
     for (axis, index), polygons in by_slice.items():
         plane = tuple(n for a, n in enumerate(shape) if a != axis)
-        inside = np.argwhere(fill_contours(polygons, plane))
-        if inside.size:
-            full = np.insert(inside, axis, index, axis=1)
-            found.append(np.ravel_multi_index(full.T, shape))
-    voxels = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        corner, box = _fill_in_bounds(polygons, plane)
+        rows, cols = np.nonzero(box)
+        if rows.size:
+            full = [rows + corner[0], cols + corner[1]]
+            full.insert(axis, np.full(rows.size, index))
+            found.append(np.ravel_multi_index(full, shape))
+    if not found:
+        return np.zeros(0, np.int64), skipped, moved
+    voxels = np.sort(np.concatenate(found))  # distinct but for contours placed along two axes
+    voxels = voxels[np.r_[True, voxels[1:] != voxels[:-1]]]  # (numpy 2.4's hashing np.unique: ~50x slower on runs of indices)
     return voxels, skipped, moved
 
 
@@ -254,8 +270,7 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
         voxels, skipped, moved = _structure_voxels(structure, to_index, shape)
         label = len(names) + 1
         names[label] = structure.name
-        if structure.colour:
-            colours[label] = structure.colour
+        colours[label] = structure.colour or colour_of(label)
         if skipped:
             warnings.append(f"{structure.name}: {skipped} of {len(structure.contours)} contours are tilted to this "
                             "image's slices or outside it; skipped")

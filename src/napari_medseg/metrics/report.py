@@ -67,6 +67,14 @@ def format_ml(ml: float) -> str:
     return f"{ml:.2f}" if abs(ml) < 10 else f"{ml:.1f}"
 
 
+def describe_volumes(labels, spacing, label_names: dict[int, str]) -> str:
+    """``"1 grey matter 612.3 ml, 2 white matter 481.0 ml"``: every named label, absent ones as 0.00 ml."""
+    from .overlap import label_volumes_ml
+
+    volumes = label_volumes_ml(labels, spacing, labels_of_interest=label_names)
+    return ", ".join(f"{k} {label_names[k]} {format_ml(ml)} ml" for k, ml in volumes.items())
+
+
 def _short(value) -> str:
     if value is None:
         return "-"

@@ -16,13 +16,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..colours import colour_of
 from ..errors import MedsegError
 from ..volume import Volume
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 #: Default colours (RGBA hex) for labels 1, 2, ... when a model names none.
-DEFAULT_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Pipeline:
     notes: list[str] = field(default_factory=list)
 
     def colour_of(self, label: int) -> str:
-        return self.colours.get(label) or DEFAULT_COLOURS[(label - 1) % len(DEFAULT_COLOURS)]
+        return colour_of(label, self.colours)
 
 
 def ras_file_affine(volume: Volume) -> np.ndarray:
