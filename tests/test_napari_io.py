@@ -168,3 +168,22 @@ def test_dicom_folder_with_a_structure_set_opens_its_rois_as_named_labels(make_n
     np.testing.assert_array_equal(structures.data == 2, image.data == 2000)
     assert list(structures.features["name"]) == ["background", "PTV", "GTV"]
     np.testing.assert_allclose(structures.colormap.map(np.array([1, 2])), [[1, 0, 0, 1], [0, 0, 1, 1]])
+
+
+def test_edited_structures_save_as_an_rt_structure_set_that_reads_back(make_napari_viewer, tmp_path):
+    from dicom_factory import write_marked_series, write_rtstruct
+    from napari_medseg.io.rtstruct import read_structure_set, structures_to_labels
+
+    marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40))]
+    written, (box,) = write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
+    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", (255, 0, 0), box)])
+    viewer = make_napari_viewer()
+    image, structures = viewer.open(str(tmp_path / "ct"), plugin=PLUGIN)
+    structures.data_setitem((np.array([1, 1]), np.array([3, 4]), np.array([7, 7])), 2)  # a new structure, painted
+    structures.features = {"index": [0, 1, 2], "name": ["background", "PTV", "spinal cord"]}
+    out = tmp_path / "edited" / "rs_edited.dcm"
+    structures.save(str(out), plugin=PLUGIN)
+    ss = read_structure_set(out)
+    assert [s.name for s in ss.structures] == ["PTV", "spinal cord"] and ss.structures[0].colour == "#ff0000"
+    reread = structures_to_labels(ss, read_volume(tmp_path / "ct"))
+    np.testing.assert_array_equal(reread.labels, np.asarray(structures.data))

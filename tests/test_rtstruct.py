@@ -147,3 +147,93 @@ def test_outlines_traced_from_the_sample_organ_draw_that_organ_back(tmp_path):
     rt = write_rtstruct(tmp_path / "rs.dcm", ct.meta["series_uid"], [("organ", None, mask_outlines(organ, ct.affine))])
     drawn = structures_to_labels(read_structure_set(rt), ct).labels == 1
     assert 2 * (drawn & organ).sum() / (drawn.sum() + organ.sum()) >= 0.995
+
+
+def test_mask_contours_give_the_mask_back_holes_islands_and_diagonal_touches():
+    from napari_medseg.io.rtstruct_write import mask_contours
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        mask = rng.random((24, 30)) < 0.45  # ragged shapes: holes, islands, pixels touching at corners
+        np.testing.assert_array_equal(fill_contours(mask_contours(mask), mask.shape), mask)
+    ring = np.zeros((9, 9), bool)
+    ring[1:8, 1:8], ring[3:6, 3:6] = True, False
+    ring[4, 4] = True  # an island inside the hole
+    assert len(mask_contours(ring)) == 3
+    np.testing.assert_array_equal(fill_contours(mask_contours(ring), ring.shape), ring)
+
+
+@pytest.mark.parametrize("iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()],
+                         ids=["axial", "flipped rows", "oblique"])
+def test_labels_written_as_a_structure_set_read_back_voxel_for_voxel(tmp_path, iop):
+    import pydicom
+
+    from napari_medseg.io.rtstruct_write import write_structure_set
+
+    written, _ = write_marked_series(tmp_path / "ct", [], iop=iop, shape=(6, 30, 36))
+    volume = read_volume(tmp_path / "ct")
+    rng = np.random.default_rng(3)
+    labels = np.zeros(volume.shape, np.uint8)
+    labels[1:5, 5:25, 4:30] = 1
+    labels[2:4, 10:15, 10:20] = 4  # inside label 1: a hole in it
+    labels[5] = np.where(rng.random(volume.shape[1:]) < 0.3, 2, 0)  # ragged
+    out = write_structure_set(tmp_path / "rs.dcm", labels, volume, names={1: "body", 4: "lesion"},
+                              colours={4: "#ff8000"})
+    ss = read_structure_set(out)
+    assert [s.name for s in ss.structures] == ["body", "label 2", "lesion"]
+    assert ss.series_uids == (written.series_uid,) and ss.structures[2].colour == "#ff8000"
+    drawn = structures_to_labels(ss, volume)
+    assert drawn.warnings == []
+    for value, number in ((1, 1), (2, 2), (4, 3)):  # ROIs numbered in label order
+        np.testing.assert_array_equal(drawn.labels == number, labels == value)
+    ds = pydicom.dcmread(out)
+    source = pydicom.dcmread(written.paths[0])
+    assert (ds.Modality, ds.StudyInstanceUID, ds.FrameOfReferenceUID) == ("RTSTRUCT", source.StudyInstanceUID,
+                                                                          source.FrameOfReferenceUID)
+    sops = {pydicom.dcmread(p).SOPInstanceUID: p for p in written.paths}
+    for contour in ds.ROIContourSequence[0].ContourSequence:  # each contour names the image it lies on
+        image = pydicom.dcmread(sops[contour.ContourImageSequence[0].ReferencedSOPInstanceUID])
+        normal = np.cross(np.array(image.ImageOrientationPatient[:3], float), image.ImageOrientationPatient[3:])
+        points = np.asarray(contour.ContourData, float).reshape(-1, 3)
+        assert np.allclose((points - np.asarray(image.ImagePositionPatient, float)) @ normal, 0, atol=1e-3)
+
+
+def test_labels_on_an_image_not_from_dicom_cannot_become_a_structure_set(tmp_path):
+    from napari_medseg.errors import MedsegError
+    from napari_medseg.io.rtstruct_write import write_structure_set
+    from napari_medseg.samples import brain_mri_paths
+
+    t1 = read_volume(brain_mri_paths()[0])
+    with pytest.raises(MedsegError, match="refers to a DICOM image series"):
+        write_structure_set(tmp_path / "rs.dcm", np.ones(t1.shape, np.uint8), t1)
+    assert not (tmp_path / "rs.dcm").exists()
+
+
+def test_cli_round_trip_structures_to_nifti_and_back_to_a_structure_set(tmp_path, capsys):
+    from napari_medseg.cli import main
+
+    marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
+    written, (big, small) = write_marked_series(tmp_path / "ct", marks, iop=oblique_iop())
+    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", None, big), ("GTV", None, small)])
+    nifti, back = tmp_path / "rois.nii.gz", tmp_path / "out" / "rs_back.dcm"
+    assert main(["structures", str(tmp_path / "ct"), "--out", str(nifti)]) == 0
+    assert main(["rtstruct", str(nifti), "--image", str(tmp_path / "ct"), "--out", str(back),
+                 "--names", "1=PTV,2=GTV"]) == 0
+    ss = read_structure_set(back)
+    assert [s.name for s in ss.structures] == ["PTV", "GTV"]
+    np.testing.assert_array_equal(structures_to_labels(ss, read_volume(tmp_path / "ct")).labels, read_volume(nifti).array)
+    capsys.readouterr()
+    assert main(["rtstruct", str(nifti), "--image", str(tmp_path / "ct"), "--out", str(back), "--names", "PTV"]) == 1
+    assert "give LABEL=NAME pairs" in capsys.readouterr().err
+
+
+def test_cli_refuses_labels_that_are_not_on_the_series_grid(tmp_path, capsys):
+    from napari_medseg.cli import main
+    from napari_medseg.samples import brain_mri_paths
+
+    write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
+    status = main(["rtstruct", str(brain_mri_paths()[1]), "--image", str(tmp_path / "ct"), "--out",
+                   str(tmp_path / "rs.dcm")])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and "is not on the series' grid" in err and "\n" not in err
+    assert not (tmp_path / "rs.dcm").exists()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from napari_medseg._napari.volume_legend import VolumeLegend, layer_colours, layer_label_names, legend_html
+from napari_medseg._napari.layers import label_colours, label_names_from_features
+from napari_medseg._napari.volume_legend import VolumeLegend, legend_html
 
 
 def test_legend_html_shows_names_when_known_and_escapes_them():
@@ -16,14 +17,10 @@ def test_legend_html_shows_names_when_known_and_escapes_them():
 
 
 def test_label_names_follow_the_index_column_or_the_row_number():
-    class Layer:
-        features = pd.DataFrame({"index": [0, 2, 5], "name": ["background", "liver", "spleen"]})
-
-    assert layer_label_names(Layer) == {0: "background", 2: "liver", 5: "spleen"}
-    Layer.features = pd.DataFrame({"name": ["background", "organ"]})
-    assert layer_label_names(Layer) == {0: "background", 1: "organ"}
-    Layer.features = pd.DataFrame()
-    assert layer_label_names(Layer) == {}
+    features = pd.DataFrame({"index": [0, 2, 5], "name": ["background", "liver", "spleen"]})
+    assert label_names_from_features(features) == {0: "background", 2: "liver", 5: "spleen"}
+    assert label_names_from_features(pd.DataFrame({"name": ["background", "organ"]})) == {0: "background", 1: "organ"}
+    assert label_names_from_features(pd.DataFrame()) == {}
 
 
 def test_legend_follows_paint_undo_and_removal_of_its_layer(make_napari_viewer, qtbot):
@@ -34,7 +31,7 @@ def test_legend_follows_paint_undo_and_removal_of_its_layer(make_napari_viewer, 
     legend = VolumeLegend(viewer)
     legend.follow(layer)
     assert legend.value.endswith("3: 0.05 ml") and "<br>" not in legend.value  # 100 x 0.5 mm^3
-    assert layer_colours(layer, [3])[3] in legend.value
+    assert label_colours(layer.colormap, [3])[3] in legend.value
     layer.data_setitem((np.repeat(0, 400), np.repeat(np.arange(20), 20), np.tile(np.arange(20), 20)), 5)
     qtbot.waitUntil(lambda: "5: 0.20 ml" in legend.value, timeout=5_000)  # 400 voxels painted
     layer.undo()

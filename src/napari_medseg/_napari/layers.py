@@ -61,6 +61,23 @@ def label_colormap(colours: dict[int, str]):
     return DirectLabelColormap(color_dict=color_dict)
 
 
+def label_names_from_features(features) -> dict[int, str]:
+    """Label value -> name from a Labels layer's ``features`` (``name`` column; ``index`` or row number)."""
+    if features is None or "name" not in features:
+        return {}
+    values = features["index"] if "index" in features else range(len(features))
+    return {int(k): str(name) for k, name in zip(values, features["name"])}
+
+
+def label_colours(colormap, labels) -> dict[int, str]:
+    """Label value -> ``#rrggbb`` as a Labels layer's ``colormap`` draws it."""
+    labels = [int(k) for k in labels]
+    if not labels:
+        return {}
+    rgba = np.asarray(colormap.map(np.asarray(labels)))
+    return {k: "#{:02x}{:02x}{:02x}".format(*(int(round(255 * c)) for c in rgb[:3])) for k, rgb in zip(labels, rgba)}
+
+
 def labels_layer_data(labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None) -> tuple:
     """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid."""
     sources.remember(reference)

@@ -16,7 +16,7 @@ from superqt.utils import qdebounced
 
 from ..metrics.overlap import label_volumes_ml
 from ..metrics.report import format_ml
-from .layers import volume_from_layer
+from .layers import label_colours, label_names_from_features, volume_from_layer
 
 
 def legend_html(volumes_ml: dict[int, float], names: dict[int, str], colours: dict[int, str]) -> str:
@@ -26,24 +26,6 @@ def legend_html(volumes_ml: dict[int, float], names: dict[int, str], colours: di
         name = f" {escape(names[k])}" if names.get(k) else ""
         rows.append(f'<span style="color:{colours.get(k, "#888888")}">&#9632;</span> {k}{name}: {format_ml(ml)} ml')
     return "<br>".join(rows)
-
-
-def layer_label_names(layer) -> dict[int, str]:
-    """Label value -> name from a Labels layer's ``features`` (``name`` column, ``index`` or row number)."""
-    features = layer.features
-    if "name" not in features:
-        return {}
-    values = features["index"] if "index" in features else range(len(features))
-    return {int(k): str(name) for k, name in zip(values, features["name"])}
-
-
-def layer_colours(layer, labels: Iterable[int]) -> dict[int, str]:
-    """Label value -> ``#rrggbb`` as the layer draws it."""
-    labels = list(labels)
-    if not labels:
-        return {}
-    rgba = np.asarray(layer.colormap.map(np.asarray(labels)))
-    return {k: "#{:02x}{:02x}{:02x}".format(*(int(round(255 * c)) for c in rgb[:3])) for k, rgb in zip(labels, rgba)}
 
 
 class VolumeLegend(Label):
@@ -103,7 +85,9 @@ class VolumeLegend(Label):
         return layer.events.paint, layer.events.data, layer.events.set_data  # set_data: undo and redo
 
     def _show(self, volumes_ml: dict[int, float]) -> None:
-        self.value = legend_html(volumes_ml, layer_label_names(self._layer), layer_colours(self._layer, volumes_ml))
+        layer = self._layer
+        self.value = legend_html(volumes_ml, label_names_from_features(layer.features),
+                                 label_colours(layer.colormap, volumes_ml))
 
     def _on_edit(self, *_event) -> None:
         if self._layer is not None:

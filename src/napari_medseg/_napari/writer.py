@@ -1,10 +1,10 @@
-"""npe2 writer hook: a labels layer saved on its source image's exact grid."""
+"""npe2 writer hooks: a labels layer saved on its source image's exact grid, or as an RT structure set."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..io import write_labels as write_label_volume
-from .layers import volume_from_data
+from .layers import label_colours, label_names_from_features, volume_from_data
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -18,3 +18,22 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         raise ValueError(f"only 3D labels layers can be saved as volumes (got {data.ndim}D)")
     reference = volume_from_data(data, meta, meta.get("metadata"))
     return [str(write_label_volume(path, data, reference))]
+
+
+def write_rtstruct(path: str, data, meta: dict) -> list[str]:
+    """Save a 3D labels layer as a DICOM RT structure set on the DICOM series it was drawn on.
+
+    One ROI per label, named from the layer's ``features`` and coloured as the layer
+    draws it (see :mod:`napari_medseg.io.rtstruct_write`).
+    """
+    from ..io.rtstruct_write import write_structure_set
+    from ..metrics.overlap import label_volumes_ml
+
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ValueError(f"only 3D labels layers can be saved as RT structure sets (got {data.ndim}D)")
+    reference = volume_from_data(data, meta, meta.get("metadata"))
+    present = label_volumes_ml(data, (1.0, 1.0, 1.0))  # the labels > 0 that have voxels
+    colours = label_colours(meta["colormap"], present) if meta.get("colormap") is not None else {}
+    names = label_names_from_features(meta.get("features"))
+    return [str(write_structure_set(path, data, reference, names, colours, label=str(meta.get("name", ""))))]

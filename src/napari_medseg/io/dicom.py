@@ -112,6 +112,10 @@ class DicomSeries:
             [s.position for s in self.slices], first.iop, first.fallback_spacing, [s.instance for s in self.slices]
         )
 
+    def stacked_slices(self) -> list[SliceHeader]:
+        """The slices in stacking order: slice ``k`` of the loaded volume's file order is item ``k``."""
+        return self._plan()[0]
+
     def _plan(self):
         """Sorted slices, their (slice, row, column) LPS affine and the warnings of the stack."""
         geo = self._geometry()
