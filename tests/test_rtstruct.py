@@ -237,3 +237,30 @@ def test_cli_refuses_labels_that_are_not_on_the_series_grid(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert status == 1 and "is not on the series' grid" in err and "\n" not in err
     assert not (tmp_path / "rs.dcm").exists()
+
+
+def test_a_contour_with_a_broken_point_list_is_one_line(tmp_path):
+    import pydicom
+
+    written, (box,) = write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
+    rt = write_rtstruct(tmp_path / "rs.dcm", written.series_uid, [("box", None, box)])
+    ds = pydicom.dcmread(rt)
+    ds.ROIContourSequence[0].ContourSequence[0].ContourData = ["1.0", "2.0", "3.0", "4.0"]
+    ds.save_as(rt)
+    with pytest.raises(VolumeReadError, match=r"rs.dcm: invalid RT structure set \(ContourData holds 4 numbers"):
+        read_structure_set(rt)
+
+
+def test_contours_in_two_planes_count_each_shared_voxel_once(tmp_path):
+    written, (big,) = write_marked_series(tmp_path / "ct", [(1000, slice(0, 8), slice(0, 40), slice(0, 48))])
+    x0, y0, z0 = -100.0, -80.0, 30.0  # column 0.7 mm, row 0.8 mm, slice 2 mm (write_marked_series' defaults)
+
+    def at(col, row, k):
+        return (x0 + 0.7 * col, y0 + 0.8 * row, z0 + 2.0 * k)
+
+    sagittal = np.array([at(20, 10.5, 1.5), at(20, 19.5, 1.5), at(20, 19.5, 5.5), at(20, 10.5, 5.5)])
+    axial = np.array([at(15.5, 10.5, 3), at(25.5, 10.5, 3), at(25.5, 19.5, 3), at(15.5, 19.5, 3)])
+    rt = write_rtstruct(tmp_path / "rs.dcm", written.series_uid, [("body", None, big), ("cross", None, [sagittal, axial])])
+    drawn = structures_to_labels(read_structure_set(rt), read_volume(tmp_path / "ct"))
+    assert np.count_nonzero(drawn.labels == 2) == 9 * 4 + 9 * 10 - 9
+    assert "cross overlaps body in 117 voxels: shown as cross" in drawn.warnings

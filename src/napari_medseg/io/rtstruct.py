@@ -123,6 +123,25 @@ def _colour(value) -> str | None:
     return "#{:02x}{:02x}{:02x}".format(*(min(max(c, 0), 255) for c in (r, g, b)))
 
 
+def contour_points(contour) -> np.ndarray:
+    """(N, 3) ContourData of a contour item, parsed from its raw text in one pass.
+
+    pydicom turns each DS value into a Python object; for structure sets with hundreds of
+    thousands of points that was 85 % of the reading time.
+    """
+    element = contour.get_item("ContourData") if "ContourData" in contour else None
+    if element is None:
+        return np.zeros((0, 3))
+    value = element.value
+    if isinstance(value, bytes):
+        values = np.array(value.decode("ascii", "replace").replace("\\", " ").split(), dtype=float)
+    else:  # already converted (a dataset built in memory)
+        values = np.asarray([float(v) for v in (value if isinstance(value, (list, tuple)) else [value])], float)
+    if values.size % 3:
+        raise ValueError(f"ContourData holds {values.size} numbers, not (x, y, z) triples")
+    return values.reshape(-1, 3)
+
+
 def read_structure_set(path: str | Path, dataset=None) -> StructureSet:
     """Read the ROIs and contours of an RTSTRUCT file.
 
@@ -158,7 +177,7 @@ def read_structure_set(path: str | Path, dataset=None) -> StructureSet:
             number = int(item.ReferencedROINumber)
             closed, other = [], 0
             for contour in item.get("ContourSequence", []):
-                points = np.asarray([float(v) for v in contour.get("ContourData", [])], float).reshape(-1, 3)
+                points = contour_points(contour)
                 kind = str(contour.get("ContourGeometricType", "")).upper()
                 if kind == "CLOSED_PLANAR" and len(points) >= 3:
                     closed.append(points)
@@ -244,8 +263,10 @@ def _structure_voxels(structure: Structure, to_index: np.ndarray, shape: tuple[i
             found.append(np.ravel_multi_index(full, shape))
     if not found:
         return np.zeros(0, np.int64), skipped, moved
-    voxels = np.sort(np.concatenate(found))  # distinct but for contours placed along two axes
-    voxels = voxels[np.r_[True, voxels[1:] != voxels[:-1]]]  # (numpy 2.4's hashing np.unique: ~50x slower on runs of indices)
+    voxels = np.concatenate(found)
+    if len({axis for axis, _ in by_slice}) > 1:  # contours along two axes may share voxels: drop repeats
+        voxels = np.sort(voxels)  # (numpy 2.4's hashing np.unique was ~50x slower on runs of indices)
+        voxels = voxels[np.r_[True, voxels[1:] != voxels[:-1]]]
     return voxels, skipped, moved
 
 
