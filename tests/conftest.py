@@ -7,6 +7,13 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _throwaway_autosave(tmp_path, monkeypatch):
+    """Autosave snapshots go to each test's temporary folder; the timer is set by the tests that use it."""
+    monkeypatch.setenv("NAPARI_MEDSEG_AUTOSAVE", str(tmp_path / "autosave"))
+    monkeypatch.setattr("napari_medseg._napari.autosave.DELAY_S", 3600.0, raising=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _throwaway_model_cache(tmp_path_factory):
     """Exported networks and embeddings go to pytest's temporary folder, not the user's cache."""

@@ -17,6 +17,7 @@ from ..metrics import SURFACES, Evaluation, evaluate_volumes
 from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
 from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
 from ..volume import Volume
+from .autosave import ensure_autosave
 
 __all__ = ["EvaluateWidget", "evaluate_layers_data", "label_names_of", "metrics_by_label_table"]
 
@@ -108,6 +109,7 @@ class EvaluateWidget(Container):
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
             event.connect(self._layers_changed)
         self._layers_changed()
+        ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
 
     def _layers_changed(self, _event=None) -> None:
         self.reset_choices()

@@ -36,9 +36,16 @@ def read_layers(path) -> list[tuple]:
     except MedsegError as exc:
         show_error(str(exc))
         return [(None,)]
+    import napari
+
+    from .autosave import ensure_autosave, recovery_note
+
+    ensure_autosave(napari.current_viewer())  # corrections painted on what opens here are never lost
     layers, notes = [], []
     for v in volumes:
         name = v.meta.get("description") or Path(v.meta.get("path", "")).name
+        if (note := recovery_note(v, name)) is not None:
+            notes.insert(0, note)
         if v.is_oblique:
             _accept_oblique_slicing()
             notes.append(f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "

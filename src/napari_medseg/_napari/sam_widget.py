@@ -26,6 +26,7 @@ from ..library_warnings import quietly
 from ..models.sam import SAM_TYPES, WINDOWS, SamSession, load_predictor
 from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
 from ..models.sam.propagation import Extent
+from .autosave import ensure_autosave
 from .volume_legend import VolumeLegend
 
 SHORTCUTS = {"Q": "box mode", "W": "inside clicks", "Shift-W": "outside clicks", "G": "accept",
@@ -91,6 +92,7 @@ class SamWidget(Container):
         self.model.changed.connect(lambda *_: self._drop_session())
         napari_viewer.dims.events.current_step.connect(lambda *_: self._precompute())
         self._bind_keys()
+        ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         self._image_changed()
 
     # ---- layers -------------------------------------------------------------------------

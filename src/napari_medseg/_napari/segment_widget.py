@@ -28,6 +28,7 @@ from ..metrics.overlap import label_volumes_ml
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import label_colormap, labels_layer_data, volume_from_layer
+from .autosave import ensure_autosave
 from .volume_legend import VolumeLegend
 
 OTHER = "other (choose a file)..."
@@ -120,6 +121,7 @@ class SegmentWidget(Container):
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
                                   self._cancel_button, self._progress, self._status, self._legend])
         self.confirm = ask_yes_no
+        ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         self.worker = None
         self._cancel = threading.Event()
         self._retry_trusted = False
