@@ -79,7 +79,11 @@ class AutosaveWatcher:
         jobs = []
         for layer in self._dirty.values():
             if layer in self.viewer.layers:
-                volume = volume_from_layer(layer)
+                try:
+                    volume = volume_from_layer(layer)
+                except ValueError as exc:  # a geometry we cannot save on: say so, keep the others
+                    show_warning(f"MedSeg autosave skipped {layer.name!r}: {exc}")
+                    continue
                 names = {k: v for k, v in label_names_from_features(layer.features).items() if k != 0}
                 jobs.append((np.array(layer.data, copy=True), volume, layer.name, names))
         self._dirty.clear()
