@@ -96,6 +96,17 @@ def image_dataset(
     return ds
 
 
+def _file_dataset(sop_class: str) -> Dataset:
+    """An empty dataset of ``sop_class`` with a fresh SOPInstanceUID and explicit-VR file meta."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, ds.file_meta.MediaStorageSOPInstanceUID
+    return ds
+
+
 def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:
     pixels = np.ascontiguousarray(pixels)
     if pixels.dtype not in (np.int16, np.uint16):
@@ -206,12 +217,7 @@ def write_enhanced_ct(
     if positions is None:
         positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
     positions = np.asarray(positions, float)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ENHANCED_CT_STORAGE
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID = ENHANCED_CT_STORAGE, ds.file_meta.MediaStorageSOPInstanceUID
+    ds = _file_dataset(ENHANCED_CT_STORAGE)
     ds.Modality, ds.ImageType = "CT", ["ORIGINAL", "PRIMARY", "AXIAL", "NONE"]
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
     ds.SeriesDescription, ds.InstanceNumber = "enhanced synthetic", 1
@@ -274,12 +280,7 @@ def write_rtstruct(path, series_uid: str, rois, *, frame_uid: str = "1.2.3.4") -
     rois : list of (name, (r, g, b) or None, list of (N, 3) LPS contours)
         Contours with 1 point are written as POINT, others as CLOSED_PLANAR.
     """
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = RT_STRUCTURE_SET_STORAGE
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID, ds.SOPInstanceUID = RT_STRUCTURE_SET_STORAGE, ds.file_meta.MediaStorageSOPInstanceUID
+    ds = _file_dataset(RT_STRUCTURE_SET_STORAGE)
     ds.Modality, ds.StructureSetLabel = "RTSTRUCT", "synthetic"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     referenced_series, study, frame = Dataset(), Dataset(), Dataset()
