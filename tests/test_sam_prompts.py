@@ -1,4 +1,4 @@
-"""Prompt geometry: file indices -> array indices, slice grouping, label writing, propagation plan."""
+"""Prompt geometry: file indices -> array indices, a 3D box -> slice prompt, propagation plan."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +10,7 @@ import pytest
 from napari_medseg.cli.sam_segment import _to_array_indices, parse_box, parse_points, run_sam
 from napari_medseg.errors import MedsegError
 from napari_medseg.io import read_volume
-from napari_medseg.models.sam import Extent, prompts_from_box
-from napari_medseg.models.sam.annotations import label_edit, slice_prompts
+from napari_medseg.models.sam import Extent, box_prompt
 from napari_medseg.models.sam.propagation import mask_box, seed_ranges
 
 
@@ -34,24 +33,21 @@ def test_file_voxel_indices_map_to_the_same_voxel_of_the_volume_array(ras_nifti)
 
 
 def test_box_prompt_puts_rectangle_on_middle_slice_and_extent_on_slice_range():
-    prompts, extent = prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 20))
-    assert extent == Extent(2, 8, (6, 5, 20, 15))
-    assert [p.index for p in prompts] == [5] and prompts[0].box == (6, 5, 20, 15)
-    prompts, extent = prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 20), slice_axis=2,
-                                       points=[[4, 7, 9, 1], [3, 9, 13, 0]])
-    assert (extent.first, extent.last) == (6, 20)
-    by_slice = {p.index: p for p in prompts}
-    assert sorted(by_slice) == [9, 13] and by_slice[9].box is None
-    assert by_slice[13].box == (5, 2, 15, 8)  # x = array axis 1, y = array axis 0
-    assert by_slice[9].points.tolist() == [[7, 4]] and by_slice[13].labels.tolist() == [0]
+    index, rect, extent = box_prompt((10, 30, 40), (2, 5, 6, 8, 15, 20))
+    assert extent == Extent(2, 8, (6, 5, 20, 15)) and index == 5 and rect == (6, 5, 20, 15)
+    index, rect, extent = box_prompt((10, 30, 40), (2, 5, 6, 8, 15, 20), slice_axis=2)
+    assert (extent.first, extent.last, index) == (6, 20, 13)
+    assert rect == (5, 2, 15, 8)  # x = array axis 1, y = array axis 0
     with pytest.raises(MedsegError, match="outside"):
-        prompts_from_box((10, 30, 40), (2, 5, 6, 8, 15, 40))
+        box_prompt((10, 30, 40), (2, 5, 6, 8, 15, 40))
+    with pytest.raises(MedsegError, match="not a number"):
+        box_prompt((10, 30, 40), (2, 5, np.nan, 8, 15, 20))
 
 
 def test_cli_parsing_rejects_malformed_prompts():
     assert parse_box("1,2,3,4,5,6").tolist() == [[1, 2, 3], [4, 5, 6]]
     assert parse_points("1,2,3,+1; 4,5,6,-1").tolist() == [[1, 2, 3, 1], [4, 5, 6, 0]]
-    for bad in ("1,2,3", "a,b,c,d,e,f"):
+    for bad in ("1,2,3", "a,b,c,d,e,f", "nan,0,0,1,1,1"):
         with pytest.raises(MedsegError, match="--box"):
             parse_box(bad)
     with pytest.raises(MedsegError, match=r"\+1"):
@@ -65,25 +61,6 @@ def test_cli_box_outside_the_file_is_a_user_error(ras_nifti):
         run_sam(args, volume)
     with pytest.raises(MedsegError, match="prompt"):
         run_sam(argparse.Namespace(model="litemedsam", box=None, points=None), volume)
-
-
-def test_slice_prompts_group_boxes_and_clicks_by_slice_in_view_orientation():
-    box = np.array([[4, 10, 20], [4, 10, 30], [4, 18, 30], [4, 18, 20]], float)
-    clicks = np.array([[4, 12, 25], [6, 1, 2]], float)
-    prompts = slice_prompts(0, [box], clicks, np.array([True, False]))
-    assert prompts[4].box == (20, 10, 30, 18) and prompts[4].points.tolist() == [[25, 12]]
-    assert prompts[6].box is None and prompts[6].labels.tolist() == [0]
-    swapped = slice_prompts(0, [box], displayed=(2, 1))  # rows = array axis 2
-    assert swapped[4].box == (10, 20, 18, 30)
-
-
-def test_label_edit_keeps_other_labels_unless_overwrite():
-    labels = np.array([[0, 2, 1], [0, 0, 3]])
-    mask = np.array([[1, 1, 1], [0, 1, 1]], bool)
-    kept = label_edit(labels, mask, 1)
-    assert sorted(zip(*kept)) == [(0, 0), (1, 1)]
-    overwritten = label_edit(labels, mask, 1, overwrite=True)
-    assert sorted(zip(*overwritten)) == [(0, 0), (0, 1), (1, 1), (1, 2)]
 
 
 def test_seed_ranges_reach_the_neighbouring_seeds_and_mask_box_grows_within_slice():

@@ -33,7 +33,9 @@ def add_sam_arguments(parser) -> None:
                         "column,row,slice); K is the slice axis. K0 == K1 segments that slice; otherwise the middle slice is prompted and "
                         "the mask propagates through K0..K1")
     g.add_argument("--points", metavar="'I,J,K,+1;I,J,K,-1'",
-                   help="clicks in the same voxel indices; +1 inside the structure, -1 outside")
+                   help="clicks in the same voxel indices, on any slice; +1 inside the structure, -1 outside. "
+                        "After a box they correct its result (+1 adds the region clicked, -1 removes it); "
+                        "alone, a +1 click segments the object under it through the slices it spans")
     g.add_argument("--window", metavar="PRESET|L,W",
                    help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH in HU (default: soft_tissue for CT)")
     g.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto",
@@ -41,6 +43,11 @@ def add_sam_arguments(parser) -> None:
                         "percentiles; auto = CT when intensities reach -1000 HU")
     g.add_argument("--sam-type", choices=SAM_TYPES, default=None,
                    help="architecture of a --model .pth file (default litemedsam)")
+    g.add_argument("--labels", metavar="EXISTING",
+                   help="an existing label map on INPUT's grid (e.g. a propagated result): the prompts correct "
+                        "its label --label, other labels are kept, and the corrected map is written to --out")
+    g.add_argument("--label", type=int, default=1, metavar="N",
+                   help="the label value written, or corrected with --labels (default 1)")
 
 
 def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
@@ -50,26 +57,27 @@ def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
     return model.lower() in SAM_MODEL_NAMES or (sam_type is not None and model.lower().endswith((".pth", ".pt")))
 
 
-def _ints(text: str, n: int, what: str) -> list[float]:
+def _numbers(text: str, n: int, what: str) -> list[float]:
+    """``n`` comma-separated finite numbers from ``text``; a MedsegError naming ``what`` otherwise."""
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != n:
-        raise MedsegError(f"{what} {text!r}: expected {n} comma-separated numbers")
+    if len(values) != n or not np.all(np.isfinite(values)):
+        raise MedsegError(f"{what} {text!r}: expected {n} comma-separated finite numbers")
     return values
 
 
 def parse_box(text: str) -> np.ndarray:
     """``"I0,J0,K0,I1,J1,K1"`` -> (2, 3) float array of file voxel indices."""
-    return np.array(_ints(text, 6, "--box")).reshape(2, 3)
+    return np.array(_numbers(text, 6, "--box")).reshape(2, 3)
 
 
 def parse_points(text: str) -> np.ndarray:
     """``"I,J,K,+1;I,J,K,-1"`` -> (N, 4) float array (file voxel indices, label 1 or 0)."""
     rows = []
     for item in filter(None, (s.strip() for s in text.split(";"))):
-        i, j, k, sign = _ints(item, 4, "--points entry")
+        i, j, k, sign = _numbers(item, 4, "--points entry")
         if sign not in (1, -1):
             raise MedsegError(f"--points entry {item!r}: the last number must be +1 (inside) or -1 (outside)")
         rows.append([i, j, k, 1 if sign > 0 else 0])
@@ -99,7 +107,8 @@ def _model_and_type(args) -> tuple[str, str | None]:
 def run_sam(args, volume: Volume) -> np.ndarray:
     """Segment ``volume`` from ``args.box`` / ``args.points``; a uint8 label array on its grid.
 
-    Returns the (Z, Y, X) array in ``volume.array``'s order (label 1 inside); write it with
+    Returns the (Z, Y, X) array in ``volume.array``'s order (``--label`` inside, or the
+    ``--labels`` map corrected); write it with
     ``io.write_labels(out, labels, volume)`` to get INPUT's voxel order and affine back.
     """
     box_text, points_text = getattr(args, "box", None), getattr(args, "points", None)
@@ -127,8 +136,20 @@ def run_sam(args, volume: Volume) -> np.ndarray:
             return
         print(f"\rSAM: slice {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
+    existing = None
+    if getattr(args, "labels", None):
+        from ..io import read_volume
+
+        existing = read_volume(args.labels)
+        if existing.shape != volume.shape or not np.allclose(existing.affine, volume.affine, atol=1e-3):
+            raise MedsegError(f"--labels {args.labels}: not on INPUT's grid (shape {existing.shape} vs {volume.shape}); "
+                              "give the label map written for INPUT")
+        existing = existing.array
+    if args.label < 1 or (existing is None and args.label > 255):
+        raise MedsegError(f"--label {args.label}: use a value from 1 to 255 (any positive value with --labels)")
+
     from ..models.sam import segment_box_3d
 
-    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, model=sam_type, checkpoint=checkpoint,
-                          window=getattr(args, "window", None), modality=modality,
-                          device=getattr(args, "device", None) or "auto", progress=progress)
+    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, labels=existing, label=args.label,
+                          model=sam_type, checkpoint=checkpoint, window=getattr(args, "window", None),
+                          modality=modality, device=getattr(args, "device", None) or "auto", progress=progress)

@@ -1,8 +1,10 @@
 """SAM-family interactive segmentation: LiteMedSAM (default, offline), MedSAM, SAM ViT-B/L/H.
 
-Flow: ``build_network`` (verified weights) -> ``SamPredictor`` (embed a slice, predict
-from prompts, embeddings cached) -> ``SamSession`` (a windowed volume sliced along any
-axis) -> ``propagate`` (3D). ``segment_box_3d`` does all of it for a box on a Volume.
+Flow: ``build_network`` (verified weights) -> ``SamPredictor`` (embed a slice, decode
+box prompts, embeddings cached) -> ``SamSession`` (a windowed volume sliced along any
+axis) -> ``InteractiveSession`` (one structure: boxes, corrective clicks and strokes on
+any slice, propagation that stops where the structure ends). ``segment_box_3d`` drives
+it for the CLI and the demo.
 """
 from importlib import import_module
 
@@ -13,7 +15,8 @@ _EXPORTS = {
     "SamPredictor": "predictor",
     "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation", "propagate": "propagation",
     "SamSession": "session",
-    "load_predictor": "volume_prompts", "prompts_from_box": "volume_prompts", "segment_box_3d": "volume_prompts",
+    "load_predictor": "volume_prompts", "box_prompt": "volume_prompts", "segment_box_3d": "volume_prompts",
+    "Change": "interactive", "InteractiveSession": "interactive",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -123,6 +123,39 @@ class SamPredictor:
             raise RuntimeError("call set_slice() before predict()")
         return self.predict_with(self._embedding, self._geometry, box, points, point_labels)
 
+    def decode_boxes(self, embedding: torch.Tensor, geo: SliceGeometry, boxes) -> tuple[np.ndarray, np.ndarray]:
+        """Masks and SAM's own IoU predictions for several boxes on one embedded slice.
+
+        Parameters
+        ----------
+        embedding : (C, h, w) tensor
+            From :meth:`embed`.
+        geo : SliceGeometry
+            The slice's geometry (``self.transform.geometry(H, W)``).
+        boxes : (B, 4) array-like
+            ``(x0, y0, x1, y1)`` in slice pixels, decoded together in one batch.
+
+        Returns
+        -------
+        masks : (B, H, W) bool
+        iou : (B,) float
+            The decoder's predicted IoU of each mask (its confidence, 0..1).
+        """
+        t, net, device = self.transform, self.network, self.device
+        frame = np.stack([t.box(b, geo) for b in np.asarray(boxes, float).reshape(-1, 4)])
+        threads = 1 if device.type == "cpu" else None
+        with self._lock, torch.inference_mode(), torch_threads(threads):
+            sparse, dense = net.prompt_encoder(points=None, boxes=torch.from_numpy(frame)[:, None].to(device),
+                                               masks=None)
+            logits, iou = net.mask_decoder(
+                image_embeddings=embedding[None].to(device),
+                image_pe=net.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            return t.masks(logits, geo).cpu().numpy(), iou[:, 0].float().cpu().numpy()
+
     def predict_with(self, embedding: torch.Tensor, geo: SliceGeometry, box=None, points=None,
                      point_labels=None) -> np.ndarray:
         """:meth:`predict` on a given (C, h, w) embedding and slice geometry."""

@@ -14,13 +14,9 @@ import numpy as np
 from .embedding_cache import stack_signature
 from .intensity import IntensityMapping, choose_mapping
 from .predictor import SamPredictor
-from .propagation import Extent, SlicePrompt, propagate, propagate_steps
+from .propagation import Extent, SlicePrompt, propagate
 
 __all__ = ["SamSession"]
-
-#: Encoder seconds per slice assumed before one has been measured (LiteMedSAM, 2 CPU cores).
-DEFAULT_SECONDS_PER_SLICE = {"cpu": 1.5, "cuda": 0.02}
-
 
 class SamSession:
     """One (Z, Y, X) volume and one predictor.
@@ -71,14 +67,6 @@ class SamSession:
         masks = masks.transpose(0, 2, 1) if transpose else masks
         return np.moveaxis(masks, 0, axis)
 
-    def propagate_steps(self, axis: int, prompts: list[SlicePrompt], extent: Extent | None = None,
-                        transpose: bool = False):
-        """:meth:`propagate` as a generator of ``(done, total)``; returns the (Z, Y, X) mask."""
-        masks = yield from propagate_steps(self.predictor, self.stack(axis, transpose), prompts, extent,
-                                           self.key_function(axis, transpose))
-        masks = masks.transpose(0, 2, 1) if transpose else masks
-        return np.moveaxis(masks, 0, axis)
-
     def precompute(self, axis: int, indices, transpose: bool = False, cancel=None) -> int:
         """Embed and cache the given slices (those not cached yet); returns how many were encoded."""
         stack, key = self.stack(axis, transpose), self.key_function(axis, transpose)
@@ -89,10 +77,3 @@ class SamSession:
             chunk = todo[start : start + self.predictor.batch_size]
             self.predictor.embed([stack[i] for i in chunk], [key(i) for i in chunk])
         return len(todo)
-
-    def estimate_seconds(self, axis: int, first: int, last: int, transpose: bool = False) -> float:
-        """Rough time to propagate through slices ``first..last`` (uncached slices x seconds per slice)."""
-        key = self.key_function(axis, transpose)
-        uncached = sum(not self.predictor.is_cached(key(i)) for i in range(first, last + 1))
-        per_slice = self.predictor.seconds_per_slice or DEFAULT_SECONDS_PER_SLICE[self.predictor.device.type]
-        return uncached * per_slice + (last - first + 1) * 0.15 * (self.predictor.device.type == "cpu")

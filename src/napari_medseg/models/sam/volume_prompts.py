@@ -1,7 +1,8 @@
 """Box and point prompts given in a volume's array indices, turned into slice prompts.
 
-``segment_box_3d`` is the one call the CLI and the demo make: a 3D box (and optional
-clicks) on a :class:`~napari_medseg.volume.Volume` -> a uint8 mask on the same grid.
+``segment_box_3d`` is the one call the CLI and the demo make: a 3D box and/or clicks (and
+optionally an existing label map to correct) on a :class:`~napari_medseg.volume.Volume` ->
+a label map on the same grid.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from .embedding_cache import EmbeddingCache
 from .networks import build_network, resolve_device
 from .onnx_backend import onnx_models
 from .predictor import SamPredictor
-from .propagation import Extent, SlicePrompt
-from .session import SamSession
+from .interactive import InteractiveSession
+from .propagation import Extent
 
-__all__ = ["load_predictor", "prompts_from_box", "segment_box_3d"]
+__all__ = ["box_prompt", "load_predictor", "segment_box_3d"]
 
 
 @functools.lru_cache(maxsize=2)
@@ -47,93 +48,99 @@ def load_predictor(sam_type: str = "litemedsam", checkpoint: str | Path | None =
                              str(resolve_device(device)), None if cache_dir is None else str(cache_dir), backend)
 
 
-def prompts_from_box(shape: tuple[int, int, int], box, slice_axis: int = 0, points=None
-                     ) -> tuple[list[SlicePrompt], Extent]:
-    """Slice prompts and extent for a box (and clicks) in array indices.
+def box_prompt(shape: tuple[int, int, int], box, slice_axis: int = 0) -> tuple[int, tuple, Extent]:
+    """The prompted slice, its in-plane rectangle and the propagation extent of a 3D box.
 
     Parameters
     ----------
     shape : (3,) ints
         The volume's array shape.
-    box : (6,) ints or None
+    box : (6,) ints
         ``(a0, a1, a2, b0, b1, b2)``: opposite corners, inclusive array indices (any order).
-        The middle slice along ``slice_axis`` is prompted with the box's in-plane
-        rectangle; the box's range along ``slice_axis`` is the propagation extent.
     slice_axis : int
         Array axis that slices are taken along.
-    points : (N, 4) array-like, optional
-        ``(i0, i1, i2, label)`` clicks in array indices, label 1 inside / 0 outside. A
-        clicked slice other than the box's middle one becomes a prompted slice of its own.
+
+    Returns
+    -------
+    index : int
+        The box's middle slice along ``slice_axis``.
+    rect : (x0, y0, x1, y1)
+        The box's rectangle in that slice (x along the larger of the two other axes).
+    extent : Extent
+        The box's slices along ``slice_axis``, cut to the rectangle.
     """
     rows_axis, cols_axis = [a for a in range(3) if a != slice_axis]
-    points = np.zeros((0, 4)) if points is None else np.asarray(points, float).reshape(-1, 4)
-    if box is not None:
-        corners = np.asarray(box, float).reshape(2, 3)
-        low, high = np.rint(corners.min(0)).astype(int), np.rint(corners.max(0)).astype(int)
-        if np.any(low < 0) or np.any(high >= np.asarray(shape)):
-            raise MedsegError(f"box {tuple(int(v) for v in np.ravel(box))} reaches outside the volume "
-                              f"(array shape {tuple(shape)})")
-        rect = (low[cols_axis], low[rows_axis], high[cols_axis], high[rows_axis])
-        extent = Extent(int(low[slice_axis]), int(high[slice_axis]), tuple(int(v) for v in rect))
-        seeds = {(extent.first + extent.last) // 2: SlicePrompt((extent.first + extent.last) // 2, rect)}
-    elif len(points):
-        extent, seeds = Extent(0, shape[slice_axis] - 1), {}
-    else:
-        raise MedsegError("give a box or at least one point")
-    for p in points:
-        index = int(round(p[slice_axis]))
-        if not extent.first <= index <= extent.last:
-            raise MedsegError(f"point {tuple(int(v) for v in p[:3])} lies outside the box's slices "
-                              f"{extent.first}..{extent.last}")
-        seed = seeds.setdefault(index, SlicePrompt(index))
-        seed.points = np.vstack([seed.points, [[p[cols_axis], p[rows_axis]]]])
-        seed.labels = np.append(seed.labels, int(p[3] > 0))
-    return list(seeds.values()), extent
+    corners = np.asarray(box, float).reshape(2, 3)
+    if not np.all(np.isfinite(corners)):
+        raise MedsegError(f"box {tuple(np.ravel(box))} has a value that is not a number")
+    low, high = np.rint(corners.min(0)).astype(int), np.rint(corners.max(0)).astype(int)
+    if np.any(low < 0) or np.any(high >= np.asarray(shape)):
+        raise MedsegError(f"box {tuple(int(v) for v in np.ravel(box))} reaches outside the volume "
+                          f"(array shape {tuple(shape)})")
+    rect = (int(low[cols_axis]), int(low[rows_axis]), int(high[cols_axis]), int(high[rows_axis]))
+    extent = Extent(int(low[slice_axis]), int(high[slice_axis]), rect)
+    return (extent.first + extent.last) // 2, rect, extent
 
 
-def segment_box_3d(volume, box, *, slice_axis: int = 0, points=None, model: str = "litemedsam",
-                   checkpoint: str | Path | None = None, window: str | None = None, modality: str | None = None,
-                   device: str = "auto", progress=None, cancel=None) -> np.ndarray:
-    """Segment one structure of a volume from a 3D box (and clicks) with a SAM-family model.
+def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels=None, label: int = 1,
+                   model: str = "litemedsam", checkpoint: str | Path | None = None, window: str | None = None,
+                   modality: str | None = None, device: str = "auto", progress=None, cancel=None) -> np.ndarray:
+    """Segment or correct one structure of a volume from a 3D box and/or clicks with a SAM-family model.
 
     Parameters
     ----------
     volume : Volume
         The image; its ``array`` is (Z, Y, X) in HU for CT.
-    box : (6,) ints or None
+    box : (6,) ints, optional
         ``(a0, a1, a2, b0, b1, b2)``, inclusive array indices of opposite corners. A box one
         slice thick along ``slice_axis`` segments that slice; otherwise its middle slice is
-        prompted and the mask propagates through the box's slices, cut to its rectangle.
-        None: only the clicked slices are segmented, each from its clicks.
+        prompted and the mask propagates through the box's slices, cut to its rectangle,
+        stopping where the structure ends.
     slice_axis : int
         Array axis slices are taken along (0: axial for a volume in the package's order).
     points : (N, 4) array-like, optional
-        ``(i0, i1, i2, label)`` clicks in array indices; label 1 inside, 0 outside.
-    model : str
-        SAM type (``"litemedsam"``, ``"medsam"``, ``"vit_b"``, ``"vit_l"``, ``"vit_h"``).
-    checkpoint : path, optional
-        Weights; LiteMedSAM's shipped checkpoint by default.
-    window, modality : str, optional
-        Intensity mapping (CT window preset or ``"L,W"``; ``"CT"``/``"MR"``); auto-detected by default.
-    device : str
-        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        ``(i0, i1, i2, label)`` clicks in array indices, label 1 inside, 0 outside, applied in
+        order after the box as corrections (:class:`~.interactive.InteractiveSession`): an
+        inside click adds the region it points into, an outside click removes it, and the
+        change is carried to the neighbouring slices. A click alone segments the object
+        under it and carries it through the slices the object spans.
+    labels : (Z, Y, X) int array, optional
+        An existing label map on the volume's grid (e.g. a propagated result): the prompts
+        correct its label ``label``; other labels are kept.
+    label : int
+        The label value written (and corrected, with ``labels``).
+    model, checkpoint, window, modality, device
+        As for :func:`load_predictor` and :func:`~.intensity.choose_mapping`.
     progress : callable, optional
-        ``progress(done, total)`` per slice.
+        ``progress(done, total)`` per propagated slice.
     cancel : callable, optional
         Returning True stops the run (raises ``PropagationCancelled``).
 
     Returns
     -------
-    (Z, Y, X) uint8
-        1 inside the structure, on the volume's grid.
+    (Z, Y, X) array
+        ``labels`` corrected (its dtype), or a uint8 map with ``label`` inside the structure.
     """
-    prompts, extent = prompts_from_box(volume.shape, box, slice_axis, points)
-    session = SamSession(load_predictor(model, checkpoint, device), volume.array, window, modality)
-    if box is not None and extent.first != extent.last:
-        return session.propagate(slice_axis, prompts, extent, progress=progress, cancel=cancel).astype(np.uint8)
-    out = np.zeros(volume.shape, np.uint8)
-    for done, prompt in enumerate(prompts, start=1):  # one slice, or clicked slices without a box
-        np.moveaxis(out, slice_axis, 0)[prompt.index] = extent.clip(session.segment_slice(slice_axis, prompt))
-        if progress is not None:
-            progress(done, len(prompts))
+    points = np.zeros((0, 4)) if points is None else np.asarray(points, float).reshape(-1, 4)
+    if box is None and not len(points):
+        raise MedsegError("give a box or at least one point")
+    if not np.all(np.isfinite(points)):
+        raise MedsegError("a point has a value that is not a number")
+    if np.any(points[:, :3] < -0.5) or np.any(points[:, :3] > np.asarray(volume.shape) - 0.5):
+        raise MedsegError(f"a point lies outside the volume (array shape {tuple(volume.shape)})")
+    if labels is not None and tuple(np.shape(labels)) != tuple(volume.shape):
+        raise MedsegError(f"the label map's shape {tuple(np.shape(labels))} differs from the image's "
+                          f"{tuple(volume.shape)}; give labels on the image's grid")
+    session = InteractiveSession(load_predictor(model, checkpoint, device), volume.array, window, modality)
+    session.set_target(labels, label)
+    if box is not None:
+        index, rect, extent = box_prompt(volume.shape, box, slice_axis)
+        session.add_box(slice_axis, index, rect, propagate=extent.first != extent.last, extent=extent,
+                        progress=progress, cancel=cancel)
+    rows_axis, cols_axis = [a for a in range(3) if a != slice_axis]
+    for p in points:
+        session.add_click(slice_axis, int(round(p[slice_axis])), p[cols_axis], p[rows_axis], bool(p[3] > 0))
+    out = np.zeros(volume.shape, np.uint8) if labels is None else np.array(labels, copy=True)
+    indices, values = session.label_edit(out, label, overwrite=labels is None)
+    out[indices] = values
     return out
