@@ -93,7 +93,7 @@ def test_models_json_lists_kind_labels_and_source(capsys):
 
 
 def test_models_fetch_offline_fails_in_one_line(monkeypatch, tmp_path, capsys):
-    from napari_medseg.models import zoo
+    from napari_medseg.models.unet import zoo
 
     monkeypatch.setenv("MEDSEG_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setattr(zoo, "_online", lambda hosts=zoo.ZOO_HOSTS: False)

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .colours import palette_rgb
+from .ct_windows import is_ct, window_limits
 from .io.atomic import atomic_path
-from .models.sam.intensity import is_ct, window_limits
 from .volume import Volume
-
-LABEL_COLOURS = np.array(
-    [[0, 0, 0], [230, 80, 60], [70, 140, 240], [250, 200, 40], [90, 200, 110], [200, 90, 220], [60, 210, 210]],
-    dtype=np.float32,
-)
 
 
 def display_window(volume: Volume) -> tuple[float, float]:
@@ -51,7 +47,8 @@ def render_tile(image: np.ndarray, labels: np.ndarray | None, spacing_rc: tuple[
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if labels is not None:
         lab = np.asarray(labels).astype(np.int64)
-        colour = LABEL_COLOURS[1 + (lab - 1) % (len(LABEL_COLOURS) - 1)]
+        palette = palette_rgb()
+        colour = palette[(lab - 1) % len(palette)]
         mask = (lab > 0)[..., None]
         rgb = np.where(mask, (1 - alpha) * rgb + alpha * colour, rgb)
     size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)), max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))

@@ -23,7 +23,9 @@ from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info
 
 from ..library_warnings import quietly
-from ..models.sam import SAM_TYPES, WINDOWS, SamSession, load_predictor
+from ..ct_windows import WINDOWS
+from ..models.registry import SAM_TYPES
+from ..models.sam import SamSession, load_predictor
 from ..models.sam.annotations import label_edit, slice_prompts, slice_view_axes
 from ..models.sam.propagation import Extent
 from .autosave import ensure_autosave

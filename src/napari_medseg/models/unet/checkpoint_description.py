@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import MedsegError
+from ...errors import MedsegError
 from .pipeline import Pipeline
-from .weights import load_weights
+from ..weights import load_weights
 
 NETWORKS = ("UNet", "DynUNet", "SegResNet", "SwinUNETR")
 DESCRIPTION_SUFFIXES = (".json", ".yaml", ".yml")
