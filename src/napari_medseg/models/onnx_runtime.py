@@ -27,15 +27,8 @@ _EXPORT_LOCK = threading.Lock()
 
 
 def onnx_enabled() -> bool:
-    """True unless ``$NAPARI_MEDSEG_ONNX`` is ``0``, and ONNX Runtime and ``onnx`` (to export) import."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return False
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:  # a broken install (both are dependencies): PyTorch still works
-        return False
-    return True
+    """True unless ``$NAPARI_MEDSEG_ONNX`` is ``0`` (callers keep PyTorch where an export or session fails)."""
+    return os.environ.get(ENV_SWITCH, "1") != "0"
 
 
 def cache_folder(kind: str) -> Path:

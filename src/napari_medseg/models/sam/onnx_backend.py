@@ -32,8 +32,7 @@ class OnnxEncoder:
     threads : int, optional
         ONNX Runtime intra-op threads; default ``torch.get_num_threads()``.
     spinning : bool
-        Let idle pool threads spin. Off by default: on a shared CPU (load 5 on 2 cores) spinning
-        made 2 threads slower than 1 (1.75 s vs 1.33 s per slice); without it they are on par.
+        Let idle pool threads spin (off by default: on a shared CPU, spinning threads slow the others).
     """
 
     def __init__(self, path: str | Path, threads: int | None = None, spinning: bool = False):

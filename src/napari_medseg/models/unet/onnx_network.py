@@ -1,4 +1,4 @@
-"""A U-Net's forward pass through ONNX Runtime on the CPU: same logits, about twice as fast.
+"""A U-Net's forward pass through ONNX Runtime on the CPU: the same logits, faster than PyTorch.
 
 On CPU, :func:`~.inference.run_pipeline` hands each window batch of the sliding window to
 ONNX Runtime instead of PyTorch. The network is exported once (with a dynamic batch axis and
@@ -9,12 +9,9 @@ reuse a stale export.
 Before export, single-slope ``PReLU`` activations (MONAI's default) become ``LeakyReLU``
 with that slope: the same function, value for value, but ONNX Runtime fuses ``LeakyRelu``
 into the preceding convolution and runs ``PRelu`` as a separate pass over the tensor
-(15 % of the network's time on the spleen-style UNet; outputs equal bit for bit).
-
-Measured here (spleen-style UNet 16-32-64-128-256, four 96^3 windows, 2 threads): PyTorch
-1.52 s, ONNX Runtime 0.80 s per batch, 0.29-0.40 s with the fused activations; argmax of
-the logits equal to PyTorch's on 99.9999 % of voxels. Where the export or the session fails,
-PyTorch is kept and the caller is told why.
+(outputs equal bit for bit). The times against PyTorch are measured by
+``benchmarks/bench_unet.py``. Where the export or the session fails, PyTorch is kept and the
+caller is told why.
 """
 from __future__ import annotations
 
