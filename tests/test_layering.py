@@ -54,6 +54,10 @@ def test_io_imports_neither_metrics_nor_models_nor_its_own_package_init(path):
     assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
 
 
+def test_there_are_no_symlinks_inside_the_package():
+    assert not [p for p in PACKAGE.rglob("*") if p.is_symlink()]
+
+
 def test_present_labels_are_the_nonzero_values_with_voxels_and_volumes_count_them():
     labels = np.zeros((4, 5, 6), np.uint8)
     labels[0, 0, :3], labels[3, 4, 5] = 7, 2
