@@ -10,8 +10,7 @@ import torch
 
 from napari_medseg.errors import MedsegError
 from napari_medseg.models.devices import resolve_device
-from napari_medseg.models.registry import (DEVICES, SAM_MODELS, SAM_TYPES, available_models, find_model,
-                                           is_sam_model)
+from napari_medseg.models.registry import DEVICES, SAM_MODELS, SAM_TYPES, available_models, find_model, is_sam_model
 
 
 def test_the_registry_imports_without_torch():

@@ -5,11 +5,11 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,8 @@ def test_manifest_found_from_editable_install(tmp_path):
 
 def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheel_dir), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = wheel_dir.glob("napari_medseg-*.whl")
     target = tmp_path / "site"

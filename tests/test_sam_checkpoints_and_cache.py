@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from napari_medseg.models.sam import EmbeddingCache, stack_signature
-from napari_medseg.models.weights import (LITEMEDSAM_SHA256, CheckpointError, file_sha256, litemedsam_checkpoint,
-                                          load_state_dict, verify_checkpoint)
+from napari_medseg.models.weights import (
+    LITEMEDSAM_SHA256,
+    CheckpointError,
+    file_sha256,
+    litemedsam_checkpoint,
+    load_state_dict,
+    verify_checkpoint,
+)
 
 
 def test_shipped_litemedsam_checkpoint_has_the_pinned_size_and_hash():

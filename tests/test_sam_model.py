@@ -131,6 +131,7 @@ def test_cli_box_on_ras_nifti_propagates_to_organ_with_dice_over_0_9(predictor, 
     assert dice(written, truth_file) >= 0.9
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_slice_mask_matches_cpu_mask():
     vol, organ = ct_phantom(shape=(1, 128, 128))

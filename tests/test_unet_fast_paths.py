@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+
 @pytest.mark.parametrize("channels", [2, 3, 5])
 def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels):
     from monai.data import MetaTensor

@@ -11,6 +11,8 @@ import torch
 
 from napari_medseg.errors import MedsegError
 from napari_medseg.io import read_volume
+from napari_medseg.models.devices import resolve_device
+from napari_medseg.models.segment import load_pipeline
 from napari_medseg.models.unet.checkpoint_description import load_checkpoint
 from napari_medseg.models.unet.inference import (
     Attempt,
@@ -20,8 +22,6 @@ from napari_medseg.models.unet.inference import (
     run_pipeline,
     run_with_fallback,
 )
-from napari_medseg.models.devices import resolve_device
-from napari_medseg.models.segment import load_pipeline
 from napari_medseg.samples import load_brain_mri
 
 CUDA = torch.cuda.is_available()
@@ -128,6 +128,7 @@ def test_cancel_event_stops_before_inference(brain):
         run_pipeline(pipeline, t1, "cpu", cancel=event)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 def test_cuda_with_amp_agrees_with_cpu(brain):
     t1, _, pipeline = brain

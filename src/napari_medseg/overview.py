@@ -32,7 +32,8 @@ def _tiles(volume: Volume, labels: np.ndarray | None, centre: tuple[int, int, in
     views = [
         (volume.array[z], None if labels is None else labels[z], (sp[1], sp[2])),          # axial: P down, L right
         (volume.array[::-1, y], None if labels is None else labels[::-1, y], (sp[0], sp[2])),  # coronal: S up
-        (volume.array[::-1, :, x], None if labels is None else labels[::-1, :, x], (sp[0], sp[1])),  # sagittal: S up, P right
+        # sagittal: S up, P right
+        (volume.array[::-1, :, x], None if labels is None else labels[::-1, :, x], (sp[0], sp[1])),
     ]
     return views
 
@@ -51,7 +52,8 @@ def render_tile(image: np.ndarray, labels: np.ndarray | None, spacing_rc: tuple[
         colour = palette[(lab - 1) % len(palette)]
         mask = (lab > 0)[..., None]
         rgb = np.where(mask, (1 - alpha) * rgb + alpha * colour, rgb)
-    size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)), max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))
+    size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)),
+            max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))
     return np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize(size, Image.NEAREST))
 
 

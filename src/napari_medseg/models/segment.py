@@ -20,19 +20,19 @@ _CACHE: dict[tuple, Pipeline] = {}
 _LOCK = threading.Lock()
 
 
-def _content_key(info: ModelInfo) -> tuple:
+def _content_key(kind: str, path: Path) -> tuple:
     """Changes when any file of the model changes (path, size and mtime of each file)."""
-    path = Path(info.path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    if info.kind == "checkpoint":
+    if kind == "checkpoint":
         from .unet.checkpoint_description import read_description
 
         files.append(path.parent / read_description(path)["weights"])
     stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists())
-    return info.kind, str(path), stats
+    return kind, str(path), stats
 
 
-def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, argmax_first: bool | None = None) -> Pipeline:
+def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False,
+                  argmax_first: bool | None = None) -> Pipeline:
     """The runnable pipeline of a model name or path (cached while its files are unchanged).
 
     Parameters
@@ -42,7 +42,7 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, arg
         The user trusts this (user) bundle: remember it and run it.
     argmax_first : bool, optional
         Bundles only: argmax before ``Invertd`` (default: for models with many classes;
-        see :mod:`.bundle`).
+        see :mod:`.unet.bundle`).
 
     Raises
     ------
@@ -52,7 +52,9 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, arg
     if info.kind == "sam":
         raise MedsegError(f"{info.name} is a prompted model: use the Interactive SAM widget, "
                           "or medseg segment with --box / --points")
-    key = (_content_key(info), argmax_first)
+    if info.path is None:
+        raise MedsegError(f"{info.name}: the registry gives no files for this model")
+    key = (_content_key(info.kind, info.path), argmax_first)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]

@@ -24,5 +24,5 @@ def keep_triton_out_beside_mesa_llvm() -> bool:
     except OSError:  # not Linux
         return False
     if mesa_llvm:
-        sys.modules["triton"] = None  # `import triton` now raises ImportError
+        sys.modules["triton"] = None  # type: ignore[assignment]  # `import triton` now raises ImportError
     return mesa_llvm

@@ -11,7 +11,8 @@ _EXPORTS = {
     "choose_mapping": "intensity", "to_uint8": "intensity",
     "SamNetwork": "networks", "build_network": "networks",
     "SamPredictor": "predictor",
-    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation", "propagate": "propagation",
+    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation",
+    "propagate": "propagation",
     "SamSession": "session",
     "load_predictor": "volume_prompts", "prompts_from_box": "volume_prompts", "segment_box_3d": "volume_prompts",
 }

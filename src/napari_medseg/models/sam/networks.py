@@ -7,6 +7,7 @@ one predictor drives them all.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,6 +35,10 @@ class SamNetwork(nn.Module):
     model_id : str
         ``sam_type`` and the checkpoint's SHA-256: part of every embedding-cache key.
     """
+
+    # segment_anything's PromptEncoder / MaskDecoder: their own attributes (embed_dim, ...) are used
+    prompt_encoder: Any
+    mask_decoder: Any
 
     def __init__(self, image_encoder: nn.Module, prompt_encoder: nn.Module, mask_decoder: nn.Module,
                  sam_type: str, input_size: int, model_id: str):
@@ -85,7 +90,8 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
     device = resolve_device(device)
     if checkpoint is None:
         if sam_type != "litemedsam":
-            raise MedsegError(f"a {sam_type} model needs a checkpoint file (.pth); only LiteMedSAM ships with the plugin")
+            raise MedsegError(f"a {sam_type} model needs a checkpoint file (.pth); "
+                              "only LiteMedSAM ships with the plugin")
         checkpoint, sha = litemedsam_checkpoint(), LITEMEDSAM_SHA256
     else:
         sha = file_sha256(checkpoint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,6 +47,9 @@ class OnnxEncoder:
 
 class _BoxDecoder(nn.Module):
     """Prompt encoder + mask decoder for one box: (1, C, h, w), (1, 1, 4) -> (1, 1, S, S) logits."""
+
+    prompt_encoder: Any
+    mask_decoder: Any
 
     def __init__(self, network: SamNetwork):
         super().__init__()

@@ -16,9 +16,9 @@ caller is told why.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from copy import deepcopy
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

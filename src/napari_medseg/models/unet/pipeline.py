@@ -8,8 +8,8 @@ RAS affine (:mod:`.metatensor`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
