@@ -14,6 +14,8 @@ from napari_medseg.models.unet.inference import run_pipeline
 from napari_medseg.samples import load_brain_mri
 from napari_medseg.volume import Volume
 
+pytestmark = pytest.mark.slow  # each test runs a model on a volume
+
 
 @pytest.fixture
 def linear_invert_bundle(tmp_path, monkeypatch):

@@ -159,6 +159,7 @@ def oblique_ras_affine_module():
     return aff
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ras", "permuted", "oblique"])
 def test_medseg_segment_matches_monai_bundle_run_voxel_for_voxel(parity_run, name):
     inputs, ours, theirs = parity_run

@@ -36,6 +36,7 @@ def _run(python: str, cwd: Path, env_path: str | None = None) -> list[str]:
     return out.stdout.strip().splitlines()
 
 
+@pytest.mark.slow
 def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
     assert lines[1] == "['Evaluate', 'Interactive SAM', 'Recover labels', 'Segment (U-Net)']"
@@ -43,6 +44,7 @@ def test_manifest_found_from_editable_install(tmp_path):
     assert lines[3] == "True"
 
 
+@pytest.mark.slow
 def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     wheel_dir = tmp_path / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",

@@ -76,6 +76,7 @@ def test_lru_keeps_the_most_recent_and_disk_cache_survives_a_new_cache(tmp_path)
     assert ("s", 0, 0) not in memory_only and ("s", 0, 1) in memory_only
 
 
+@pytest.mark.slow
 def test_user_litemedsam_checkpoint_loads_and_an_incomplete_one_is_refused_with_a_hint(tmp_path):
     from napari_medseg.models.sam import build_network
 

@@ -16,6 +16,8 @@ from napari_medseg.cli.sam_segment import run_sam
 from napari_medseg.io import read_volume, write_labels
 from napari_medseg.models.sam import SamSession, SlicePrompt, load_predictor, to_uint8
 
+pytestmark = pytest.mark.slow  # each test runs a model on a volume
+
 
 def ct_phantom(shape=(14, 128, 128), spacing=(3.0, 1.5, 1.5), seed=0):
     """A CT-like (Z, Y, X) volume in HU: air, fat, muscle, a vertebra and a compact

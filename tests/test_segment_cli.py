@@ -18,6 +18,7 @@ def dice(a, b):
     return 2 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
 
 
+@pytest.mark.slow
 def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path, capsys):
     t1_path, truth_path = brain_mri_paths()
     out = tmp_path / "tissue.nii.gz"
