@@ -8,7 +8,7 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 l
 	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 \
 	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1
 
-.PHONY: run test install install-dev system-deps demo bench clean
+.PHONY: run test quick lint install install-dev system-deps demo bench clean
 
 $(BIN)/python:
 	@$(PY) -m venv $(VENV) 2>/dev/null || { \
@@ -52,6 +52,14 @@ demo: install
 
 test: install-dev system-deps
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m pytest -q tests
+
+# The core and CLI tests without a viewer and without model runs (under a minute).
+quick: install-dev
+	$(BIN)/python -m pytest -q -m "not gui and not slow" tests
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install-dev
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

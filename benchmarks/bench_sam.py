@@ -23,6 +23,7 @@ import torch
 from napari_medseg.io import read_volume
 from napari_medseg.models.sam import SamSession, SlicePrompt, load_predictor
 from napari_medseg.models.sam.propagation import Extent, default_margin, mask_box
+from napari_medseg.samples import sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -66,8 +67,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    volume = read_volume(ROOT / "sample_data" / "ct_phantom")
-    organ = read_volume(ROOT / "sample_data" / "ct_phantom_organ.nii.gz").array > 0
+    volume = read_volume(sample_dir() / "ct_phantom")
+    organ = read_volume(sample_dir() / "ct_phantom_organ.nii.gz").array > 0
     predictor = load_predictor("litemedsam", device=args.device)
     net = predictor.network
     session = SamSession(predictor, volume.array)

@@ -42,7 +42,7 @@ if mode == "monai":
 else:
     import monai.bundle, monai.transforms, monai.inferers, monai.networks.nets, monai.data  # as the other side
     from napari_medseg.cli import main
-    import napari_medseg.models.segment, napari_medseg.models.bundle, napari_medseg.io  # imported before the clock
+    import napari_medseg.models.segment, napari_medseg.models.unet.bundle, napari_medseg.io  # imported before the clock
     start = time.perf_counter()
     assert main(["segment", *args]) == 0
 seconds = time.perf_counter() - start

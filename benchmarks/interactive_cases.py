@@ -110,7 +110,7 @@ def mni_deep():
 
 def sample_ct():
     """The sample CT with truth for its organ, kidneys, psoas muscles and vertebral body."""
-    sys.path.insert(0, str(ROOT / "sample_data"))
+    sys.path.insert(0, str(ROOT / "scripts"))
     import make_ct_phantom as phantom  # the formulas the sample was made from
 
     from napari_medseg.io import read_volume

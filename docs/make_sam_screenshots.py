@@ -15,6 +15,7 @@ from qtpy.QtWidgets import QApplication
 from napari_medseg._napari.layers import image_layer_data
 from napari_medseg._napari.sam_widget import SamWidget
 from napari_medseg.io import read_volume
+from napari_medseg.samples import sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "img"
@@ -27,8 +28,8 @@ def wait(widget: SamWidget) -> None:
 
 
 def main() -> None:
-    volume = read_volume(ROOT / "sample_data" / "ct_phantom")
-    organ = read_volume(ROOT / "sample_data" / "ct_phantom_organ.nii.gz").array > 0
+    volume = read_volume(sample_dir() / "ct_phantom")
+    organ = read_volume(sample_dir() / "ct_phantom_organ.nii.gz").array > 0
     viewer = napari.Viewer(title="napari-medseg: Interactive SAM")
     viewer.window.resize(1400, 900)
     data, kwargs, _ = image_layer_data(volume, name="sample CT")

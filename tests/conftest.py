@@ -6,6 +6,16 @@ import os
 import numpy as np
 import pytest
 
+#: Fixtures that open a napari viewer or a Qt application: their tests are marked ``gui``.
+GUI_FIXTURES = {"make_napari_viewer", "make_napari_viewer_proxy", "qtbot", "qapp"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a viewer or Qt fixture as ``gui`` (``pytest -m "not gui"`` skips them)."""
+    for item in items:
+        if GUI_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.gui)
+
 
 @pytest.fixture(autouse=True)
 def _throwaway_autosave(tmp_path, monkeypatch):

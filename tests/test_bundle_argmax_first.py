@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from scipy.ndimage import maximum_filter, minimum_filter
 
-from napari_medseg.models.bundle import load_bundle
-from napari_medseg.models.inference import run_pipeline
-from napari_medseg.models.trust import SHIPPED_BUNDLES
+from napari_medseg.models.registry import SHIPPED_BUNDLES
+from napari_medseg.models.unet.bundle import load_bundle
+from napari_medseg.models.unet.inference import run_pipeline
 from napari_medseg.samples import load_brain_mri
 from napari_medseg.volume import Volume
+
+pytestmark = pytest.mark.slow  # each test runs a model on a volume
 
 
 @pytest.fixture

@@ -159,6 +159,7 @@ def oblique_ras_affine_module():
     return aff
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ras", "permuted", "oblique"])
 def test_medseg_segment_matches_monai_bundle_run_voxel_for_voxel(parity_run, name):
     inputs, ours, theirs = parity_run
@@ -177,7 +178,7 @@ def test_medseg_segment_matches_monai_bundle_run_voxel_for_voxel(parity_run, nam
 def test_few_class_bundle_keeps_its_own_postprocessing_order(tmp_path, monkeypatch):
     from monai.transforms import Invertd
 
-    from napari_medseg.models.bundle import ChannelArgmaxd, load_bundle
+    from napari_medseg.models.unet.bundle import ChannelArgmaxd, load_bundle
 
     monkeypatch.setenv("MEDSEG_CONFIG_DIR", str(tmp_path / "config"))
     pipeline = load_bundle(write_spleen_style_bundle(tmp_path / "b"), trust_now=True)
@@ -189,8 +190,8 @@ def test_few_class_bundle_keeps_its_own_postprocessing_order(tmp_path, monkeypat
 
 def test_bundle_without_invertd_is_resampled_back_to_the_input_grid(tmp_path, monkeypatch):
     from napari_medseg.io import read_volume
-    from napari_medseg.models.bundle import load_bundle
-    from napari_medseg.models.inference import run_pipeline
+    from napari_medseg.models.unet.bundle import load_bundle
+    from napari_medseg.models.unet.inference import run_pipeline
 
     monkeypatch.setenv("MEDSEG_CONFIG_DIR", str(tmp_path / "config"))
     with_invert = write_spleen_style_bundle(tmp_path / "with")

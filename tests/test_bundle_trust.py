@@ -6,9 +6,10 @@ import json
 import pytest
 
 from napari_medseg.cli import main
-from napari_medseg.models import trust
-from napari_medseg.models.bundle import load_bundle
-from napari_medseg.models.trust import SHIPPED_BUNDLES, UntrustedBundleError
+from napari_medseg.models.registry import SHIPPED_BUNDLES
+from napari_medseg.models.unet import trust
+from napari_medseg.models.unet.bundle import load_bundle
+from napari_medseg.models.unet.trust import UntrustedBundleError
 from test_bundle_parity import write_spleen_style_bundle
 
 

@@ -2,6 +2,7 @@
 import csv
 
 import numpy as np
+import pytest
 
 from napari_medseg.cli import main
 from napari_medseg.demo import box_around
@@ -13,6 +14,7 @@ def test_box_around_is_inclusive_and_clipped():
     assert box_around(mask, (1, 2, 2)) == (0, 0, 5, 1, 5, 9)
 
 
+@pytest.mark.slow
 def test_demo_writes_volumes_metrics_and_overview(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}

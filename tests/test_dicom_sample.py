@@ -9,8 +9,10 @@ import pytest
 from scipy import ndimage
 
 from napari_medseg.io import read_nifti_file, read_volume
+from napari_medseg.samples import sample_dir
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLES = sample_dir()
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def phantom():
 
 
 def test_shipped_phantom_is_exactly_what_the_seeded_script_makes(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_ct_phantom", SAMPLES / "make_ct_phantom.py")
+    spec = importlib.util.spec_from_file_location("make_ct_phantom", SCRIPTS / "make_ct_phantom.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(tmp_path)

@@ -6,11 +6,12 @@ this test rather than kill the test run.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 
+@pytest.mark.gui
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (run under xvfb-run)")
 def test_gui_session_segments_the_samples_and_screenshots(tmp_path):
     shot = tmp_path / "gui.png"

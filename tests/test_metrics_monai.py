@@ -57,6 +57,7 @@ def pair_and_monai(request):
     return pred, ref, monai
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["dice", "hd_mm", "hd95_mm", "assd_mm", "nsd"])
 def test_voxel_metrics_match_monai_on_anisotropic_multilabel(pair_and_monai, name):
     pred, ref, monai = pair_and_monai
@@ -66,6 +67,7 @@ def test_voxel_metrics_match_monai_on_anisotropic_multilabel(pair_and_monai, nam
     np.testing.assert_allclose(ours, monai[name], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_area_weighted_nsd_matches_monai_subvoxel_surface_dice(pair_and_monai):
     pred, ref, monai = pair_and_monai
     records = evaluate_labels(pred, ref, SPACING, tolerance_mm=1.5, surface="area")

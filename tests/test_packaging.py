@@ -1,11 +1,15 @@
 """The npe2 manifest is found by napari both from the editable install and from a built wheel."""
+import ast
+import re
 import subprocess
 import sys
 import sysconfig
 import textwrap
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +36,7 @@ def _run(python: str, cwd: Path, env_path: str | None = None) -> list[str]:
     return out.stdout.strip().splitlines()
 
 
+@pytest.mark.slow
 def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
     assert lines[1] == "['Evaluate', 'Interactive SAM', 'Recover labels', 'Segment (U-Net)']"
@@ -39,9 +44,11 @@ def test_manifest_found_from_editable_install(tmp_path):
     assert lines[3] == "True"
 
 
+@pytest.mark.slow
 def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheel_dir), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = wheel_dir.glob("napari_medseg-*.whl")
     target = tmp_path / "site"
@@ -57,3 +64,49 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     assert lines[0].startswith(str(target))
     assert lines[1] == "['Evaluate', 'Interactive SAM', 'Recover labels', 'Segment (U-Net)']"
     assert lines[3] == "True"
+
+
+#: Declared dependencies the package needs without importing them itself.
+USED_WITHOUT_IMPORT = {
+    "onnx": "torch.onnx.export writes the ONNX files with it",
+    "npe2": "napari reads the plugin manifest through it",
+}
+
+
+def _imported_distributions() -> dict[str, set[str]]:
+    """Distribution name (normalised) -> source files that import one of its top-level modules."""
+    to_dist = packages_distributions()
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "src" / "napari_medseg").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top == "napari_medseg":
+                    continue
+                for dist in to_dist.get(top, [top]):
+                    found.setdefault(_normalise(dist), set()).add(path.name)
+    return found
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {_normalise(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in requirements}
+
+
+def test_declared_dependencies_match_the_imports():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = _requirement_names(project["dependencies"])
+    optional = set().union(*(_requirement_names(v) for v in project["optional-dependencies"].values()))
+    imported = _imported_distributions()
+    undeclared = {d: sorted(files) for d, files in imported.items() if d not in required | optional}
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    unused = required - set(imported) - set(USED_WITHOUT_IMPORT)
+    assert not unused, f"declared but never imported: {sorted(unused)}"

@@ -9,8 +9,14 @@ import pytest
 import torch
 
 from napari_medseg.models.sam import EmbeddingCache, stack_signature
-from napari_medseg.models.sam.checkpoints import (LITEMEDSAM_SHA256, CheckpointError, file_sha256,
-                                                  litemedsam_checkpoint, load_state_dict, verify_checkpoint)
+from napari_medseg.models.weights import (
+    LITEMEDSAM_SHA256,
+    CheckpointError,
+    file_sha256,
+    litemedsam_checkpoint,
+    load_state_dict,
+    verify_checkpoint,
+)
 
 
 def test_shipped_litemedsam_checkpoint_has_the_pinned_size_and_hash():
@@ -70,6 +76,7 @@ def test_lru_keeps_the_most_recent_and_disk_cache_survives_a_new_cache(tmp_path)
     assert ("s", 0, 0) not in memory_only and ("s", 0, 1) in memory_only
 
 
+@pytest.mark.slow
 def test_user_litemedsam_checkpoint_loads_and_an_incomplete_one_is_refused_with_a_hint(tmp_path):
     from napari_medseg.models.sam import build_network
 

@@ -16,6 +16,8 @@ from napari_medseg.cli.sam_segment import run_sam
 from napari_medseg.io import read_volume, write_labels
 from napari_medseg.models.sam import SamSession, SlicePrompt, load_predictor, to_uint8
 
+pytestmark = pytest.mark.slow  # each test runs a model on a volume
+
 
 def ct_phantom(shape=(14, 128, 128), spacing=(3.0, 1.5, 1.5), seed=0):
     """A CT-like (Z, Y, X) volume in HU: air, fat, muscle, a vertebra and a compact
@@ -131,6 +133,7 @@ def test_cli_box_on_ras_nifti_propagates_to_organ_with_dice_over_0_9(predictor, 
     assert dice(written, truth_file) >= 0.9
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_slice_mask_matches_cpu_mask():
     vol, organ = ct_phantom(shape=(1, 128, 128))

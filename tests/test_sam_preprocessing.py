@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_medseg.ct_windows import WINDOWS, looks_like_ct
 from napari_medseg.errors import MedsegError
-from napari_medseg.models.sam.intensity import WINDOWS, choose_mapping, looks_like_ct, to_uint8
+from napari_medseg.models.sam.intensity import choose_mapping, to_uint8
 from napari_medseg.models.sam.preprocessing import SliceTransform
 
 

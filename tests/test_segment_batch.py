@@ -11,6 +11,8 @@ import pytest
 from napari_medseg.cli import main
 from napari_medseg.samples import brain_mri_paths
 
+pytestmark = pytest.mark.slow  # each test runs a model on a volume
+
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):

@@ -18,6 +18,7 @@ def dice(a, b):
     return 2 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
 
 
+@pytest.mark.slow
 def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path, capsys):
     t1_path, truth_path = brain_mri_paths()
     out = tmp_path / "tissue.nii.gz"
@@ -93,7 +94,7 @@ def test_models_json_lists_kind_labels_and_source(capsys):
 
 
 def test_models_fetch_offline_fails_in_one_line(monkeypatch, tmp_path, capsys):
-    from napari_medseg.models import zoo
+    from napari_medseg.models.unet import zoo
 
     monkeypatch.setenv("MEDSEG_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setattr(zoo, "_online", lambda hosts=zoo.ZOO_HOSTS: False)

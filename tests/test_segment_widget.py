@@ -13,7 +13,7 @@ from napari_medseg._napari.segment_widget import (
     result_layer_name,
 )
 from napari_medseg.metrics.report import format_ml
-from napari_medseg.models.trust import SHIPPED_BUNDLES
+from napari_medseg.models.registry import SHIPPED_BUNDLES
 
 
 def test_model_from_file_maps_a_bundle_config_to_its_folder(tmp_path):

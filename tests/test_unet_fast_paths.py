@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+
 @pytest.mark.parametrize("channels", [2, 3, 5])
 def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels):
     from monai.data import MetaTensor
     from monai.transforms import AsDiscreted
 
-    from napari_medseg.models.bundle import ChannelArgmaxd
+    from napari_medseg.models.unet.bundle import ChannelArgmaxd
 
     rng = np.random.default_rng(channels)
     values = rng.integers(0, 3, size=(7, 9, 6, channels)).astype(np.float32)  # small integers: many ties
@@ -28,7 +29,7 @@ def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels)
 def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_change(tmp_path):
     from monai.networks.nets import UNet
 
-    from napari_medseg.models.onnx_network import onnx_network
+    from napari_medseg.models.unet.onnx_network import onnx_network
 
     torch.manual_seed(0)
     net = UNet(spatial_dims=3, in_channels=1, out_channels=3, channels=(4, 8, 16), strides=(2, 2),
@@ -52,7 +53,7 @@ def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_c
 def test_prelu_becomes_leaky_relu_with_identical_outputs():
     from monai.networks.nets import UNet
 
-    from napari_medseg.models.onnx_network import with_fusable_activations
+    from napari_medseg.models.unet.onnx_network import with_fusable_activations
 
     torch.manual_seed(1)
     net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,), num_res_units=1).eval()
@@ -69,7 +70,7 @@ def test_prelu_becomes_leaky_relu_with_identical_outputs():
 
 
 def test_unexportable_network_keeps_pytorch_and_says_why(tmp_path):
-    from napari_medseg.models.onnx_network import onnx_network
+    from napari_medseg.models.unet.onnx_network import onnx_network
 
     class Broken(torch.nn.Module):
         def forward(self, x):
@@ -85,17 +86,11 @@ def test_building_the_cli_parser_does_not_import_torch_or_monai():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
-def test_cli_device_choices_are_the_inference_devices():
-    from napari_medseg.cli.segment import DEVICES as cli_devices
-    from napari_medseg.models.inference import DEVICES
-
-    assert cli_devices == DEVICES
-
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_axis_aligned_grid_is_affine_grid_bit_for_bit(dtype, align_corners):
-    from napari_medseg.models.resample_grid import axis_aligned_affine_grid
+    from napari_medseg.models.unet.resample_grid import axis_aligned_affine_grid
 
     theta = torch.tensor([[[1.0034, 0, 0, 0.0017], [0, 0.53, 0, -0.21], [0, 0, 1.875, 0.333]]], dtype=dtype)
     size = [1, 2, 37, 64, 23]
@@ -106,7 +101,7 @@ def test_axis_aligned_grid_is_affine_grid_bit_for_bit(dtype, align_corners):
 
 
 def test_rotated_or_2d_grids_are_left_to_affine_grid():
-    from napari_medseg.models.resample_grid import axis_aligned_affine_grid
+    from napari_medseg.models.unet.resample_grid import axis_aligned_affine_grid
 
     rotated = torch.tensor([[[1.0, 0.1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]])
     assert axis_aligned_affine_grid(rotated, [1, 1, 4, 4, 4]) is None
@@ -118,7 +113,7 @@ def test_axis_aligned_grids_are_used_inside_the_context_and_removed_after_the_la
 
     import torch.nn.functional as F
 
-    from napari_medseg.models.resample_grid import axis_aligned_grids
+    from napari_medseg.models.unet.resample_grid import axis_aligned_grids
 
     original = F.affine_grid
     rotated = torch.tensor([[[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]])
@@ -149,7 +144,7 @@ def test_axis_aligned_grids_are_used_inside_the_context_and_removed_after_the_la
     np.array([[0, 0.9, 0, 0], [0, 0, -2.5, 0], [-0.8, 0, 0, 0], [0, 0, 0, 1.0]]),  # permuted and flipped
 ])
 def test_model_input_and_labels_are_reordered_between_file_and_volume_order(affine):
-    from napari_medseg.models.pipeline import file_order_tensor, labels_on_volume_grid
+    from napari_medseg.models.unet.metatensor import file_order_tensor, labels_on_volume_grid
     from napari_medseg.volume import Volume
 
     file_array = np.random.default_rng(5).integers(-1000, 1000, size=(7, 5, 4)).astype(np.int16)

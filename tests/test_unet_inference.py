@@ -11,17 +11,17 @@ import torch
 
 from napari_medseg.errors import MedsegError
 from napari_medseg.io import read_volume
-from napari_medseg.models.checkpoint import load_checkpoint
-from napari_medseg.models.inference import (
+from napari_medseg.models.devices import resolve_device
+from napari_medseg.models.segment import load_pipeline
+from napari_medseg.models.unet.checkpoint_description import load_checkpoint
+from napari_medseg.models.unet.inference import (
     Attempt,
     SegmentationCancelled,
-    choose_device,
     count_windows,
     fallback_plan,
     run_pipeline,
     run_with_fallback,
 )
-from napari_medseg.models.segment import load_pipeline
 from napari_medseg.samples import load_brain_mri
 
 CUDA = torch.cuda.is_available()
@@ -44,7 +44,7 @@ def test_cuda_plan_halves_the_window_batch_then_stitches_on_cpu():
 
 
 def test_volumes_too_large_for_gpu_stitching_stitch_on_the_cpu_from_the_start():
-    from napari_medseg.models.inference import stitching_fits
+    from napari_medseg.models.unet.inference import stitching_fits
 
     ct = 512 * 512 * 300  # voxels; 3 channels + count map in float32: 1.26 GB
     assert stitching_fits(ct, 3, free_bytes=8 * 2**30)
@@ -87,8 +87,8 @@ def test_other_runtime_errors_are_not_mistaken_for_out_of_memory():
 @pytest.mark.skipif(CUDA, reason="checks the message shown on machines without CUDA")
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(MedsegError, match="no CUDA GPU"):
-        choose_device("cuda")
-    assert choose_device("auto").type in ("cpu", "mps")
+        resolve_device("cuda")
+    assert resolve_device("auto").type in ("cpu", "mps")
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,7 @@ def test_cancel_event_stops_before_inference(brain):
         run_pipeline(pipeline, t1, "cpu", cancel=event)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 def test_cuda_with_amp_agrees_with_cpu(brain):
     t1, _, pipeline = brain

@@ -116,7 +116,7 @@ def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-
     in_dir, out_dir : folders (``out_dir`` is created).
     model : registry name, bundle folder or checkpoint description (not a prompted SAM model).
     device : {"auto", "cpu", "cuda", "mps"}, on the machine that runs each case.
-    trust_bundle : bool, trust a user bundle (see :mod:`napari_medseg.models.trust`).
+    trust_bundle : bool, trust a user bundle (see :mod:`napari_medseg.models.unet.trust`).
     argmax_first : bool, optional, see :func:`napari_medseg.models.segment.load_pipeline`.
     overwrite : bool, segment cases whose output already exists.
     client : ``distributed.Client``, optional; cases run on its workers.

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .colours import palette_rgb
+from .ct_windows import is_ct, window_limits
 from .io.atomic import atomic_path
-from .models.sam.intensity import is_ct, window_limits
 from .volume import Volume
-
-LABEL_COLOURS = np.array(
-    [[0, 0, 0], [230, 80, 60], [70, 140, 240], [250, 200, 40], [90, 200, 110], [200, 90, 220], [60, 210, 210]],
-    dtype=np.float32,
-)
 
 
 def display_window(volume: Volume) -> tuple[float, float]:
@@ -36,7 +32,8 @@ def _tiles(volume: Volume, labels: np.ndarray | None, centre: tuple[int, int, in
     views = [
         (volume.array[z], None if labels is None else labels[z], (sp[1], sp[2])),          # axial: P down, L right
         (volume.array[::-1, y], None if labels is None else labels[::-1, y], (sp[0], sp[2])),  # coronal: S up
-        (volume.array[::-1, :, x], None if labels is None else labels[::-1, :, x], (sp[0], sp[1])),  # sagittal: S up, P right
+        # sagittal: S up, P right
+        (volume.array[::-1, :, x], None if labels is None else labels[::-1, :, x], (sp[0], sp[1])),
     ]
     return views
 
@@ -51,10 +48,12 @@ def render_tile(image: np.ndarray, labels: np.ndarray | None, spacing_rc: tuple[
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if labels is not None:
         lab = np.asarray(labels).astype(np.int64)
-        colour = LABEL_COLOURS[1 + (lab - 1) % (len(LABEL_COLOURS) - 1)]
+        palette = palette_rgb()
+        colour = palette[(lab - 1) % len(palette)]
         mask = (lab > 0)[..., None]
         rgb = np.where(mask, (1 - alpha) * rgb + alpha * colour, rgb)
-    size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)), max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))
+    size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)),
+            max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))
     return np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize(size, Image.NEAREST))
 
 

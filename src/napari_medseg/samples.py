@@ -1,4 +1,4 @@
-"""The sample volumes shipped in ``sample_data/`` and how their labels are defined.
+"""The sample volumes shipped in ``napari_medseg/sample_data/`` and how their labels are defined.
 
 ``brain_mri``: the MNI ICBM152 2009 (sym, release a) T1 template at 2 mm with tissue
 labels (1 grey matter, 2 white matter) derived from its probability maps by
@@ -17,11 +17,8 @@ BRAIN_TISSUE_NAMES = {1: "grey matter", 2: "white matter"}
 
 
 def sample_dir() -> Path:
-    """Folder holding the sample data (inside the installed package or the source tree)."""
-    here = Path(__file__).resolve().parent / "sample_data"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[2] / "sample_data"
+    """Folder holding the sample data, inside the package."""
+    return Path(__file__).resolve().parent / "sample_data"
 
 
 def brain_tissue_labels(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models.sam.intensity import is_ct, window_limits
+from ..ct_windows import is_ct, window_limits
 from ..volume import FileOrder, Volume, affine_from_napari, napari_affine
 from . import sources
 

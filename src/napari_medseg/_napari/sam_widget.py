@@ -26,7 +26,9 @@ from napari.qt.threading import create_worker
 
 from ..cache import cache_root
 from ..library_warnings import quietly
-from ..models.sam import SAM_TYPES, WINDOWS, InteractiveSession, load_predictor
+from ..ct_windows import WINDOWS
+from ..models.registry import DEVICES, SAM_TYPES
+from ..models.sam import InteractiveSession, load_predictor
 from ..models.sam.propagation import Extent
 from .autosave import ensure_autosave
 from .volume_legend import VolumeLegend
@@ -66,7 +68,7 @@ class SamWidget(Container):
                                "Weights file for MedSAM or SAM (not needed for LiteMedSAM).")
         self.window = _tip(ComboBox(choices=["auto", *WINDOWS, _MR], value="auto", label="intensity"),
                            "CT window or MR percentile scaling; auto: CT when the image reaches -1000 HU.")
-        self.device = _tip(ComboBox(choices=["auto", "cpu", "cuda"], value="auto", label="device"),
+        self.device = _tip(ComboBox(choices=DEVICES, value="auto", label="device"),
                            "Where the model runs; auto uses a CUDA GPU when there is one.")
         self.first = _tip(SpinBox(value=0, min=0, max=100000, label="propagate from slice"),
                           "First slice of the viewed axis propagation may reach.")

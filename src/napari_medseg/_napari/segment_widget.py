@@ -25,8 +25,9 @@ from qtpy.QtCore import QObject, Signal
 from ..errors import MedsegError
 from ..library_warnings import quietly
 from ..metrics.overlap import label_volumes_ml
-from ..models.inference import DEVICES, SegmentationCancelled
-from ..models.trust import UntrustedBundleError
+from ..models.registry import DEVICES
+from ..models.unet.inference import SegmentationCancelled
+from ..models.unet.trust import UntrustedBundleError
 from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .autosave import ensure_autosave
 from .volume_legend import VolumeLegend
@@ -45,7 +46,7 @@ def automatic_model_names() -> list[str]:
 
 def model_from_file(path: str | Path) -> str:
     """A bundle folder for a file inside a bundle (e.g. its ``configs/inference.json``), else the file."""
-    from ..models.bundle import is_bundle
+    from ..models.unet.bundle import is_bundle
 
     path = Path(path)
     for candidate in (path, *path.parents[:2]):

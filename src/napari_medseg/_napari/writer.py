@@ -27,13 +27,13 @@ def write_rtstruct(path: str, data, meta: dict) -> list[str]:
     draws it (see :mod:`napari_medseg.io.rtstruct_write`).
     """
     from ..io.rtstruct_write import write_structure_set
-    from ..metrics.overlap import label_volumes_ml
+    from ..label_maps import present_labels
 
     data = np.asarray(data)
     if data.ndim != 3:
         raise ValueError(f"only 3D labels layers can be saved as RT structure sets (got {data.ndim}D)")
     reference = volume_from_data(data, meta, meta.get("metadata"))
-    present = label_volumes_ml(data, (1.0, 1.0, 1.0))  # the labels > 0 that have voxels
+    present = present_labels(data)
     colours = label_colours(meta["colormap"], present) if meta.get("colormap") is not None else {}
     names = label_names_from_features(meta.get("features"))
     return [str(write_structure_set(path, data, reference, names, colours, label=str(meta.get("name", ""))))]

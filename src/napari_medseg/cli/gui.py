@@ -69,7 +69,7 @@ def open_viewer(load_sample: bool = True):
 
     viewer = napari.Viewer(title="napari-medseg")
     viewer.window.resize(1500, 900)
-    from ..models.sam.networks import keep_triton_out_beside_mesa_llvm
+    from ..models.triton_guard import keep_triton_out_beside_mesa_llvm
 
     keep_triton_out_beside_mesa_llvm()  # the canvas has mapped Mesa's LLVM now; Triton's would crash beside it
     docked = {}

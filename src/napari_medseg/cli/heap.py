@@ -4,9 +4,8 @@ glibc's ``malloc`` gives every block above 32 MiB its own ``mmap`` and unmaps it
 freed, so each of the many volume-sized temporaries of a run (float64 resampling
 buffers, sampling grids, probabilities) starts on fresh pages the kernel must fault in
 and zero. Keeping large blocks on the heap, and keeping freed heap memory instead of
-returning it to the system, lets later buffers reuse pages already mapped. Measured with
-``medseg segment`` of a 512 x 512 x 120 CT with a spleen-style bundle on the shared 2-core
-machine: 10.4-11.7 s against 11.7-12.6 s (four alternating runs each).
+returning it to the system, lets later buffers reuse pages already mapped (``medseg segment``
+of a large CT is faster; ``benchmarks/bench_unet.py`` measures it).
 
 Only the ``medseg`` commands that process volumes call :func:`keep_freed_memory`: the
 process exits when done. The napari plugin never does, so a long napari session gives

@@ -18,7 +18,7 @@ def run(args) -> int:
     from ..models.registry import available_models
 
     if getattr(args, "models_action", None) == "fetch":
-        from ..models.zoo import fetch
+        from ..models.unet.zoo import fetch
 
         root = fetch(args.name, args.version)
         print(f"fetched {args.name} to {root}; run it with --model {root.name} (and --trust-bundle once you have "

@@ -1,7 +1,7 @@
 """``medseg segment --model litemedsam|medsam|FILE.pth``: box / point prompts for SAM models.
 
 ``cli/segment.py`` calls :func:`add_sam_arguments` on its parser and, when ``--model``
-names a SAM model (:func:`is_sam_model`), :func:`run_sam` with the read volume.
+names a SAM model (:func:`~napari_medseg.models.registry.is_sam_model`), :func:`run_sam` with the read volume.
 
 Prompts are voxel indices of INPUT *as stored in the file* (for NIfTI, nibabel's array
 axes ``(i, j, k)``; for a DICOM series ITK's (column, row, slice)), K being the slice axis; they are converted here to the volume's
@@ -14,16 +14,12 @@ import sys
 
 import numpy as np
 
+from ..ct_windows import WINDOWS
 from ..errors import MedsegError
-from ..models.sam.intensity import WINDOWS
-from ..models.sam.names import SAM_TYPES
+from ..models.registry import SAM_TYPES
 from ..volume import Volume
 
-__all__ = ["SAM_MODEL_NAMES", "add_sam_arguments", "is_sam_model", "parse_box", "parse_points", "run_sam"]
-
-#: ``--model`` names that select a SAM-family model (besides a ``.pth`` file with ``--sam-type``).
-SAM_MODEL_NAMES = ("litemedsam", "medsam")
-
+__all__ = ["add_sam_arguments", "parse_box", "parse_points", "run_sam"]
 
 def add_sam_arguments(parser) -> None:
     """Add ``--box``, ``--points``, ``--window``, ``--modality`` and ``--sam-type`` to a parser."""
@@ -48,13 +44,6 @@ def add_sam_arguments(parser) -> None:
                         "its label --label, other labels are kept, and the corrected map is written to --out")
     g.add_argument("--label", type=int, default=1, metavar="N",
                    help="the label value written, or corrected with --labels (default 1)")
-
-
-def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
-    """True when ``--model`` (with ``--sam-type``) selects a SAM-family model."""
-    if not model:
-        return False
-    return model.lower() in SAM_MODEL_NAMES or (sam_type is not None and model.lower().endswith((".pth", ".pt")))
 
 
 def _numbers(text: str, n: int, what: str) -> list[float]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 import warnings
 
-#: ``napari_medseg.models.inference.DEVICES``, repeated here so that parsing arguments imports no torch.
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from ..models.registry import DEVICES, is_sam_model
+from .sam_segment import add_sam_arguments
 
 
 def add_parser(sub) -> None:
@@ -37,26 +37,14 @@ def add_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="folders: segment cases whose output exists (default: skip)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="folders: run cases on a Dask cluster, e.g. tcp://host:8786 "
                                                           "(needs `pip install distributed`; paths must be shared)")
-    _add_sam_arguments(p)
+    add_sam_arguments(p)
     p.set_defaults(func=run)
 
 
-def _add_sam_arguments(p) -> None:
-    try:
-        from .sam_segment import add_sam_arguments
-    except ImportError:  # SAM support not installed: U-Net models still work
-        return
-    add_sam_arguments(p)
 
 
 def _is_sam(args) -> bool:
-    try:
-        from .sam_segment import is_sam_model
-    except ImportError:
-        return False
-    from ..models.registry import SAM_MODELS
-
-    return is_sam_model(args.model, getattr(args, "sam_type", None)) or args.model.lower() in SAM_MODELS
+    return is_sam_model(args.model, getattr(args, "sam_type", None))
 
 
 class TerminalProgress:

@@ -47,10 +47,10 @@ import numpy as np
 
 from ..errors import VolumeReadError
 from ..volume import Volume, canonical_file_order
-from . import SeriesSummary
 from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
 from .dicom_pixels import read_stack, rescale_stack
 from .dicom_scan import SliceHeader, is_dicom_file, list_files, read_file_headers, read_headers, require_image
+from .series_summary import SeriesSummary
 
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MedsegError
-from ..metrics.overlap import label_volumes_ml
+from ..label_maps import present_labels
 from ..volume import Volume
 from .atomic import atomic_path
 from .rtstruct import RTSTRUCT_SOP_CLASS
@@ -152,7 +152,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
 
     affine = volume.file_affine  # file index (column, row, slice) -> LPS mm
     rois, contours_of_rois, observations = [], [], []
-    present = label_volumes_ml(labels, (1.0, 1.0, 1.0))  # the labels > 0 that have voxels
+    present = present_labels(labels)
     for number, value in enumerate(present, start=1):
         roi = Dataset()
         roi.ROINumber, roi.ReferencedFrameOfReferenceUID = number, frame_uid

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..label_maps import voxel_counts
+
 __all__ = ["count_overlap", "dice", "jaccard", "label_volumes_ml", "volume_ml"]
 
 
@@ -52,14 +54,6 @@ def label_volumes_ml(labels: np.ndarray, spacing, labels_of_interest=None, chunk
     -------
     dict int -> float, in ascending label order.
     """
-    flat = np.asarray(labels).reshape(-1)
-    counts = np.zeros(1, np.int64)
-    for start in range(0, flat.size, chunk):
-        part = np.bincount(flat[start:start + chunk])
-        if part.size > counts.size:
-            part[:counts.size] += counts
-            counts = part
-        else:
-            counts[:part.size] += part
+    counts = voxel_counts(labels, chunk)
     wanted = (k for k in range(1, counts.size) if counts[k]) if labels_of_interest is None else labels_of_interest
     return {int(k): volume_ml(int(counts[k]) if 0 <= k < counts.size else 0, spacing) for k in sorted(wanted)}

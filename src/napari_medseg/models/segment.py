@@ -1,7 +1,7 @@
 """One entry point for automatic segmentation: a volume and a model name in, labels out.
 
 ``segment_volume(volume, "brain-tissue")`` resolves the name (:mod:`.registry`), builds
-the pipeline once per model content (cached), and runs it (:mod:`.inference`). Used by
+the pipeline once per model content (cached), and runs it (:mod:`.unet.inference`). Used by
 ``medseg segment``, the napari Segment widget and ``medseg demo``.
 """
 from __future__ import annotations
@@ -11,36 +11,28 @@ from pathlib import Path
 
 from ..errors import MedsegError
 from ..volume import Volume
-from .inference import ProgressCallback, Segmentation, run_pipeline
-from .pipeline import Pipeline
 from .registry import ModelInfo, find_model
+from .triton_guard import keep_triton_out_beside_mesa_llvm
+from .unet.inference import ProgressCallback, Segmentation, run_pipeline
+from .unet.pipeline import Pipeline
 
 _CACHE: dict[tuple, Pipeline] = {}
 _LOCK = threading.Lock()
 
 
-def _content_key(info: ModelInfo) -> tuple:
+def _content_key(kind: str, path: Path) -> tuple:
     """Changes when any file of the model changes (path, size and mtime of each file)."""
-    path = Path(info.path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    if info.kind == "checkpoint":
-        from .checkpoint import read_description
+    if kind == "checkpoint":
+        from .unet.checkpoint_description import read_description
 
         files.append(path.parent / read_description(path)["weights"])
     stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists())
-    return info.kind, str(path), stats
+    return kind, str(path), stats
 
 
-def _keep_triton_out() -> None:
-    """Inside napari on Mesa, stop MONAI's imports from loading Triton (it segfaults beside Mesa's LLVM)."""
-    try:
-        from .sam.networks import keep_triton_out_beside_mesa_llvm
-    except ImportError:  # SAM support not installed
-        return
-    keep_triton_out_beside_mesa_llvm()
-
-
-def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, argmax_first: bool | None = None) -> Pipeline:
+def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False,
+                  argmax_first: bool | None = None) -> Pipeline:
     """The runnable pipeline of a model name or path (cached while its files are unchanged).
 
     Parameters
@@ -50,7 +42,7 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, arg
         The user trusts this (user) bundle: remember it and run it.
     argmax_first : bool, optional
         Bundles only: argmax before ``Invertd`` (default: for models with many classes;
-        see :mod:`.bundle`).
+        see :mod:`.unet.bundle`).
 
     Raises
     ------
@@ -60,17 +52,19 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False, arg
     if info.kind == "sam":
         raise MedsegError(f"{info.name} is a prompted model: use the Interactive SAM widget, "
                           "or medseg segment with --box / --points")
-    key = (_content_key(info), argmax_first)
+    if info.path is None:
+        raise MedsegError(f"{info.name}: the registry gives no files for this model")
+    key = (_content_key(info.kind, info.path), argmax_first)
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    _keep_triton_out()
+    keep_triton_out_beside_mesa_llvm()  # inside napari on Mesa, MONAI's imports must not load Triton
     if info.kind == "bundle":
-        from .bundle import load_bundle
+        from .unet.bundle import load_bundle
 
         pipeline = load_bundle(info.path, trust_now=trust_bundle, name=info.name, argmax_first=argmax_first)
     else:
-        from .checkpoint import load_checkpoint
+        from .unet.checkpoint_description import load_checkpoint
 
         pipeline = load_checkpoint(info.path, name=info.name)
     with _LOCK:

@@ -10,10 +10,11 @@ from importlib import import_module
 
 _EXPORTS = {
     "EmbeddingCache": "embedding_cache", "stack_signature": "embedding_cache",
-    "WINDOWS": "intensity", "choose_mapping": "intensity", "looks_like_ct": "intensity", "to_uint8": "intensity",
-    "SAM_TYPES": "networks", "SamNetwork": "networks", "build_network": "networks", "resolve_device": "networks",
+    "choose_mapping": "intensity", "to_uint8": "intensity",
+    "SamNetwork": "networks", "build_network": "networks",
     "SamPredictor": "predictor",
-    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation", "propagate": "propagation",
+    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation",
+    "propagate": "propagation",
     "SamSession": "session",
     "load_predictor": "volume_prompts", "box_prompt": "volume_prompts", "segment_box_3d": "volume_prompts",
     "Change": "interactive", "InteractiveSession": "interactive",

@@ -54,7 +54,8 @@ class EmbeddingCache:
         with self._lock:
             if key in self._items:
                 return True
-        return self._file(key) is not None and self._file(key).exists()
+        path = self._file(key)
+        return path is not None and path.exists()
 
     def _file(self, key: Key) -> Path | None:
         if self.directory is None:

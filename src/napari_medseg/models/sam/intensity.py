@@ -1,8 +1,9 @@
 """Volume intensities to the uint8 grey levels SAM-family models were trained on.
 
-CT is windowed (level/width in HU); other modalities are clipped at the 0.5 and
-99.5 percentiles of the volume's non-zero voxels (MedSAM's recipe). Percentiles
-come from the whole volume, so every slice of a volume is scaled the same way.
+CT is windowed (level/width in HU, presets in :mod:`napari_medseg.ct_windows`); other
+modalities are clipped at the 0.5 and 99.5 percentiles of the volume's non-zero voxels
+(MedSAM's recipe). Percentiles come from the whole volume, so every slice of a volume is
+scaled the same way.
 """
 from __future__ import annotations
 
@@ -10,18 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...ct_windows import WINDOWS, looks_like_ct
 from ...errors import MedsegError
 
-__all__ = ["WINDOWS", "IntensityMapping", "choose_mapping", "is_ct", "looks_like_ct", "to_uint8", "window_limits"]
-
-#: CT window presets, (level, width) in HU.
-WINDOWS: dict[str, tuple[float, float]] = {
-    "soft_tissue": (40.0, 400.0),
-    "lung": (-600.0, 1500.0),
-    "bone": (400.0, 1800.0),
-    "brain": (40.0, 80.0),
-}
-_AIR_HU = -900.0  # a CT volume has air voxels (about -1000 HU) below this
+__all__ = ["IntensityMapping", "choose_mapping", "to_uint8"]
 
 
 @dataclass(frozen=True)
@@ -53,22 +46,6 @@ class IntensityMapping:
         return out
 
 
-def looks_like_ct(array: np.ndarray) -> bool:
-    """True when intensities reach air in Hounsfield units (min <= -900): CT."""
-    return bool(np.min(array) <= _AIR_HU)
-
-
-def is_ct(volume) -> bool:
-    """True for a :class:`~napari_medseg.volume.Volume` whose modality is CT or whose values reach air in HU."""
-    return volume.meta.get("modality") == "CT" or (volume.array.size > 0 and looks_like_ct(volume.array))
-
-
-def window_limits(name: str) -> tuple[float, float]:
-    """(low, high) HU of a named window preset of :data:`WINDOWS`."""
-    level, width = WINDOWS[name]
-    return level - width / 2, level + width / 2
-
-
 def choose_mapping(array: np.ndarray, window: str | None = None, modality: str | None = None) -> IntensityMapping:
     """The intensity mapping for a volume.
 
@@ -95,8 +72,8 @@ def choose_mapping(array: np.ndarray, window: str | None = None, modality: str |
         if width <= 0:
             raise MedsegError(f"window width must be positive; got {width:g}")
         return IntensityMapping(level - width / 2, level + width / 2, f"ct:{level:g}/{width:g}")
-    is_ct = looks_like_ct(array) if modality is None else modality.upper() == "CT"
-    if is_ct:
+    ct = looks_like_ct(array) if modality is None else modality.upper() == "CT"
+    if ct:
         level, width = WINDOWS["soft_tissue"]
         return IntensityMapping(level - width / 2, level + width / 2, f"ct:{level:g}/{width:g}")
     nonzero = array[array != 0]

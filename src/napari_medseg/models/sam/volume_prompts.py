@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import MedsegError
+from ..devices import resolve_device
 from .embedding_cache import EmbeddingCache
-from .networks import build_network, resolve_device
+from .networks import build_network
 from .onnx_backend import onnx_models
-from .predictor import SamPredictor
 from .interactive import InteractiveSession
+from .predictor import SamPredictor
 from .propagation import Extent
 
 __all__ = ["box_prompt", "load_predictor", "segment_box_3d"]

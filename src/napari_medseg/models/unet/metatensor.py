@@ -1,76 +1,22 @@
-"""A model ready to run: network, MONAI pre/post-processing and inferer, with label names.
+"""Volume <-> MetaTensor: what MONAI's ``LoadImaged`` would give for the volume's file, and back.
 
-Bundles (:mod:`.bundle`) and plain checkpoints (:mod:`.checkpoint`) are both turned into
-a :class:`Pipeline`; :mod:`.inference` runs any pipeline on a
-:class:`~napari_medseg.volume.Volume`. The pipeline's transforms work on MONAI
-dictionaries whose image is a ``MetaTensor`` in the volume's *file* voxel order with a
-RAS affine, exactly what ``LoadImaged`` would give for the file, so that the bundle's
+A :class:`~.pipeline.Pipeline`'s transforms work on MONAI dictionaries whose image is a
+``MetaTensor`` in the volume's *file* voxel order with a RAS affine, exactly what
+``LoadImaged`` would give for the file, so that a bundle's
 ``Orientationd``/``Spacingd``/``Invertd`` behave as in ``python -m monai.bundle run``.
+The predicted labels come back on the volume's (z, y, x) grid.
 """
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
-from ..colours import colour_of
-from ..errors import MedsegError
-from ..volume import Volume
+from ...errors import MedsegError
+from ...volume import Volume
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-#: Default colours (RGBA hex) for labels 1, 2, ... when a model names none.
-
-
-@dataclass
-class Pipeline:
-    """Everything needed to segment a volume with one model.
-
-    Attributes
-    ----------
-    name : str
-        Model name shown to users.
-    network : torch.nn.Module
-        In ``eval`` mode, on the CPU until :mod:`.inference` moves it.
-    preprocessing : Callable[[dict], dict]
-        MONAI dictionary transform; takes ``{image_key: MetaTensor}`` (channel-first or
-        not, see ``channel_first``) and returns the network input under ``image_key``.
-    inferer : Callable
-        ``inferer(batch, network) -> logits`` (usually a ``SlidingWindowInferer``).
-    postprocessing : Callable[[dict], dict]
-        Takes ``{image_key: preprocessed image, "pred": logits}`` (one item, channel
-        first) and returns labels under ``"pred"`` (inverted back to the input grid when
-        the model's transforms can do it).
-    label_names : dict of int -> str
-        Foreground labels (0 is background).
-    colours : dict of int -> str
-        ``#rrggbb`` per label.
-    image_key : str
-    channel_first : bool
-        Whether the input MetaTensor is given channel-first (``LoadImaged(ensure_channel_first=True)``).
-    input_dtype : torch.dtype
-        The dtype ``LoadImaged`` would give the image (float32 by default).
-    notes : list of str
-        What was adapted (e.g. "argmax before Invertd"), for logs.
-    """
-
-    name: str
-    network: torch.nn.Module
-    preprocessing: Callable[[dict], dict]
-    inferer: Callable
-    postprocessing: Callable[[dict], dict]
-    label_names: dict[int, str]
-    colours: dict[int, str] = field(default_factory=dict)
-    image_key: str = "image"
-    channel_first: bool = False
-    input_dtype: torch.dtype = torch.float32
-    notes: list[str] = field(default_factory=list)
-
-    def colour_of(self, label: int) -> str:
-        return colour_of(label, self.colours)
 
 
 def ras_file_affine(volume: Volume) -> np.ndarray:
@@ -125,13 +71,14 @@ def labels_on_volume_grid(pred, volume: Volume) -> np.ndarray:
     -------
     ndarray, shape ``volume.shape``, smallest unsigned integer dtype.
     """
-    from ..volume import smallest_label_dtype
+    from ...volume import smallest_label_dtype
 
     pred = _back_on_file_grid(pred, volume)
     labels = torch.as_tensor(pred.as_tensor() if hasattr(pred, "as_tensor") else pred).detach().cpu()
     if labels.ndim == 4:
         if labels.shape[0] != 1:
-            raise MedsegError(f"the model returned {labels.shape[0]} channels after post-processing; expected a label map")
+            raise MedsegError(f"the model returned {labels.shape[0]} channels after post-processing; "
+                              "expected a label map")
         labels = labels[0]
     if labels.is_floating_point():
         labels = torch.round(labels)
@@ -182,4 +129,3 @@ def _back_on_file_grid(pred, volume: Volume):
         pred.float(), dst_affine=torch.as_tensor(ras_file_affine(volume)), spatial_size=volume.file_shape
     )
     return back
-

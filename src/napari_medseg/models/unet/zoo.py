@@ -10,7 +10,7 @@ import os
 import socket
 from pathlib import Path
 
-from ..errors import MedsegError
+from ...errors import MedsegError
 from .bundle import is_bundle
 
 ZOO_HOSTS = ("raw.githubusercontent.com", "api.ngc.nvidia.com")

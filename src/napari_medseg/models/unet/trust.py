@@ -18,9 +18,9 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import MedsegError
+from ...errors import MedsegError
+from ..registry import SHIPPED_BUNDLES
 
-SHIPPED_BUNDLES = Path(__file__).resolve().parent / "bundles"
 _CODE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
@@ -81,7 +81,7 @@ def is_trusted(root: str | Path) -> bool:
 
 def trust(root: str | Path) -> str:
     """Remember that the user trusts the bundle at ``root`` as it is now; returns its digest."""
-    from ..io.atomic import atomic_path
+    from ...io.atomic import atomic_path
 
     root = Path(root).resolve()
     digest = bundle_digest(root)

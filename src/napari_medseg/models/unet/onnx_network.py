@@ -1,60 +1,32 @@
-"""A U-Net's forward pass through ONNX Runtime on the CPU: same logits, about twice as fast.
+"""A U-Net's forward pass through ONNX Runtime on the CPU: the same logits, faster than PyTorch.
 
 On CPU, :func:`~.inference.run_pipeline` hands each window batch of the sliding window to
-ONNX Runtime instead of PyTorch. The network is exported once (``torch.onnx.export`` with a
-dynamic batch axis and the window's spatial size fixed) into the user cache
-(``$NAPARI_MEDSEG_CACHE`` or ``$XDG_CACHE_HOME/napari-medseg``, default
-``~/.cache/napari-medseg``) under a SHA-256 of the network's class, weights and buffers,
-the window shape and the torch version, so changed weights never reuse a stale export.
+ONNX Runtime instead of PyTorch. The network is exported once (with a dynamic batch axis and
+the window's spatial size fixed; :mod:`..onnx_runtime`) under a SHA-256 of the network's
+class, weights and buffers, the window shape and the torch version, so changed weights never
+reuse a stale export.
 
 Before export, single-slope ``PReLU`` activations (MONAI's default) become ``LeakyReLU``
 with that slope: the same function, value for value, but ONNX Runtime fuses ``LeakyRelu``
 into the preceding convolution and runs ``PRelu`` as a separate pass over the tensor
-(15 % of the network's time on the spleen-style UNet; outputs equal bit for bit).
-
-Measured here (spleen-style UNet 16-32-64-128-256, four 96^3 windows, 2 threads): PyTorch
-1.52 s, ONNX Runtime 0.80 s per batch, 0.29-0.40 s with the fused activations; argmax of
-the logits equal to PyTorch's on 99.9999 % of voxels. Where the export or the session fails,
-PyTorch is kept and the caller is told why.
+(outputs equal bit for bit). The times against PyTorch are measured by
+``benchmarks/bench_unet.py``. Where the export or the session fails, PyTorch is kept and the
+caller is told why.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
-import warnings
+from collections.abc import Sequence
 from copy import deepcopy
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..cache import cache_root
-from ..io.atomic import atomic_path
+from ..onnx_runtime import cache_folder, cpu_session, export_onnx, onnx_enabled
 
-_EXPORT_LOCK = threading.Lock()
-#: Set to ``0`` to keep PyTorch on the CPU (e.g. to compare).
-ENV_SWITCH = "NAPARI_MEDSEG_ONNX"
 #: Changes whenever what is exported for the same weights changes (old cache files are not reused).
 EXPORT_FORMAT = "2: PReLU as LeakyReLU"
-
-
-def onnx_enabled() -> bool:
-    """True unless ``$NAPARI_MEDSEG_ONNX`` is ``0``, and ONNX Runtime and ``onnx`` import."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return False
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def cache_folder() -> Path:
-    """Folder of exported networks (shared with the SAM encoders' cache root)."""
-    return cache_root() / "networks"
 
 
 def network_signature(network: torch.nn.Module, window: Sequence[int]) -> str:
@@ -79,15 +51,8 @@ class OnnxNetwork:
     """
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: sleep, not spin
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.path, threads)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,16 +78,8 @@ def with_fusable_activations(network: torch.nn.Module) -> torch.nn.Module:
 
 def export_network(network: torch.nn.Module, window: Sequence[int], path: Path) -> None:
     """Export ``network`` for inputs ``(B, *window)`` (B dynamic) to ``path`` (atomic write)."""
-    with _EXPORT_LOCK:
-        if path.exists():  # exported meanwhile by another thread
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        example = torch.zeros(1, *window)
-        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(with_fusable_activations(network.cpu().eval()), (example,), str(tmp),
-                              input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17, dynamo=False)
+    export_onnx(with_fusable_activations(network.cpu().eval()), (torch.zeros(1, *window),), path, ["x"], ["y"],
+                dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
 
 
 def onnx_network(network: torch.nn.Module, window: Sequence[int],
@@ -137,7 +94,7 @@ def onnx_network(network: torch.nn.Module, window: Sequence[int],
     if not onnx_enabled():
         return None, ""
     try:
-        path = Path(folder or cache_folder()) / f"{network_signature(network, window)}.onnx"
+        path = Path(folder or cache_folder("networks")) / f"{network_signature(network, window)}.onnx"
         if not path.exists():
             export_network(network, window, path)
         return OnnxNetwork(path), ""

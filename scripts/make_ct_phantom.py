@@ -1,6 +1,6 @@
 """Generate ``ct_phantom/`` (a synthetic abdominal CT DICOM series) and its organ truth.
 
-Run: ``python sample_data/make_ct_phantom.py [OUT_DIR]`` (default: beside this script).
+Run: ``python scripts/make_ct_phantom.py [OUT_DIR]`` (default: the package's ``sample_data/``).
 Seeded and with fixed UIDs, so a re-run writes byte-identical files.
 
 Geometry: 40 axial slices of 160 x 160 pixels, 1.0 x 1.0 mm, 2.5 mm apart, centred
@@ -23,8 +23,9 @@ import numpy as np
 from pydicom.uid import generate_uid
 from scipy.ndimage import gaussian_filter
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = ROOT / "src" / "napari_medseg" / "sample_data"
+sys.path.insert(0, str(ROOT / "tests"))
 
 from dicom_factory import write_series  # noqa: E402
 
@@ -79,7 +80,7 @@ def phantom() -> tuple[np.ndarray, np.ndarray]:
     return hu, organ
 
 
-def main(out_dir: Path = HERE) -> None:
+def main(out_dir: Path = SAMPLE_DATA) -> None:
     """Write ``ct_phantom/`` and ``ct_phantom_organ.nii.gz`` into ``out_dir``."""
     out_dir = Path(out_dir)
     hu, organ = phantom()
@@ -107,4 +108,4 @@ def main(out_dir: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE_DATA)

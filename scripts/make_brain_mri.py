@@ -1,6 +1,6 @@
-"""Build sample_data/brain_mri/ from the MNI ICBM152 2009 template that nilearn ships.
+"""Build the package's sample_data/brain_mri/ from the MNI ICBM152 2009 template that nilearn ships.
 
-Run: ``.venv/bin/python sample_data/make_brain_mri.py`` (needs nilearn, the dev extra).
+Run: ``.venv/bin/python scripts/make_brain_mri.py`` (needs nilearn, the dev extra).
 Deterministic: the same nilearn files give byte-identical outputs.
 """
 from pathlib import Path

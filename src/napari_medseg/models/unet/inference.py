@@ -24,13 +24,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import MedsegError
-from ..volume import Volume
-from .pipeline import Pipeline, labels_on_volume_grid, volume_to_metatensor
+from ...errors import MedsegError
+from ...volume import Volume
+from ..devices import resolve_device
+from .metatensor import labels_on_volume_grid, volume_to_metatensor
+from .pipeline import Pipeline
 from .resample_grid import axis_aligned_grids
 
 ProgressCallback = Callable[[float, str], "bool | None"]
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class SegmentationCancelled(MedsegError):
@@ -70,22 +71,6 @@ class Attempt:
 
     sw_batch_size: int
     stitch_device: str
-
-
-def choose_device(requested: str = "auto") -> torch.device:
-    """The torch device for ``auto`` / ``cpu`` / ``cuda`` / ``mps``; refuses one that is absent."""
-    requested = (requested or "auto").lower()
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise MedsegError("--device cuda: no CUDA GPU is available on this machine; use --device auto or cpu")
-    if requested == "mps" and not has_mps:
-        raise MedsegError("--device mps: Apple MPS is not available on this machine; use --device auto or cpu")
-    if requested not in DEVICES:
-        raise MedsegError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
-    return torch.device(requested)
 
 
 def fallback_plan(sw_batch_size: int, device: torch.device, stitch_on_gpu: bool = True) -> list[Attempt]:
@@ -201,7 +186,7 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
     from monai.data import decollate_batch, list_data_collate
 
     start = time.perf_counter()
-    dev = choose_device(device)
+    dev = resolve_device(device)
     report = _Reporter(progress, cancel)
     report(0.0, f"preprocessing for {pipeline.name}")
     key = pipeline.image_key

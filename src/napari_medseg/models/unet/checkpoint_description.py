@@ -11,7 +11,8 @@ Description (``model.json`` / ``model.yaml``), paths relative to the file::
                    channels: [16, 32, 64, 128], strides: [2, 2, 2], num_res_units: 2}
     weights: model.pt             # a state dict (optionally under "model" / "state_dict")
     spacing_mm: [1.5, 1.5, 2.0]   # resample to this before the network (RAS x, y, z); omit to keep
-    intensity: {kind: window, a_min: -57, a_max: 164}   # or {kind: zscore}, {kind: percentiles, lower: 0.5, upper: 99.5}
+    intensity: {kind: window, a_min: -57, a_max: 164}
+                # or {kind: zscore}, {kind: percentiles, lower: 0.5, upper: 99.5}
     roi_size: [96, 96, 96]
     overlap: 0.25
     sw_batch_size: 4
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import MedsegError
+from ...errors import MedsegError
+from ..weights import load_weights
 from .pipeline import Pipeline
-from .weights import load_weights
 
 NETWORKS = ("UNet", "DynUNet", "SegResNet", "SwinUNETR")
 DESCRIPTION_SUFFIXES = (".json", ".yaml", ".yml")
@@ -92,7 +93,15 @@ def load_checkpoint(path: str | Path, name: str | None = None) -> Pipeline:
     Post-processing: softmax, argmax, then back to the input grid with nearest neighbour.
     """
     from monai.inferers import SlidingWindowInferer
-    from monai.transforms import Activationsd, AsDiscreted, Compose, EnsureChannelFirstd, Invertd, Orientationd, Spacingd
+    from monai.transforms import (
+        Activationsd,
+        AsDiscreted,
+        Compose,
+        EnsureChannelFirstd,
+        Invertd,
+        Orientationd,
+        Spacingd,
+    )
 
     path = Path(path).resolve()
     desc = read_description(path)
