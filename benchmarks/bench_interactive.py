@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interactive_cases import ct_organs, mni_deep, sample_ct  # noqa: E402
 
 from napari_medseg.models.sam import InteractiveSession, load_predictor  # noqa: E402
-from napari_medseg.models.sam.propagation import Extent, default_margin, mask_box  # noqa: E402
+from napari_medseg.models.sam.propagation import default_margin, mask_box  # noqa: E402
 
 CLICKS = 10
 NOC_CAP = 20
@@ -208,8 +208,9 @@ def report(family: str, record: dict) -> None:
               f"| {int(np.sum(r['outside']))} |")
     ours = np.array(record["ours"]["curves"])
     drops = [ours[:, k].mean() - ours[:, k - 1].mean() for k in range(1, CLICKS + 1)]
+    c3 = np.array(record["ours"]["curves3d"])
     print(f"ours: worst change of the mean Dice from one click to the next {min(drops):+.4f} (target >= -0.005); "
-          f"3D Dice raised by 3 corrections on {np.mean(np.array(record['ours']['curves3d'])[:, 3] > np.array(record['ours']['curves3d'])[:, 0]) * 100:.0f} % of structures")
+          f"3D Dice raised by 3 corrections on {np.mean(c3[:, 3] > c3[:, 0]) * 100:.0f} % of structures")
     for method in ("before", "ours"):
         r = record[method]
         timing = f"propagation median {np.median(r['propagate_s']):.2f} s"

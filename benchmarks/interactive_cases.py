@@ -74,7 +74,7 @@ def ct_organ_volume(seed: int, shape=(24, 160, 160)):
         for other in structures.values():
             mask &= ~other
         structures[f"neighbour{n + 1}_{kind}"] = mask
-    for n, (name, mask) in enumerate(structures.items()):
+    for n, mask in enumerate(structures.values()):
         hu[mask] = organ_hu if n == 0 else organ_hu + rng.uniform(-15, 15)
     hu = ndimage.gaussian_filter(hu, (0.3, 0.6, 0.6)) + rng.normal(0, 12, shape) * (body < 1)
     return hu.astype(np.float32), {name: m for name, m in structures.items() if m.sum() > 200}

@@ -13,7 +13,6 @@ from scipy import ndimage
 from napari_medseg.models.sam import InteractiveSession
 from napari_medseg.models.sam.corrections import apply_click, object_at
 from napari_medseg.models.sam.propagation import structure_ends
-
 from test_sam_model import ct_phantom, dice, predictor  # noqa: F401  (fixture)
 
 

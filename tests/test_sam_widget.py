@@ -7,7 +7,6 @@ import torch
 
 from napari_medseg._napari.sam_widget import SamWidget
 from napari_medseg.metrics.report import format_ml
-
 from test_sam_model import ct_phantom, dice
 
 WAIT_MS = 240_000

@@ -104,6 +104,12 @@ def world_affine_from_state(state: dict[str, Any]) -> np.ndarray:
     return extra @ physical
 
 
+def layer_grid(layer) -> dict[str, Any]:
+    """Transform keyword arguments that put a new layer on ``layer``'s data grid (units included)."""
+    return {"scale": layer.scale, "translate": layer.translate, "rotate": layer.rotate,
+            "shear": layer.shear, "affine": layer.affine.affine_matrix, "units": layer.units}
+
+
 def volume_from_layer(layer) -> Volume:
     """A Volume for a 3D napari Image or Labels layer (its data and world geometry).
 
@@ -112,9 +118,7 @@ def volume_from_layer(layer) -> Volume:
     """
     if layer.ndim != 3:
         raise ValueError(f"layer {layer.name!r} is {layer.ndim}D; a 3D volume is needed")
-    state = {"scale": layer.scale, "translate": layer.translate, "rotate": layer.rotate,
-             "shear": layer.shear, "affine": layer.affine.affine_matrix}
-    return volume_from_data(np.asarray(layer.data), state, layer.metadata)
+    return volume_from_data(np.asarray(layer.data), layer_grid(layer), layer.metadata)
 
 
 def volume_from_data(data: np.ndarray, state: dict[str, Any], metadata: dict | None = None) -> Volume:

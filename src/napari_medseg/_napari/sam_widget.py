@@ -15,7 +15,6 @@ clicks, G accept, Shift-G propagate, N next label value.
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -25,22 +24,18 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, Pro
 from napari.qt.threading import create_worker
 
 from ..cache import cache_root
-from ..library_warnings import quietly
 from ..ct_windows import WINDOWS
+from ..library_warnings import quietly
 from ..models.registry import DEVICES, SAM_TYPES
 from ..models.sam import InteractiveSession, load_predictor
 from ..models.sam.propagation import Extent
 from .autosave import ensure_autosave
+from .layers import layer_grid
+from .sam_embedding import BackgroundEmbedder
 from .volume_legend import VolumeLegend
 
 _MR = "MR (percentiles)"
 _INSIDE, _OUTSIDE = "lime", "red"
-
-
-def _geometry(layer) -> dict:
-    """Transform keyword arguments that put a new layer on ``layer``'s data grid."""
-    return {"affine": layer.affine.affine_matrix, "scale": layer.scale, "translate": layer.translate,
-            "rotate": layer.rotate, "shear": layer.shear, "units": layer.units}
 
 
 def _tip(widget, text: str):
@@ -99,8 +94,8 @@ class SamWidget(Container):
         self._session_key: tuple | None = None
         self._target_key: tuple | None = None
         self._queue: list = []  # interactions waiting for the worker
-        self._worker = self._embed_worker = None
-        self._stop_embedding = threading.Event()
+        self._worker = None
+        self.embedder = BackgroundEmbedder(self.embedding_progress, lambda: self._worker is not None, self._failed)
         self._closing = False
 
         for event in (napari_viewer.layers.events.inserted, napari_viewer.layers.events.removed):
@@ -130,15 +125,15 @@ class SamWidget(Container):
         self._drop_session()
         if image is None:
             return
-        geometry = _geometry(image)
+        geometry = layer_grid(image)
         image.events.data.connect(self._drop_session)  # edited pixels: window and embeddings anew
         if self.boxes is None or self.boxes not in self.viewer.layers:
             self.boxes = self.viewer.add_shapes(name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent",
                                                 edge_width=1, **geometry)
             self.boxes.events.data.connect(self._box_drawn)
         if self.points is None or self.points not in self.viewer.layers:
-            self.points = self.viewer.add_points(name="SAM clicks", ndim=3, size=5, features={"inside": np.zeros(0, bool)},
-                                                 face_color=_INSIDE, **geometry)
+            self.points = self.viewer.add_points(name="SAM clicks", ndim=3, size=5, face_color=_INSIDE,
+                                                 features={"inside": np.zeros(0, bool)}, **geometry)
             self.points.feature_defaults = {"inside": True}
             self.points.events.data.connect(self._point_added)
         if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
@@ -158,7 +153,7 @@ class SamWidget(Container):
         if self.labels_combo.value is None:
             image = self.image_combo.value
             layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels",
-                                           **_geometry(image))
+                                           **layer_grid(image))
             self.reset_choices()
             self.labels_combo.value = layer
         return self.labels_combo.value
@@ -204,7 +199,7 @@ class SamWidget(Container):
 
     # ---- the session, built and driven in one worker at a time ---------------------------
     def _drop_session(self, *_):
-        self._stop_embedding.set()
+        self.embedder.stop()
         self.session, self._session_key, self._target_key = None, None, None
 
     def _keys(self) -> tuple[tuple, tuple]:
@@ -225,7 +220,7 @@ class SamWidget(Container):
     @property
     def idle(self) -> bool:
         """True when no model work (foreground or background embedding) is running."""
-        return self._worker is None and self._embed_worker is None
+        return self._worker is None and not self.embedder.running
 
     def _submit(self, steps: list, describe: str = ""):
         """Queue interactions (callables ``session -> Change``); run the queue in a worker."""
@@ -392,40 +387,12 @@ class SamWidget(Container):
     def shutdown(self):
         """Stop background work (embedding, a running propagation); for closing the viewer."""
         self._closing = True
-        self._stop_embedding.set()
+        self.embedder.stop()
         self.cancel()
 
-    # ---- background embeddings of the viewed axis ---------------------------------------------
     def _start_embedding(self):
-        """Embed every slice of the viewed axis, nearest to the current slice first, one at a time."""
-        if self._closing or self.session is None or self._embed_worker is not None:
-            return
-        axis, index, session = self._slice_axis(), self._current_index(), self.session
-        order = sorted(range(session.shape[axis]), key=lambda i: abs(i - index))
-        if all(session.is_embedded(axis, i) for i in order):
-            self.embedding_progress.max = self.embedding_progress.value = len(order)
-            return
-        self._stop_embedding.clear()
-        stop, busy = self._stop_embedding, lambda: self._worker is not None
-
-        def work():
-            for done, i in enumerate(order, start=1):
-                while busy() and not stop.is_set():  # the user's interactions go first
-                    time.sleep(0.05)
-                if stop.is_set():
-                    return
-                session.embed(axis, [i])
-                yield done, len(order)
-
-        def report(step):
-            self.embedding_progress.max, self.embedding_progress.value = step[1], step[0]
-
-        worker = create_worker(quietly(work))
-        worker.yielded.connect(report)
-        worker.errored.connect(self._failed)
-        worker.finished.connect(lambda: setattr(self, "_embed_worker", None))
-        self._embed_worker = worker
-        worker.start()
+        if not self._closing and self.session is not None:
+            self.embedder.start(self.session, self._slice_axis(), self._current_index())
 
     # ---- modes and keys --------------------------------------------------------------------
     def box_mode(self):

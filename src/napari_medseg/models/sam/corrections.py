@@ -21,7 +21,7 @@ not. Slices are (H, W) arrays; points are ``(x, y)`` = (column, row) pixel indic
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage

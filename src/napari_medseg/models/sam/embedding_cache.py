@@ -82,9 +82,8 @@ class EmbeddingCache:
         self._remember(key, embedding)
         path = self._file(key)
         if path is not None and not path.exists():
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.save(handle, embedding.numpy())
+            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, embedding.numpy())
 
     def _remember(self, key: Key, embedding: torch.Tensor) -> None:
         with self._lock:

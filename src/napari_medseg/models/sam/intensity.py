@@ -37,13 +37,28 @@ class IntensityMapping:
     keep_zero: bool = False
 
     def apply(self, array: np.ndarray) -> np.ndarray:
-        """Map any-shape intensities to uint8, truncating like MedSAM's ``np.uint8(...)``."""
-        scale = np.float32(255.0 / max(self.high - self.low, 1e-8))
-        out = (np.clip(array, self.low, self.high).astype(np.float32) - np.float32(self.low)) * scale
-        out = out.astype(np.uint8)
-        if self.keep_zero:
-            out[array == 0] = 0
+        """Map any-shape intensities to uint8, truncating like MedSAM's ``np.uint8(...)``.
+
+        Works through the first axis in chunks of about 4 M voxels, so the float temporaries
+        stay small (a 512 x 512 x 300 CT needs its uint8 output and ~50 MB more).
+        """
+        array = np.asarray(array)
+        out = np.empty(array.shape, np.uint8)
+        if array.ndim == 0 or array.size == 0:
+            out[...] = self._map(array)
+            return out
+        step = max(1, (1 << 22) // max(1, array[0].size))
+        for start in range(0, array.shape[0], step):
+            out[start : start + step] = self._map(array[start : start + step])
         return out
+
+    def _map(self, chunk: np.ndarray) -> np.ndarray:
+        scale = np.float32(255.0 / max(self.high - self.low, 1e-8))
+        mapped = (np.clip(chunk, self.low, self.high).astype(np.float32) - np.float32(self.low)) * scale
+        mapped = mapped.astype(np.uint8)
+        if self.keep_zero:
+            mapped[chunk == 0] = 0
+        return mapped
 
 
 def choose_mapping(array: np.ndarray, window: str | None = None, modality: str | None = None) -> IntensityMapping:

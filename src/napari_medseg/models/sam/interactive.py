@@ -19,15 +19,22 @@ Slices along ``axis`` are (rows, columns) = the two other array axes in increasi
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 import numpy as np
 
 from .corrections import Click, apply_click
 from .predictor import SamPredictor
-from .propagation import (Extent, default_margin, drive, intensity_profile, mask_box, propagate_masks_steps,
-                          structure_ends)
+from .propagation import (
+    Extent,
+    default_margin,
+    drive,
+    intensity_profile,
+    mask_box,
+    propagate_masks_steps,
+    structure_ends,
+)
 from .session import SamSession
 
 __all__ = ["Change", "InteractiveSession"]

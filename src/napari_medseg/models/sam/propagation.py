@@ -7,8 +7,8 @@ and boxes ``(x0, y0, x1, y1)`` in pixel indices, as in ``predictor.py``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Callable, Generator
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def seed_ranges(indices: list[int], extent: Extent) -> list[tuple[int, int]]:
     ranges overlap; where both seeds reach a slice, the nearer seed's mask is kept.
     """
     ranges = []
-    for n, index in enumerate(indices):
+    for n in range(len(indices)):
         low = extent.first if n == 0 else indices[n - 1] + 1
         high = extent.last if n == len(indices) - 1 else indices[n + 1] - 1
         ranges.append((low, high))

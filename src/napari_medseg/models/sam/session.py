@@ -7,7 +7,7 @@ that display the two axes the other way round.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

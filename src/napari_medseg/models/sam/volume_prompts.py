@@ -14,9 +14,9 @@ import numpy as np
 from ...errors import MedsegError
 from ..devices import resolve_device
 from .embedding_cache import EmbeddingCache
+from .interactive import InteractiveSession
 from .networks import build_network
 from .onnx_backend import onnx_models
-from .interactive import InteractiveSession
 from .predictor import SamPredictor
 from .propagation import Extent
 
