@@ -1,7 +1,7 @@
 """Simulated user correcting LiteMedSAM: our interactive session against the behaviour before it.
 
 Protocol (RITM / SAM / SAM-Med): the box is the truth's bounding box on a slice, each side
-jittered by 0-3 px; then up to 10 clicks, each at the interior point farthest from the
+jittered by 0-3 px; then 10 clicks (up to 20 while Dice < 0.9, for NoC), each at the interior point farthest from the
 border of the largest error region (positive in a false negative region, negative in a
 false positive one). 2D: on the slices at 30 %, 50 % and 70 % of each structure's extent.
 3D: the box on the middle slice propagated through the whole volume (the default range),
@@ -118,9 +118,9 @@ def run_2d(predictor, session, truth, rng, record):
             else:
                 mask = before_decode(predictor, embedding, geo, box, [])
             clicks, curve, times = [], [dice(mask, gt)], []
-            for _ in range(NOC_CAP):
+            for n in range(NOC_CAP):
                 click = next_click(mask, gt)
-                if click is None:
+                if click is None or (n >= CLICKS and curve[-1] >= 0.9):  # NoC@90 known, Dice@10 recorded
                     curve.append(curve[-1])
                     continue
                 clicks.append(click)

@@ -1,8 +1,10 @@
 """Screenshots of the Interactive SAM widget on the sample CT for docs/sam.md.
 
 Run under a display or Xvfb: ``xvfb-run -a .venv/bin/python docs/make_sam_screenshots.py``.
-Writes docs/img/sam_box_prompt.png (a box on one slice and its preview) and
-docs/img/sam_propagated.png (the accepted, propagated organ).
+Writes docs/img/sam_box_prompt.png (a sloppy box on one slice and its preview, propagated),
+docs/img/sam_correction.png (an outside click [Shift-W] removing what the box took in too
+much, inside clicks [W] adding what it missed) and docs/img/sam_propagated.png (the accepted
+organ). Prints the Dice to the organ's truth after each step.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
+from scipy import ndimage
 
 from napari_medseg._napari.layers import image_layer_data
 from napari_medseg._napari.sam_widget import SamWidget
@@ -23,8 +26,26 @@ OUT = ROOT / "docs" / "img"
 
 def wait(widget: SamWidget) -> None:
     app = QApplication.instance()
-    while widget._busy or widget._pending:
+    app.processEvents()
+    while widget.busy:
         app.processEvents()
+
+
+def dice(a, b) -> float:
+    return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def worst_error_click(pred, truth):
+    """(row, col, inside) at the centre of the largest error region of a slice."""
+    best = None
+    for error, inside in ((truth & ~pred, True), (pred & ~truth, False)):
+        labels, n = ndimage.label(error)
+        if n and (best is None or np.bincount(labels.ravel())[1:].max() > best[0]):
+            sizes = np.bincount(labels.ravel())[1:]
+            best = (sizes.max(), labels == np.argmax(sizes) + 1, inside)
+    depth = ndimage.distance_transform_edt(np.pad(best[1], 1))[1:-1, 1:-1]
+    r, c = np.unravel_index(np.argmax(depth), depth.shape)
+    return r, c, best[2]
 
 
 def main() -> None:
@@ -37,26 +58,37 @@ def main() -> None:
     widget = SamWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Interactive SAM", area="right")
     widget.image_combo.value = image
+    wait(widget)
     zs = np.flatnonzero(organ.any(axis=(1, 2)))
     k = int(zs[len(zs) // 2])
     viewer.dims.set_current_step(0, k)
     rows, cols = np.nonzero(organ[k])
-    r0, r1, c0, c1 = rows.min() - 2, rows.max() + 2, cols.min() - 2, cols.max() + 2
+    r0, r1, c0, c1 = rows.min() - 4, rows.max() + 14, cols.min() - 4, cols.max() + 14  # too large a box
+    widget.box_mode()
     widget.boxes.add_rectangles(np.array([[k, r0, c0], [k, r0, c1], [k, r1, c1], [k, r1, c0]], float))
     wait(widget)
-    viewer.layers.selection.active = widget.boxes
-    viewer.screenshot(str(OUT / "sam_box_prompt.png"), canvas_only=False)
-    widget.accept()
-    widget.first.value, widget.last.value = int(zs[0]) - 2, int(zs[-1]) + 2
     widget.propagate()
     wait(widget)
+    preview = widget.preview_layer.data > 0
+    print(f"box + propagation: Dice {dice(preview, organ):.3f}; slice {k}: {dice(preview[k], organ[k]):.3f}")
+    viewer.screenshot(str(OUT / "sam_box_prompt.png"), canvas_only=False)
+    for _ in range(3):  # the slice the user looks at: click where the preview is most wrong
+        r, c, inside = worst_error_click(widget.preview_layer.data[k] > 0, organ[k])
+        widget.point_mode(inside)
+        widget.points.add(np.array([[k, r, c]], float))
+        wait(widget)
+        preview = widget.preview_layer.data > 0
+        print(f"{'inside' if inside else 'outside'} click at ({r}, {c}): Dice {dice(preview, organ):.3f}; "
+              f"slice {k}: {dice(preview[k], organ[k]):.3f}")
+    viewer.layers.selection.active = widget.points
+    viewer.screenshot(str(OUT / "sam_correction.png"), canvas_only=False)
     widget.accept()
     viewer.dims.set_current_step(0, int(zs[len(zs) // 4]))
     viewer.layers.selection.active = widget.labels_combo.value
     viewer.screenshot(str(OUT / "sam_propagated.png"), canvas_only=False)
     labels = np.asarray(widget.labels_combo.value.data)
-    dice = 2 * ((labels == 1) & organ).sum() / ((labels == 1).sum() + organ.sum())
-    print(f"propagated Dice to the organ truth: {dice:.3f}")
+    print(f"accepted: Dice to the organ truth {dice(labels == 1, organ):.3f}")
+    widget.shutdown()
     viewer.close()
 
 

@@ -70,10 +70,10 @@ class SamWidget(Container):
         self.last = _tip(SpinBox(value=0, min=0, max=100000, label="to slice"),
                          "Last slice of the viewed axis propagation may reach (it stops where the structure ends).")
         buttons = {
-            "box": ("Box mode [Q]", self.box_mode, "Draw a box around the structure on a slice."),
-            "point": ("Click mode [W]", self.point_mode, "Click inside the structure to add; Shift-W to remove."),
+            "box": ("Box [Q]", self.box_mode, "Draw a box around the structure on a slice."),
+            "point": ("Click [W]", self.point_mode, "Click inside the structure to add; Shift-W to remove."),
             "accept": ("Accept [G]", self.accept, "Write the preview into the labels layer (Ctrl+Z undoes)."),
-            "propagate": ("Propagate [Shift-G]", self.propagate, "Carry the prompted slices through the range."),
+            "propagate": ("Propagate [⇧G]", self.propagate, "Carry the prompted slices through the range."),
             "cancel": ("Cancel", self.cancel, "Stop a running propagation; nothing changes."),
             "reset": ("Reset", self.reset, "Drop the preview and prompts; start again from the labels layer."),
         }
@@ -85,10 +85,12 @@ class SamWidget(Container):
         self.embedding_progress = ProgressBar(value=0, min=0, max=1, label="slices embedded")
         self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
         self.status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
+        self.status.min_width, self.status.min_height = 300, 56  # room for three wrapped lines
         self.volumes = VolumeLegend(napari_viewer)
         self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
-                     self.window, self.device, self.first, self.last, *self.buttons.values(), self.progress,
-                     self.embedding_progress, self.status, self.volumes])
+                     self.window, self.device, self.first, self.last, *self._button_rows(), self.progress,
+                     self.embedding_progress,
+                     Container(widgets=[self.status, self.volumes], labels=False)])  # the dock's full width
 
         self.session: InteractiveSession | None = None
         self._session_key: tuple | None = None
@@ -110,6 +112,11 @@ class SamWidget(Container):
         napari_viewer.dims.events.ndisplay.connect(lambda *_: self._axis_changed())
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         self._image_changed()
+
+    def _button_rows(self) -> list[Container]:
+        """The buttons three to a row, so the dock fits a laptop screen."""
+        buttons = list(self.buttons.values())
+        return [Container(widgets=buttons[i : i + 3], layout="horizontal", labels=False) for i in range(0, len(buttons), 3)]
 
     # ---- layers -------------------------------------------------------------------------
     def _image_choices(self, _widget=None) -> list:
