@@ -29,6 +29,7 @@ from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .autosave import ensure_autosave
+from .save_labels import SaveLabels
 from .volume_legend import VolumeLegend
 
 OTHER = "other (choose a file)..."
@@ -118,8 +119,9 @@ class SegmentWidget(Container):
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self._legend = VolumeLegend(napari_viewer)
+        self._save = SaveLabels(napari_viewer)
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
-                                  self._cancel_button, self._progress, self._status, self._legend])
+                                  self._cancel_button, self._progress, self._status, self._legend, self._save])
         self.confirm = ask_yes_no
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         self.worker = None
@@ -211,6 +213,7 @@ class SegmentWidget(Container):
             segmentation = result.segmentation
             target = self._on_result(image_layer, volume, model, segmentation)
             self._legend.follow(target, labels=segmentation.label_names, volumes_ml=result.volumes_ml)
+            self._save.select(target)
 
     def _on_error(self, exc: Exception, layer) -> None:
         if isinstance(exc, SegmentationCancelled):

@@ -33,15 +33,18 @@ def read_nifti(path: str | Path) -> Volume:
     if data.ndim != 3:
         raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D volumes are supported")
     meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name}
+    if img.header.get_intent()[0] == "label":  # NIFTI_INTENT_LABEL: a label map, not an image
+        meta["labels"] = True
     return Volume.from_file_order(data, RAS_TO_LPS @ img.affine, meta)
 
 
-def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
+def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None, labels: bool = False) -> Path:
     """Write ``array`` (on ``reference``'s grid, package axis order) as NIfTI.
 
     The voxels are written in the reference's file order with its file affine; sform
     and qform are set to the same matrix (code 1, scanner), so 3D Slicer, ITK-SNAP and
-    nibabel open it aligned with the source. The write is atomic.
+    nibabel open it aligned with the source. ``labels=True`` sets the intent to
+    ``NIFTI_INTENT_LABEL`` (a label map). The write is atomic.
     """
     import nibabel as nib
 
@@ -55,6 +58,8 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
     img.set_sform(affine, code=1)
     img.set_qform(affine, code=1)
     img.header.set_xyzt_units("mm")
+    if labels:
+        img.header.set_intent("label")
     with atomic_path(path) as tmp:
         nib.save(img, str(tmp))
     return Path(path)
