@@ -44,8 +44,10 @@ def read_layers(path) -> list[tuple]:
     import napari
 
     from .autosave import ensure_autosave, recovery_note
+    from .orientation import ensure_orientation
 
     ensure_autosave(napari.current_viewer())  # corrections painted on what opens here are never lost
+    ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
     layers, notes = [], []
     for v in volumes:
         name = v.meta.get("description") or Path(v.meta.get("path", "")).name

@@ -29,6 +29,7 @@ from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
 from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .autosave import ensure_autosave
+from .orientation import ensure_orientation
 from .save_labels import SaveLabels
 from .volume_legend import VolumeLegend
 
@@ -124,6 +125,7 @@ class SegmentWidget(Container):
                                   self._cancel_button, self._progress, self._status, self._legend, self._save])
         self.confirm = ask_yes_no
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
+        ensure_orientation(napari_viewer)
         self.worker = None
         self._cancel = threading.Event()
         self._retry_trusted = False
