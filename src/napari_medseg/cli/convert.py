@@ -1,4 +1,4 @@
-"""``medseg convert PATH OUT [--series UID]``: write a volume as NIfTI, NRRD or MHA."""
+"""``medseg convert PATH OUT [--series UID] [--volume N]``: write a volume as NIfTI, NRRD or MHA."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +9,7 @@ def add_parser(sub) -> None:
     p.add_argument("path")
     p.add_argument("out")
     p.add_argument("--series", help="SeriesInstanceUID (or series id from 'medseg info') when PATH holds several")
+    p.add_argument("--volume", type=int, metavar="N", help="which volume of a 4D NIfTI (0-based; default 0)")
     p.set_defaults(func=run)
 
 
@@ -22,7 +23,7 @@ def run(args) -> int:
             lines = [f"{args.path} holds {len(found)} series; choose one with --series:"]
             lines += [f"  {s.series_uid}  {s.modality}  {s.description!r}  {s.n_files} files" for s in found]
             raise ExitWithStatus("\n".join(lines), status=2)
-    vol = read_volume(args.path, series=args.series)
+    vol = read_volume(args.path, series=args.series, volume=args.volume)
     write_volume(args.out, vol.array, vol)
     for w in vol.meta.get("warnings", []):
         print(f"warning: {w}")

@@ -71,7 +71,7 @@ def is_readable_path(path: str | Path) -> bool:
     return path.is_file() and is_dicom_file(path)
 
 
-def read_volume(path: str | Path, series: str | None = None) -> Volume:
+def read_volume(path: str | Path, series: str | None = None, volume: int | None = None) -> Volume:
     """Read one volume from a file or a DICOM folder.
 
     Parameters
@@ -82,6 +82,8 @@ def read_volume(path: str | Path, series: str | None = None) -> Volume:
     series : str, optional
         SeriesInstanceUID (or the ``uid.N`` id ``medseg info`` prints for a UID that
         was split) to pick when the folder holds several series.
+    volume : int, optional
+        Which volume of a 4D NIfTI file (0-based; default the first).
 
     Raises
     ------
@@ -91,8 +93,10 @@ def read_volume(path: str | Path, series: str | None = None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
+    if volume is not None and not (path.is_file() and is_nifti(path)):
+        raise VolumeReadError(f"{path}: --volume picks a volume of a 4D NIfTI file; this is not one")
     if path.is_file() and (is_nifti(path) or is_itk(path)):
-        return _with_label_table(read_nifti_file(path) if is_nifti(path) else _read_itk_file(path))
+        return _with_label_table(read_nifti_file(path, volume) if is_nifti(path) else _read_itk_file(path))
     from . import dicom
 
     found = dicom.scan(path)
@@ -122,10 +126,10 @@ def read_all_volumes(path: str | Path) -> list[Volume]:
     return [s.load() for s in found]
 
 
-def read_nifti_file(path: Path) -> Volume:
+def read_nifti_file(path: Path, volume: int | None = None) -> Volume:
     from .nifti import read_nifti
 
-    return read_nifti(path)
+    return read_nifti(path, volume)
 
 
 def _read_itk_file(path: Path) -> Volume:
