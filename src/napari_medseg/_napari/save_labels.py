@@ -21,11 +21,12 @@ from .layers import volume_from_layer
 PLUGIN = "napari-medseg"
 
 
-def proposed_path(layer) -> Path:
-    """Where to save ``layer``: ``<image>_<layer name>.nii.gz`` beside its source image.
+def proposed_path(layer, name: str | None = None) -> Path:
+    """Where to save ``layer``: ``<image>_<name>.nii.gz`` beside its source image.
 
-    The source is the image the layer was drawn on (its file, or its DICOM folder);
-    without one, the user's home folder. A layer already saved keeps its file.
+    ``name`` defaults to the layer's name. The source is the image the layer was drawn
+    on (its file, or its DICOM folder); without one, the user's home folder. A label
+    map opened from a file keeps its file.
     """
     meta = (layer.metadata or {}).get("medseg", {})
     if meta.get("path") and str(meta["path"]).lower().endswith(WRITE_SUFFIXES):  # a label map opened from disk
@@ -33,7 +34,7 @@ def proposed_path(layer) -> Path:
     source = meta.get("source")
     if not source and layer.ndim == 3:
         source = volume_from_layer(layer).meta.get("path")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", layer.name).strip("_") or "labels"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name or layer.name).strip("_") or "labels"
     if not source:
         return Path.home() / f"{slug}.nii.gz"
     source = Path(source)
@@ -78,11 +79,11 @@ class SaveLabels(Container):
         if choices and self.layer.value is None:
             self.layer.value = choices[-1]
 
-    def select(self, layer) -> None:
-        """Choose ``layer`` (e.g. a new result) and propose its file name."""
+    def select(self, layer, name: str | None = None) -> None:
+        """Choose ``layer`` (e.g. a new result) and propose a file name (``<image>_<name>``)."""
         self.layer.reset_choices()
         self.layer.value = layer
-        self._propose(layer)
+        self.path.value = proposed_path(layer, name)
 
     def _propose(self, layer) -> None:
         if layer is not None:

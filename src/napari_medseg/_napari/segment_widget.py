@@ -170,6 +170,8 @@ class SegmentWidget(Container):
             show_error(str(exc))
             return
         model, device = self.selected_model(), self._device.value
+        if not trust_bundle and not self._image_suits(model, volume):  # a retry after trusting was checked already
+            return
         self._cancel.clear()
         relay = self._relay
 
@@ -191,6 +193,24 @@ class SegmentWidget(Container):
         self._status.value = f"running {Path(model).name} on {device}..."
         self._legend.clear()
         self.worker.start()
+
+    def _image_suits(self, model: str, volume) -> bool:
+        """True when the image matches the model's card, or the user chose to run it anyway."""
+        from ..models.model_card import card_of, mismatches
+
+        try:
+            card = card_of(model)
+        except MedsegError:  # an unusable model: the run itself says why
+            return True
+        found = mismatches(card, volume)
+        if not found:
+            return True
+        question = (f"{Path(model).name}: {'; '.join(found)}.\n\nIts results would be meaningless "
+                    "(e.g. 'grey matter' on a CT). Run it anyway?")
+        if self.confirm("Model and image do not match", question):
+            return True
+        self._status.value = f"not run: {found[0]}"
+        return False
 
     def cancel(self, *_args) -> None:
         """Ask the running job to stop after its current window batch."""
@@ -215,7 +235,7 @@ class SegmentWidget(Container):
             segmentation = result.segmentation
             target = self._on_result(image_layer, volume, model, segmentation)
             self._legend.follow(target, labels=segmentation.label_names, volumes_ml=result.volumes_ml)
-            self._save.select(target)
+            self._save.select(target, Path(model).name)
 
     def _on_error(self, exc: Exception, layer) -> None:
         if isinstance(exc, SegmentationCancelled):
