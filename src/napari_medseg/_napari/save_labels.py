@@ -1,5 +1,8 @@
 """Save labels: a labels layer, a file name proposed beside its source image, one button.
 
+:func:`beside_source` is where every file the widgets offer to write goes by default
+(label maps, the Evaluate widget's CSV), never napari's start folder.
+
 Used by the Segment widget; the file is written by the plugin's own writer
 (:func:`napari_medseg._napari.writer.write_labels`): the source image's grid, NIfTI
 intent label, names and colours in an ITK-SNAP label description beside it.
@@ -24,24 +27,32 @@ PLUGIN = "napari-medseg"
 def proposed_path(layer, name: str | None = None) -> Path:
     """Where to save ``layer``: ``<image>_<name>.nii.gz`` beside its source image.
 
-    ``name`` defaults to the layer's name. The source is the image the layer was drawn
-    on (its file, or its DICOM folder); without one, the user's home folder. A label
-    map opened from a file keeps its file.
+    ``name`` defaults to the layer's name. A label map opened from a file keeps its file.
     """
     meta = (layer.metadata or {}).get("medseg", {})
     if meta.get("path") and str(meta["path"]).lower().endswith(WRITE_SUFFIXES):  # a label map opened from disk
         return Path(meta["path"])
-    source = meta.get("source")
+    return beside_source(layer, name or layer.name, ".nii.gz")
+
+
+def beside_source(layer, name: str, suffix: str) -> Path:
+    """``<image>_<name><suffix>`` in the folder of the image ``layer`` was drawn on.
+
+    The source is the layer's image file, or its DICOM folder (the file goes beside
+    the folder); without one, the user's home folder.
+    """
+    meta = (layer.metadata or {}).get("medseg", {})
+    source = meta.get("source") or meta.get("path")
     if not source and layer.ndim == 3:
         source = volume_from_layer(layer).meta.get("path")
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name or layer.name).strip("_") or "labels"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "labels"
     if not source:
-        return Path.home() / f"{slug}.nii.gz"
+        return Path.home() / f"{slug}{suffix}"
     source = Path(source)
     stem = case_name(source) or source.name
     if slug.startswith(stem):  # "ct [brain-tissue]" on ct.nii.gz -> ct_brain-tissue, not ct_ct_brain-tissue
         slug = slug[len(stem):].strip("_") or "labels"
-    return source.parent / f"{stem}_{slug}.nii.gz"
+    return source.parent / f"{stem}_{slug}{suffix}"
 
 
 def save_labels(layer, path: str | Path) -> list[str]:

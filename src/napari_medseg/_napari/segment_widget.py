@@ -109,14 +109,19 @@ class SegmentWidget(Container):
 
     def __init__(self, napari_viewer):
         self.viewer = napari_viewer
-        self._image = ComboBox(label="image", choices=self._image_layers)
-        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER])
+        self._image = ComboBox(label="image", choices=self._image_layers,
+                               tooltip="the 3D image layer to segment (File > Open, or File > Open Sample)")
+        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER],
+                               tooltip="the network to run; each model's card says what images it expects "
+                                       "(you are asked before running it on others)")
         self._model_file = FileEdit(label="model file", mode="r", visible=False,
                                     tooltip="a bundle's configs/inference.json, or a checkpoint .json/.yaml")
-        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto")
-        self._run = PushButton(text="Run")
-        self._cancel_button = PushButton(text="Cancel", enabled=False)
-        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
+        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto",
+                                tooltip="where the network runs; auto = CUDA GPU, else Apple MPS, else CPU")
+        self._run = PushButton(text="Run", tooltip="segment the image; the result becomes an editable labels layer")
+        self._cancel_button = PushButton(text="Cancel", enabled=False, tooltip="stop after the current window batch")
+        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0,
+                                     tooltip="fraction of the sliding windows done")
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self._legend = VolumeLegend(napari_viewer)
