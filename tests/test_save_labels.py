@@ -114,3 +114,11 @@ def test_ordinary_images_are_not_claimed_by_our_reader(make_napari_viewer, tmp_p
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(tif))  # no "which reader?" question: napari's reader alone
     assert layer.data.shape == (8, 8)
+
+
+def test_save_labels_docks_from_the_plugins_menu(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Save labels")
+    assert widget.button.text == "Save labels"
+    viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="drawn")
+    assert widget.layer.value.name == "drawn"  # follows the viewer's labels layers

@@ -3,7 +3,7 @@
 :func:`beside_source` is where every file the widgets offer to write goes by default
 (label maps, the Evaluate widget's CSV), never napari's start folder.
 
-Used by the Segment widget; the file is written by the plugin's own writer
+Docked on its own (Plugins > MedSeg > Save labels) and inside the Segment widget; the file is written by the plugin's own writer
 (:func:`napari_medseg._napari.writer.write_labels`): the source image's grid, NIfTI
 intent label, names and colours in an ITK-SNAP label description beside it.
 """
@@ -66,8 +66,8 @@ def save_labels(layer, path: str | Path) -> list[str]:
 class SaveLabels(Container):
     """Labels layer + file name (proposed beside the source image) + *Save labels* button."""
 
-    def __init__(self, viewer):
-        self.viewer = viewer
+    def __init__(self, napari_viewer):
+        viewer = self.viewer = napari_viewer
         self.layer = ComboBox(label="labels", choices=self._labels_layers, nullable=True,
                               tooltip="the labels layer to save")
         self.path = FileEdit(label="save as", mode="w", filter="*.nii.gz *.nii *.nrrd *.mha",
