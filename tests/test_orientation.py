@@ -49,7 +49,9 @@ def test_each_plane_shows_its_letters_and_superior_up(make_napari_viewer, marked
     viewer.dims.set_point(order[0], 34.0 if order[0] == 0 else -34.0)  # the slice through the bright block (S 34, P -34, L -34)
     viewer.reset_view()
     assert guide.plane == plane and guide.letters == letters
-    assert f"{plane}: top {letters['top']}" in viewer.text_overlay.text
+    overlays = viewer.canvas.overlays
+    assert overlays["text"].text.startswith(plane)
+    assert {edge: overlays[f"medseg_{edge}"].text for edge in letters} == letters
     row, col = _bright_centre(viewer)  # the block (superior / anterior / right) is where the letters say
     assert (row < 0.5) == (bright_at[0] == "top") and (col < 0.5) == (bright_at[1] == "left")
 
@@ -63,11 +65,12 @@ def test_cursor_readout_names_ras_lps_and_hounsfield_units(make_napari_viewer, m
     # RAS voxel (34, 34, 34) is in the bright block: LPS (-34, -34, 34), napari world (S, P, L) = (34, -34, -34)
     viewer.dims.set_point(0, 34.0)  # the axial slice the cursor is on
     guide.move((34.0, -34.0, -34.0))
-    assert guide.cursor == "RAS 34.0, 34.0, 34.0 mm  |  LPS -34.0, -34.0, 34.0 mm  |  1000 HU"
-    assert guide.cursor in viewer.text_overlay.text
+    assert guide.cursor == "RAS 34.0, 34.0, 34.0 mm\nLPS -34.0, -34.0, 34.0 mm\n1000 HU"
+    assert guide.cursor in viewer.canvas.overlays["text"].text
 
 
 def test_edge_letters_follow_the_camera():
     assert edge_letters((0, 2), up=True) == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
     assert edge_letters((0, 2), up=False, right=False) == {"top": "I", "bottom": "S", "left": "L", "right": "R"}
-    assert cursor_text((1, 2, 3)) == "RAS -3.0, -2.0, 1.0 mm  |  LPS 3.0, 2.0, 1.0 mm"
+    assert cursor_text((1, 2, 3)) == "RAS -3.0, -2.0, 1.0 mm\nLPS 3.0, 2.0, 1.0 mm"
+    assert cursor_text((0.0, 0.01, 0.0)).startswith("RAS 0.0, 0.0, 0.0 mm")  # no "-0.0"

@@ -54,13 +54,18 @@ def edge_letters(displayed: Sequence[int], up: bool, right: bool = True) -> dict
 
 
 def cursor_text(world_spl: Sequence[float], value=None, unit: str = "") -> str:
-    """One line for the cursor: RAS and LPS millimetres (both labelled) and the value under it.
+    """Lines for the cursor: RAS mm, LPS mm (each labelled) and the value under it.
 
     ``world_spl`` is a napari world position (S, P, L) in mm.
     """
     s, p, left = (float(c) for c in world_spl[-3:])
-    text = f"RAS {-left:.1f}, {-p:.1f}, {s:.1f} mm  |  LPS {left:.1f}, {p:.1f}, {s:.1f} mm"
+    lines = [f"RAS {_mm(-left)}, {_mm(-p)}, {_mm(s)} mm", f"LPS {_mm(left)}, {_mm(p)}, {_mm(s)} mm"]
     if value is not None:
         number = f"{value:.4g}" if isinstance(value, float) else str(value)
-        text += f"  |  {number} {unit}".rstrip()
-    return text
+        lines.append(f"{number} {unit}".rstrip())
+    return "\n".join(lines)
+
+
+def _mm(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text

@@ -3,19 +3,23 @@
 :func:`ensure_orientation` starts one guide per viewer (the reader, the samples and the
 widgets call it). The guide sets ``viewer.camera.orientation2d`` whenever the displayed
 axes change, so coronal and sagittal views show superior up (axial views keep anterior
-up and the patient's right on the screen's left), and writes into napari's text overlay
-(top left) the plane, the letter at each screen edge, and the cursor position in RAS and
-LPS millimetres with the value under it (HU for CT).
+up and the patient's right on the screen's left), puts the anatomical letter of each screen
+edge on the canvas (four text overlays of ``viewer.canvas.overlays``), and writes into
+napari's text overlay (top left, a narrow column clear of the top letter) the plane and
+the cursor position in RAS and LPS millimetres with the value under it (HU for CT).
 """
 from __future__ import annotations
 
 import weakref
 
+from napari.components.overlays import TextOverlay
 from napari.layers import Image
 
 from ..orientation import cursor_text, edge_letters, plane_of, vertical_up
 
 _GUIDES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: Where each edge letter sits on the canvas.
+EDGE_POSITIONS = {"top": "top_center", "bottom": "bottom_center", "left": "middle_left", "right": "middle_right"}
 
 
 def ensure_orientation(viewer) -> "OrientationGuide | None":
@@ -44,9 +48,12 @@ class OrientationGuide:
         viewer.dims.events.ndisplay.connect(self.update)
         viewer.dims.events.ndim.connect(self.update)
         viewer.mouse_move_callbacks.append(_on_move)
-        viewer.text_overlay.position = "top_left"
-        viewer.text_overlay.font_size = 10
-        viewer.text_overlay.visible = True
+        overlays = viewer.canvas.overlays
+        overlays["text"].position = "top_left"
+        overlays["text"].font_size = 10
+        overlays["text"].visible = True
+        for edge, position in EDGE_POSITIONS.items():  # one letter at each screen edge
+            overlays[f"medseg_{edge}"] = TextOverlay(position=position, font_size=16, visible=False)
         self.update()
 
     def update(self, _event=None) -> None:
@@ -88,12 +95,14 @@ class OrientationGuide:
     def _show(self, viewer) -> None:
         lines = []
         if self.plane:
-            edges = self.letters
-            lines.append(f"{self.plane}: top {edges['top']}, bottom {edges['bottom']}, "
-                         f"left {edges['left']}, right {edges['right']}")
+            lines.append(self.plane)
         if self.cursor:
             lines.append(self.cursor)
-        viewer.text_overlay.text = "\n".join(lines)
+        overlays = viewer.canvas.overlays
+        overlays["text"].text = "\n".join(lines)
+        for edge in EDGE_POSITIONS:
+            overlays[f"medseg_{edge}"].text = self.letters.get(edge, "")
+            overlays[f"medseg_{edge}"].visible = bool(self.letters)
 
 
 def _number(value):
