@@ -122,3 +122,28 @@ def test_save_labels_docks_from_the_plugins_menu(make_napari_viewer):
     assert widget.button.text == "Save labels"
     viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="drawn")
     assert widget.layer.value.name == "drawn"  # follows the viewer's labels layers
+
+
+def test_file_save_selected_layers_with_the_medseg_file_type(make_napari_viewer, tmp_path, monkeypatch):
+    """napari's own menu and dialog; the user types organ.nii.gz and picks our entry in 'Files of type'."""
+    from qtpy.QtWidgets import QFileDialog
+
+    out = tmp_path / "organ.nii.gz"
+    offered = []
+
+    def answer(*args, filter="", **kwargs):  # what the user does in the dialog
+        offered.extend(filter.split(";;"))
+        return str(out), next(f for f in offered if f.startswith("MedSeg labels on source grid"))
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
+    labels = _painted(viewer, image)
+    viewer.layers.selection.active = labels
+    (save,) = [a for a in viewer.window.file_menu.actions() if a.text().startswith("Save Selected Layer")]
+    save.trigger()
+    assert "MedSeg labels on source grid (*.nii.gz *.nii *.nrrd *.mha)" in offered
+    assert nib.load(str(out)).header.get_intent()[0] == "label"
+    assert read_label_table(tmp_path / "organ.labels.txt")[0] == {1: "liver", 2: "spleen"}
+    (reopened,) = viewer.open(str(out), plugin=PLUGIN)
+    assert reopened._type_string == "labels"
