@@ -147,3 +147,18 @@ def test_file_save_selected_layers_with_the_medseg_file_type(make_napari_viewer,
     assert read_label_table(tmp_path / "organ.labels.txt")[0] == {1: "liver", 2: "spleen"}
     (reopened,) = viewer.open(str(out), plugin=PLUGIN)
     assert reopened._type_string == "labels"
+
+
+def test_convert_keeps_a_label_map_a_label_map_with_its_names(tmp_path):
+    from napari_medseg.cli import main
+    from napari_medseg.io import read_volume, write_labels
+
+    image = read_volume(brain_mri_paths()[0])
+    labels = np.zeros(image.shape, np.uint8)
+    labels[10:20, 10:20, 10:20] = 3
+    write_labels(tmp_path / "organ.nii.gz", labels, image, {3: "kidney"}, {3: "#123456"})
+    assert main(["convert", str(tmp_path / "organ.nii.gz"), str(tmp_path / "organ.nrrd")]) == 0
+    converted = read_volume(tmp_path / "organ.nrrd")
+    assert converted.meta["labels"] and converted.meta["label_names"] == {3: "kidney"}
+    assert converted.meta["label_colours"] == {3: "#123456"}
+    np.testing.assert_array_equal(converted.array, labels)

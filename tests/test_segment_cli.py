@@ -33,6 +33,11 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path
     voxel_ml = np.prod(seg.header.get_zooms()) / 1000
     for k, name in ((1, "grey matter"), (2, "white matter")):  # the volume of each tissue, in ml
         assert f"{k} {name} {format_ml(np.count_nonzero(labels == k) * voxel_ml)} ml" in err
+    from napari_medseg.io.label_table import read_label_table
+
+    names, colours = read_label_table(tmp_path / "tissue.labels.txt")  # reopens named and coloured
+    assert names == {1: "grey matter", 2: "white matter"} and colours[1] == "#e6194b"
+    assert seg.header.get_intent()[0] == "label"
 
 
 def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp_path):

@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..io import list_series, read_volume, write_volume
+    from ..io import list_series, read_volume, write_labels, write_volume
     from . import ExitWithStatus
 
     if args.series is None and Path(args.path).is_dir():
@@ -24,7 +24,10 @@ def run(args) -> int:
             lines += [f"  {s.series_uid}  {s.modality}  {s.description!r}  {s.n_files} files" for s in found]
             raise ExitWithStatus("\n".join(lines), status=2)
     vol = read_volume(args.path, series=args.series, volume=args.volume)
-    write_volume(args.out, vol.array, vol)
+    if vol.meta.get("labels"):  # a label map stays one, with its names and colours
+        write_labels(args.out, vol.array, vol, vol.meta.get("label_names"), vol.meta.get("label_colours"))
+    else:
+        write_volume(args.out, vol.array, vol)
     for w in vol.meta.get("warnings", []):
         print(f"warning: {w}")
     print(f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm")

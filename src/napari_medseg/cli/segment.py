@@ -98,7 +98,7 @@ def run(args) -> int:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
         result = segment_volume(volume, args.model, device=args.device, trust_bundle=args.trust_bundle,
                                 progress=TerminalProgress(args.quiet), argmax_first=args.argmax_first)
-    path = write_labels(args.out, result.labels, volume)
+    path = write_labels(args.out, result.labels, volume, result.label_names, result.colours)  # + names sidecar
     if not args.quiet:
         for message in result.messages:
             print(f"note: {message}", file=sys.stderr)
