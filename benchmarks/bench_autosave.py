@@ -68,4 +68,8 @@ def main(repeats: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    main(parser.parse_args().repeats)
+    repeats = parser.parse_args().repeats
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("bench_autosave: skipped, napari needs a display (run it under xvfb-run)")  # make bench goes on
+    else:
+        main(repeats)
