@@ -162,3 +162,31 @@ def test_convert_keeps_a_label_map_a_label_map_with_its_names(tmp_path):
     assert converted.meta["labels"] and converted.meta["label_names"] == {3: "kidney"}
     assert converted.meta["label_colours"] == {3: "#123456"}
     np.testing.assert_array_equal(converted.array, labels)
+
+
+def test_a_name_and_colour_typed_in_the_label_table_reach_the_saved_file(make_napari_viewer, tmp_path):
+    from napari_medseg._napari.save_labels import SaveLabels
+
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
+    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="drawn", affine=image.affine,
+                               units=image.units)
+    labels.data_setitem((np.array([40]), np.array([50]), np.array([30])), 1)
+    widget = SaveLabels(viewer)
+    widget.select(labels)
+    table = widget.names
+    assert list(table.rows()) == [1]  # the painted label
+    table.table.data[0] = ["liver", "#00ff00"]  # what typing in the two cells does
+    assert labels.features["name"].tolist() == ["background", "liver"]
+    np.testing.assert_allclose(labels.colormap.map(np.array([1]))[0], [0, 1, 0, 1])
+    added = table.add_label()
+    assert added == 2 and labels.selected_label == 2 and table.rows()[2][0] == "label 2"
+    labels.paint((30, 30, 30), 2)
+    assert labels.colormap.map(np.array([2]))[0][3] == 1  # the new label paints visibly
+    table.table.data[1] = ["spleen", "not a colour"]  # a bad colour keeps the old one
+    widget.path.value = tmp_path / "organs.nii.gz"
+    widget.button.clicked.emit()
+    names, colours = read_label_table(tmp_path / "organs.labels.txt")
+    assert names == {1: "liver", 2: "spleen"} and colours[1] == "#00ff00"
+    (reopened,) = viewer.open(str(tmp_path / "organs.nii.gz"), plugin=PLUGIN)
+    assert reopened.features["name"].tolist() == ["background", "liver", "spleen"]

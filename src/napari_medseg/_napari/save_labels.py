@@ -1,4 +1,4 @@
-"""Save labels: a labels layer, a file name proposed beside its source image, one button.
+"""Save labels: a labels layer, its names and colours, a file name proposed beside its source image, one button.
 
 :func:`beside_source` is where every file the widgets offer to write goes by default
 (label maps, the Evaluate widget's CSV), never napari's start folder.
@@ -19,6 +19,7 @@ from napari.utils.notifications import show_error, show_info
 from ..errors import MedsegError
 from ..io import WRITE_SUFFIXES
 from ..io.folders import case_name
+from .label_table import LabelTable
 from .layers import volume_from_layer
 
 PLUGIN = "napari-medseg"
@@ -64,7 +65,7 @@ def save_labels(layer, path: str | Path) -> list[str]:
 
 
 class SaveLabels(Container):
-    """Labels layer + file name (proposed beside the source image) + *Save labels* button."""
+    """Labels layer, its label table (names, colours), file name proposed beside the source image, *Save labels*."""
 
     def __init__(self, napari_viewer):
         viewer = self.viewer = napari_viewer
@@ -74,8 +75,10 @@ class SaveLabels(Container):
                              tooltip="label map file (.nii.gz, .nii, .nrrd, .mha) on the source image's grid; "
                                      "names and colours go to a .labels.txt (ITK-SNAP) beside it")
         self.button = PushButton(text="Save labels", tooltip="write the labels layer to the file above")
-        super().__init__(widgets=[self.layer, self.path, self.button])
+        self.names = LabelTable()
+        super().__init__(widgets=[self.layer, self.names, self.path, self.button])
         self.layer.changed.connect(self._propose)
+        self.layer.changed.connect(self.names.follow)
         self.button.changed.connect(self.save)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._layers_changed)
@@ -94,6 +97,7 @@ class SaveLabels(Container):
         """Choose ``layer`` (e.g. a new result) and propose a file name (``<image>_<name>``)."""
         self.layer.reset_choices()
         self.layer.value = layer
+        self.names.follow(layer)  # a replaced result keeps its layer: show its new labels
         self.path.value = proposed_path(layer, name)
 
     def _propose(self, layer) -> None:
