@@ -190,3 +190,21 @@ def test_a_name_and_colour_typed_in_the_label_table_reach_the_saved_file(make_na
     assert names == {1: "liver", 2: "spleen"} and colours[1] == "#00ff00"
     (reopened,) = viewer.open(str(tmp_path / "organs.nii.gz"), plugin=PLUGIN)
     assert reopened.features["name"].tolist() == ["background", "liver", "spleen"]
+
+
+def test_a_name_typed_in_the_label_table_names_the_rt_structure_set_roi(make_napari_viewer, tmp_path):
+    from napari_medseg._napari.sample_data import ct_series
+    from napari_medseg._napari.save_labels import SaveLabels
+    from napari_medseg.io.rtstruct import read_structure_set
+
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in ct_series():  # the sample CT, a DICOM series
+        image = getattr(viewer, f"add_{kind}")(data, **kwargs)
+    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="drawn", affine=image.affine)
+    labels.data[10:20, 100:140, 100:140] = 1
+    widget = SaveLabels(viewer)
+    widget.select(labels)
+    widget.names.table.data[0] = ["left kidney", "#aa5500"]
+    labels.save(str(tmp_path / "rs.dcm"), plugin=PLUGIN)  # File > Save Selected Layers as .dcm
+    (roi,) = read_structure_set(tmp_path / "rs.dcm").structures
+    assert roi.name == "left kidney" and roi.colour.lower() == "#aa5500"

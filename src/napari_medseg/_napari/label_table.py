@@ -28,6 +28,7 @@ class LabelTable(Container):
         self.table = Table(value={"data": [], "columns": ["name", "colour"]},
                            tooltip="double-click a name or a colour (#rrggbb) to change it; "
                                    "names are saved with the labels")
+        self.table.max_height = 170  # a few rows, then it scrolls: the dock fits a 1366x768 screen
         self.add_button = PushButton(text="Add label", tooltip="a new label value to paint, with its own name and colour")
         super().__init__(widgets=[self.table, self.add_button], labels=False)
         self._layer = None
