@@ -112,9 +112,8 @@ def test_csv_defaults_beside_the_source_image_and_every_input_has_a_tooltip(make
     from napari_medseg._napari.evaluate_widget import EvaluateWidget
     from napari_medseg._napari.save_labels import SaveLabels
     from napari_medseg._napari.segment_widget import SegmentWidget
-    from napari_medseg.samples import brain_mri_paths
-
     from napari_medseg.io import read_volume, write_labels
+    from napari_medseg.samples import brain_mri_paths
 
     t1, tissue = read_volume(brain_mri_paths()[0]), read_volume(brain_mri_paths()[1])
     shutil.copy(brain_mri_paths()[0], tmp_path / "t1.nii.gz")

@@ -60,7 +60,7 @@ def test_cursor_readout_names_ras_lps_and_hounsfield_units(make_napari_viewer, m
     from napari_medseg._napari.orientation import ensure_orientation
 
     viewer = make_napari_viewer()
-    (layer,) = viewer.open(str(marked_ct), plugin=PLUGIN)
+    viewer.open(str(marked_ct), plugin=PLUGIN)
     guide = ensure_orientation(viewer)
     # RAS voxel (34, 34, 34) is in the bright block: LPS (-34, -34, 34), napari world (S, P, L) = (34, -34, -34)
     viewer.dims.set_point(0, 34.0)  # the axial slice the cursor is on

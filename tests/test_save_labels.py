@@ -208,3 +208,20 @@ def test_a_name_typed_in_the_label_table_names_the_rt_structure_set_roi(make_nap
     labels.save(str(tmp_path / "rs.dcm"), plugin=PLUGIN)  # File > Save Selected Layers as .dcm
     (roi,) = read_structure_set(tmp_path / "rs.dcm").structures
     assert roi.name == "left kidney" and roi.colour.lower() == "#aa5500"
+
+
+def test_a_save_that_cannot_be_written_is_one_notification(make_napari_viewer, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    from napari_medseg._napari.save_labels import SaveLabels
+
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
+    widget = SaveLabels(viewer)
+    widget.select(_painted(viewer, image))
+    (tmp_path / "a file").write_text("not a folder")
+    widget.path.value = tmp_path / "a file" / "organ.nii.gz"
+    assert widget.save() == []
+    assert any(m.startswith("Labels not saved:") for m in seen)

@@ -120,7 +120,7 @@ def test_a_mismatched_model_asks_before_running(make_napari_viewer):
 def test_save_labels_proposes_a_file_beside_the_source_after_a_run(qtbot, viewer_with_sample):
     from napari_medseg.samples import brain_mri_paths
 
-    viewer, widget = viewer_with_sample
+    _, widget = viewer_with_sample
     _run_and_wait(qtbot, widget)
     save = widget._save
     assert save.layer.value.name == result_layer_name("MNI152 T1 (2 mm)", "brain-tissue")

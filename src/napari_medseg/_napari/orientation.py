@@ -17,12 +17,12 @@ from napari.layers import Image
 
 from ..orientation import cursor_text, edge_letters, plane_of, vertical_up
 
-_GUIDES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_GUIDES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Where each edge letter sits on the canvas.
 EDGE_POSITIONS = {"top": "top_center", "bottom": "bottom_center", "left": "middle_left", "right": "middle_right"}
 
 
-def ensure_orientation(viewer) -> "OrientationGuide | None":
+def ensure_orientation(viewer) -> OrientationGuide | None:
     """The viewer's orientation guide, started on first use (None without a viewer)."""
     if viewer is None:
         return None

@@ -112,9 +112,8 @@ class SaveLabels(Container):
             return []
         try:
             written = save_labels(layer, self.path.value)
-        except Exception as exc:  # the writer's reason (read-only folder, bad name, ...) in one line
-            reason = exc.__cause__ or exc  # npe2 wraps what the writer raised
-            show_error(f"Labels not saved: {reason}")
+        except (MedsegError, ValueError, OSError) as exc:  # the writer's reason (read-only folder, bad name, ...)
+            show_error(f"Labels not saved: {exc}")
             return []
         if not written:
             show_error(f"Labels not saved to {self.path.value}")

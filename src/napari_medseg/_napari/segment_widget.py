@@ -27,8 +27,8 @@ from ..library_warnings import quietly
 from ..metrics.overlap import label_volumes_ml
 from ..models.inference import DEVICES, SegmentationCancelled
 from ..models.trust import UntrustedBundleError
-from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .autosave import ensure_autosave
+from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .orientation import ensure_orientation
 from .save_labels import SaveLabels
 from .volume_legend import VolumeLegend
