@@ -124,3 +124,17 @@ def test_a_removed_layer_and_quitting_write_the_last_strokes(make_napari_viewer,
     QApplication.instance().aboutToQuit.emit()  # what closing napari's last window does
     assert [s.layer for s in watcher.saved] == ["closed", "kept"]  # written before the application goes
     np.testing.assert_array_equal(load_snapshot(watcher.saved[-1]).array, kept.data)
+
+
+def test_closing_the_viewer_writes_the_unsaved_strokes(make_napari_viewer, qtbot):
+    from napari_medseg._napari.autosave import AutosaveWatcher
+
+    viewer = make_napari_viewer()
+    labels = _labels_on_sample(viewer)
+    watcher = AutosaveWatcher(viewer)
+    labels.paint((25, 25, 25), 4)
+    expected = np.array(labels.data)
+    viewer.close()  # napari removes every layer, then closes the window
+    qtbot.waitUntil(lambda: watcher.worker is None and bool(watcher.saved), timeout=30_000)
+    (snapshot,) = watcher.saved
+    np.testing.assert_array_equal(load_snapshot(snapshot).array, expected)
