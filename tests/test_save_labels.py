@@ -225,3 +225,12 @@ def test_a_save_that_cannot_be_written_is_one_notification(make_napari_viewer, t
     widget.path.value = tmp_path / "a file" / "organ.nii.gz"
     assert widget.save() == []
     assert any(m.startswith("Labels not saved:") for m in seen)
+
+
+def test_a_label_intent_file_with_fractional_values_opens_as_an_image(make_napari_viewer, tmp_path):
+    img = nib.Nifti1Image(np.full((4, 5, 6), 0.5, np.float32), np.eye(4))
+    img.header.set_intent("label")
+    nib.save(img, str(tmp_path / "odd.nii.gz"))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "odd.nii.gz"), plugin=PLUGIN)
+    assert layer._type_string == "image"

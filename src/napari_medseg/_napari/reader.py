@@ -58,7 +58,7 @@ def read_layers(path) -> list[tuple]:
             notes.append(f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "
                          "plane; positions in mm and saved labels keep the true geometry")
         notes += [f"{name}: {w}" for w in v.meta.get("warnings", [])]
-        layers.append(label_map_layer_data(v, name) if v.meta.get("labels") else image_layer_data(v))
+        layers.append(_layer_data(v, name, notes))
         for structure_set in v.meta.get("structure_sets", []):
             try:
                 layers.append(structures_layer_data(structure_set, v, notes))
@@ -69,6 +69,16 @@ def read_layers(path) -> list[tuple]:
     if len(notes) > MAX_NOTICES:
         show_info(f"... and {len(notes) - MAX_NOTICES} more notes; `medseg info PATH` lists them all")
     return layers
+
+
+def _layer_data(volume, name: str, notes: list[str]) -> tuple:
+    """A label map as Labels (names, colours), anything else, or a label map napari cannot show so, as an Image."""
+    if volume.meta.get("labels"):
+        try:
+            return label_map_layer_data(volume, name)
+        except ValueError as exc:  # negative or fractional values: not usable as labels
+            notes.append(f"{name} is marked as a label map but {exc}; opened as an image")
+    return image_layer_data(volume)
 
 
 def label_map_layer_data(volume, name: str) -> tuple:
