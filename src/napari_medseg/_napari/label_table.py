@@ -3,9 +3,10 @@
 The names live in the layer's ``features`` (``index`` and ``name`` columns) and the colours
 in its ``colormap``: what every writer reads (NIfTI + ITK-SNAP label description, RT
 structure set) and what the volume legend shows. One row per label value > 0: the labels
-named in ``features``, those painted when the table started following the layer and the one
-selected for painting; *Add label* appends the next value,
-selects it for painting and gives it the palette's colour.
+named in ``features``, those painted when the table started following the layer, and the
+one selected for painting. *Add label* selects the next value for painting; a value selected
+for painting gets a row and the palette's colour (a value without a colour would paint
+invisibly).
 """
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
-"""Save labels: a labels layer, its names and colours, a file name proposed beside its source image, one button.
+"""Save labels: a labels layer, its names and colours, a file name beside its source image, one button.
 
-:func:`beside_source` is where every file the widgets offer to write goes by default
-(label maps, the Evaluate widget's CSV), never napari's start folder.
-
-Docked on its own (Plugins > MedSeg > Save labels) and inside the Segment widget; the file is written by the plugin's own writer
-(:func:`napari_medseg._napari.writer.write_labels`): the source image's grid, NIfTI
-intent label, names and colours in an ITK-SNAP label description beside it.
+Docked on its own (Plugins > MedSeg > Save labels) and inside the Segment widget. The file
+is written by the plugin's own writer (:func:`napari_medseg._napari.writer.write_labels`):
+the source image's grid, NIfTI intent label, names and colours in an ITK-SNAP label
+description beside it. :func:`beside_source` is where every file the widgets offer to
+write goes by default (label maps, the Evaluate widget's CSV), never napari's start folder.
 """
 from __future__ import annotations
 
