@@ -74,3 +74,14 @@ def test_edge_letters_follow_the_camera():
     assert edge_letters((0, 2), up=False, right=False) == {"top": "I", "bottom": "S", "left": "L", "right": "R"}
     assert cursor_text((1, 2, 3)) == "RAS -3.0, -2.0, 1.0 mm\nLPS 3.0, 2.0, 1.0 mm"
     assert cursor_text((0.0, 0.01, 0.0)).startswith("RAS 0.0, 0.0, 0.0 mm")  # no "-0.0"
+
+
+def test_no_letters_for_data_that_is_not_in_patient_space(make_napari_viewer):
+    from napari_medseg._napari.orientation import ensure_orientation
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((5, 6, 7)))  # a microscopy stack: its axes are not S, P, L
+    guide = ensure_orientation(viewer)
+    viewer.dims.order = (1, 0, 2)
+    assert guide.plane == "" and not viewer.canvas.overlays["medseg_top"].visible
+    assert viewer.camera.orientation2d[0] == "down"  # napari's default left alone

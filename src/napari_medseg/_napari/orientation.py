@@ -15,7 +15,7 @@ import weakref
 from napari.components.overlays import TextOverlay
 from napari.layers import Image
 
-from ..orientation import cursor_text, edge_letters, plane_of, vertical_up
+from ..orientation import AXIS_LABELS, cursor_text, edge_letters, plane_of, vertical_up
 
 _GUIDES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Where each edge letter sits on the canvas.
@@ -47,6 +47,7 @@ class OrientationGuide:
         viewer.dims.events.order.connect(self.update)
         viewer.dims.events.ndisplay.connect(self.update)
         viewer.dims.events.ndim.connect(self.update)
+        viewer.dims.events.axis_labels.connect(self.update)
         viewer.mouse_move_callbacks.append(_on_move)
         overlays = viewer.canvas.overlays
         overlays["text"].position = "top_left"
@@ -62,8 +63,8 @@ class OrientationGuide:
         if viewer is None:
             return
         dims = viewer.dims
-        if dims.ndisplay != 2 or dims.ndim < 3:
-            self.plane, self.letters = "", {}
+        if dims.ndisplay != 2 or dims.ndim < 3 or tuple(dims.axis_labels[-3:]) != AXIS_LABELS:
+            self.plane, self.letters = "", {}  # 3D view, or world axes that are not our (S, P, L) mm
         else:
             displayed = [axis - (dims.ndim - 3) for axis in dims.displayed]  # the last three axes are S, P, L
             if min(displayed) < 0:  # a time or channel axis is on screen: no anatomical plane
