@@ -22,6 +22,7 @@ def _throwaway_autosave(tmp_path, monkeypatch):
     """Autosave snapshots go to each test's temporary folder; the timer is set by the tests that use it."""
     monkeypatch.setenv("NAPARI_MEDSEG_AUTOSAVE", str(tmp_path / "autosave"))
     monkeypatch.setattr("napari_medseg._napari.autosave.DELAY_S", 3600.0, raising=False)
+    monkeypatch.setattr("napari_medseg._napari.autosave.MAX_WAIT_S", 3600.0, raising=False)
 
 
 @pytest.fixture(autouse=True, scope="session")

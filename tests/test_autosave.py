@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import nibabel as nib
 import numpy as np
@@ -82,3 +83,58 @@ def test_painting_in_napari_is_snapshotted_and_restores_on_the_image(make_napari
     np.testing.assert_allclose(restored.affine.affine_matrix, image.affine.affine_matrix)
     recover.discard()
     assert list_snapshots() == []
+
+
+def _labels_on_sample(viewer, name="lesion"):
+    (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
+    return viewer.add_labels(np.zeros(image.data.shape, np.uint8), name=name, affine=image.affine, units=image.units)
+
+
+def test_continuous_strokes_are_snapshotted_within_the_longest_wait(make_napari_viewer, qtbot):
+    """Scaled down from strokes every 5 s, a 15 s pause and a 60 s deadline: the quiet period never comes."""
+    from napari_medseg._napari.autosave import AutosaveWatcher
+
+    viewer = make_napari_viewer()
+    labels = _labels_on_sample(viewer)
+    watcher = AutosaveWatcher(viewer, delay_s=0.3, max_wait_s=1.2)
+    start = time.time()
+    for k in range(30):  # a stroke every 0.1 s for 3 s
+        labels.paint((40, 50, 10 + k), 1)
+        qtbot.wait(100)
+    painting_ended = time.time()
+    qtbot.waitUntil(lambda: watcher.worker is None, timeout=30_000)
+    during = [s for s in watcher.saved if s.saved_at < painting_ended]
+    assert len(during) >= 2  # the deadline fired while the strokes went on
+    assert during[0].saved_at - start < 1.2 + 1.0  # the first at most one deadline (+ the write) after stroke 1
+
+
+def test_a_removed_layer_and_quitting_write_the_last_strokes(make_napari_viewer, qtbot):
+    from qtpy.QtWidgets import QApplication
+
+    from napari_medseg._napari.autosave import AutosaveWatcher
+
+    viewer = make_napari_viewer()
+    kept, closed = _labels_on_sample(viewer, "kept"), _labels_on_sample(viewer, "closed")
+    watcher = AutosaveWatcher(viewer)  # the timers (one hour in tests) never fire here
+    closed.paint((30, 30, 30), 2)
+    viewer.layers.remove(closed)
+    qtbot.waitUntil(lambda: watcher.worker is None and bool(watcher.saved), timeout=30_000)
+    assert [s.layer for s in watcher.saved] == ["closed"]
+    kept.paint((20, 20, 20), 1)
+    QApplication.instance().aboutToQuit.emit()  # what closing napari's last window does
+    assert [s.layer for s in watcher.saved] == ["closed", "kept"]  # written before the application goes
+    np.testing.assert_array_equal(load_snapshot(watcher.saved[-1]).array, kept.data)
+
+
+def test_closing_the_viewer_writes_the_unsaved_strokes(make_napari_viewer, qtbot):
+    from napari_medseg._napari.autosave import AutosaveWatcher
+
+    viewer = make_napari_viewer()
+    labels = _labels_on_sample(viewer)
+    watcher = AutosaveWatcher(viewer)
+    labels.paint((25, 25, 25), 4)
+    expected = np.array(labels.data)
+    viewer.close()  # napari removes every layer, then closes the window
+    qtbot.waitUntil(lambda: watcher.worker is None and bool(watcher.saved), timeout=30_000)
+    (snapshot,) = watcher.saved
+    np.testing.assert_array_equal(load_snapshot(snapshot).array, expected)

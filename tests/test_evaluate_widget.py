@@ -102,3 +102,41 @@ def test_layers_added_after_the_widget_are_preselected(make_napari_viewer):
     viewer.add_labels(pred, name="model output")
     viewer.add_labels(ref, name="manual reference")
     assert widget.ref.value.name == "manual reference" and widget.pred.value.name == "model output"
+
+
+def test_csv_defaults_beside_the_source_image_and_every_input_has_a_tooltip(make_napari_viewer, qtbot, tmp_path):
+    import shutil
+
+    from magicgui.widgets.bases import ButtonWidget, ValueWidget
+
+    from napari_medseg._napari.evaluate_widget import EvaluateWidget
+    from napari_medseg._napari.save_labels import SaveLabels
+    from napari_medseg._napari.segment_widget import SegmentWidget
+    from napari_medseg.io import read_volume, write_labels
+    from napari_medseg.samples import brain_mri_paths
+
+    t1, tissue = read_volume(brain_mri_paths()[0]), read_volume(brain_mri_paths()[1])
+    shutil.copy(brain_mri_paths()[0], tmp_path / "t1.nii.gz")
+    write_labels(tmp_path / "t1_seg.nii.gz", tissue.array, t1)
+    viewer = make_napari_viewer()
+    viewer.open(str(tmp_path / "t1.nii.gz"), plugin="napari-medseg")
+    (pred,) = viewer.open(str(tmp_path / "t1_seg.nii.gz"), plugin="napari-medseg")
+    reference = viewer.add_labels(np.asarray(pred.data), name="reference", affine=pred.affine, units=pred.units)
+    widget = EvaluateWidget(viewer)
+    widget.pred.value, widget.ref.value = pred, reference
+    run_and_wait(widget, qtbot)
+    assert widget.export_path.value == tmp_path / "t1_seg_metrics.csv"
+    widget.export_csv()
+    assert (tmp_path / "t1_seg_metrics.csv").is_file()
+
+    def inputs(container):
+        for w in container:
+            if hasattr(w, "__iter__") and not isinstance(w, ValueWidget) and w.widget_type != "FileEdit":
+                yield from inputs(w)
+            elif isinstance(w, (ValueWidget, ButtonWidget)) and w.widget_type != "Label" or w.widget_type == "FileEdit":
+                yield w
+
+    for dock, n_inputs in ((widget, 10), (SegmentWidget(viewer), 10), (SaveLabels(viewer), 3)):
+        assert len(list(inputs(dock))) >= n_inputs
+        untipped = [w.label or w.widget_type for w in inputs(dock) if w.widget_type not in ("Table",) and not w.tooltip]
+        assert untipped == [], type(dock).__name__

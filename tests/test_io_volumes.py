@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from napari_medseg.cli import main
 from napari_medseg.errors import MedsegError, VolumeReadError
 from napari_medseg.io import list_series, read_volume, write_labels, write_volume
 from napari_medseg.io.atomic import atomic_path
@@ -135,9 +136,24 @@ def test_broken_nifti_names_the_file(tmp_path):
         read_volume(bad)
 
 
-def test_4d_nifti_is_refused_with_its_shape(tmp_path):
-    path = _save_nifti(tmp_path / "4d.nii", np.zeros((3, 3, 3, 2), np.float32), np.eye(4))
-    with pytest.raises(VolumeReadError, match=r"\(3, 3, 3, 2\)"):
+def test_4d_nifti_opens_volume_0_with_a_note_and_any_volume_on_request(tmp_path):
+    data = np.stack([np.full((3, 4, 5), 10 * t, np.float32) for t in range(3)], axis=3)
+    path = _save_nifti(tmp_path / "4d.nii.gz", data, np.eye(4))
+    first = read_volume(path)
+    assert first.shape == (5, 4, 3) and first.array.max() == 0
+    assert "3 volumes: volume 0 opened" in first.meta["warnings"][0] and "--volume N" in first.meta["warnings"][0]
+    assert read_volume(path, volume=2).array.min() == 20 and read_volume(path, volume=2).meta["warnings"] == []
+    with pytest.raises(VolumeReadError, match="no volume 3; it holds 3 volumes"):
+        read_volume(path, volume=3)
+    with pytest.raises(VolumeReadError, match="no volumes to choose from"):
+        read_volume(_save_nifti(tmp_path / "3d.nii", data[..., 0], np.eye(4)), volume=1)
+    assert main(["convert", str(path), str(tmp_path / "v1.nii.gz"), "--volume", "1"]) == 0
+    assert np.all(nib.load(str(tmp_path / "v1.nii.gz")).get_fdata() == 10)
+
+
+def test_5d_nifti_is_refused_with_its_shape(tmp_path):
+    path = _save_nifti(tmp_path / "5d.nii", np.zeros((3, 3, 3, 1, 2), np.float32), np.eye(4))
+    with pytest.raises(VolumeReadError, match="5D"):
         read_volume(path)
 
 

@@ -187,3 +187,17 @@ def test_edited_structures_save_as_an_rt_structure_set_that_reads_back(make_napa
     assert [s.name for s in ss.structures] == ["PTV", "spinal cord"] and ss.structures[0].colour == "#ff0000"
     reread = structures_to_labels(ss, read_volume(tmp_path / "ct"))
     np.testing.assert_array_equal(reread.labels, np.asarray(structures.data))
+
+
+def test_4d_nifti_opens_its_first_volume_and_says_how_to_pick_another(make_napari_viewer, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    data = np.stack([np.full((6, 7, 8), t, np.int16) for t in (5, 6, 7)], axis=3)
+    path = tmp_path / "fmri.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin=PLUGIN)
+    assert layer.data.shape == (8, 7, 6) and int(layer.data.max()) == 5 and layer.name == "fmri.nii.gz [volume 0]"
+    assert any("3 volumes: volume 0 opened" in m and "--volume N" in m for m in seen)

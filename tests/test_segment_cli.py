@@ -34,6 +34,11 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path
     voxel_ml = np.prod(seg.header.get_zooms()) / 1000
     for k, name in ((1, "grey matter"), (2, "white matter")):  # the volume of each tissue, in ml
         assert f"{k} {name} {format_ml(np.count_nonzero(labels == k) * voxel_ml)} ml" in err
+    from napari_medseg.io.label_table import read_label_table
+
+    names, colours = read_label_table(tmp_path / "tissue.labels.txt")  # reopens named and coloured
+    assert names == {1: "grey matter", 2: "white matter"} and colours[1] == "#e6194b"
+    assert seg.header.get_intent()[0] == "label"
 
 
 def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp_path):
@@ -41,7 +46,7 @@ def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp
     folder = tmp_path / "dicom"
     write_series(folder / "a", rng.integers(0, 500, (8, 20, 18)).astype(np.int16), description="first")
     chosen = write_series(folder / "b", rng.integers(0, 500, (6, 16, 22)).astype(np.int16), pixel_spacing=(1.5, 1.2),
-                          slice_spacing=3.0, description="second")
+                          slice_spacing=3.0, description="second", modality="MR")  # the brain model's modality
     out = tmp_path / "seg.nii.gz"
     assert main(["segment", str(folder), "--model", "brain-tissue", "--out", str(out), "--series", chosen.series_uid,
                  "--quiet"]) == 0
@@ -112,3 +117,17 @@ def test_fetched_bundles_are_listed_by_folder_name(monkeypatch, tmp_path, capsys
     assert main(["models"]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("spleen_ct_segmentation"))
     assert "bundle" in line and "1 spleen" in line
+
+
+def test_a_model_whose_card_does_not_match_the_image_needs_force(tmp_path, capsys):
+    data = np.full((24, 24, 24), -1000, np.int16)  # air at -1000: a CT in Hounsfield units, no modality in the file
+    data[6:18, 6:18, 6:18] = 40
+    ct = tmp_path / "abdomen.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0])), str(ct))
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", str(ct), "--model", "brain-tissue", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert "expects MR, T1-weighted, brain, skull-stripped" in err and "this image is CT" in err and "--force" in err
+    assert main(["segment", str(ct), "--model", "brain-tissue", "--out", str(out), "--quiet", "--force"]) == 0
+    assert out.exists() and "warning: brain-tissue: it expects MR" in capsys.readouterr().err

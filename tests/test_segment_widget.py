@@ -98,3 +98,30 @@ def test_rerun_asks_before_replacing_an_edited_result(qtbot, viewer_with_sample)
     assert len(asked) == 1
     np.testing.assert_array_equal(viewer.layers[name].data, painted)
     assert f"{name} (new)" in [layer.name for layer in viewer.layers]
+
+
+def test_a_mismatched_model_asks_before_running(make_napari_viewer):
+    from napari_medseg._napari.sample_data import ct_series
+
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in ct_series():
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget = SegmentWidget(viewer)
+    asked = []
+    widget.confirm = lambda title, text: asked.append((title, text)) or False
+    widget.run()
+    assert widget.worker is None and len(viewer.layers) == 1  # nothing ran
+    ((title, text),) = asked
+    assert title == "Model and image do not match"
+    assert "expects MR, T1-weighted, brain, skull-stripped" in text and "this image is CT" in text
+    assert widget.status.startswith("not run: it expects MR")
+
+
+def test_save_labels_proposes_a_file_beside_the_source_after_a_run(qtbot, viewer_with_sample):
+    from napari_medseg.samples import brain_mri_paths
+
+    _, widget = viewer_with_sample
+    _run_and_wait(qtbot, widget)
+    save = widget._save
+    assert save.layer.value.name == result_layer_name("MNI152 T1 (2 mm)", "brain-tissue")
+    assert save.path.value == brain_mri_paths()[0].parent / "mni152_t1_2mm_brain-tissue.nii.gz"

@@ -1,16 +1,21 @@
-"""Autosave in napari: Labels layers the user paints on are snapshotted once the strokes pause.
+"""Autosave in napari: Labels layers the user paints on are snapshotted while they work.
 
 Thin glue over :mod:`napari_medseg.autosave`. :func:`ensure_autosave` starts one watcher
 per viewer; the plugin's reader and widgets call it, so it runs from the moment an image
 is opened with MedSeg or a MedSeg widget is docked. The watcher listens to each 3D Labels
-layer's ``paint`` event (brush, fill, erase, SAM's Accept); :data:`DELAY_S` seconds after
-the last stroke it copies the edited layers and writes them in a worker thread, so painting
-never waits for the disk. :class:`RecoverWidget` lists the snapshots and restores one as a
+layer's ``paint`` event (brush, fill, erase, SAM's Accept) and snapshots the edited layers
+:data:`DELAY_S` seconds after the strokes pause, and at the latest :data:`MAX_WAIT_S`
+seconds after the oldest unsaved stroke however long the user keeps painting (a deadline,
+not a debounce that restarts with every stroke). The layers are copied on the GUI thread
+and written in a worker thread, so painting never waits for the disk. A layer removed with
+unsaved strokes is snapshotted at once; when the application quits, whatever is unsaved is
+written before it goes. :class:`RecoverWidget` lists the snapshots and restores one as a
 new Labels layer on its image's grid.
 """
 from __future__ import annotations
 
 import os
+import time
 import weakref
 
 import numpy as np
@@ -18,7 +23,8 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton
 from napari.layers import Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_info, show_warning
-from superqt.utils import qdebounced
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication
 
 from ..autosave import Snapshot, discard, list_snapshots, load_snapshot, prune, save_snapshot
 from ..library_warnings import quietly
@@ -26,6 +32,8 @@ from .layers import label_names_from_features, labels_layer_data, volume_from_la
 
 #: Seconds after the last stroke before the edited layers are saved.
 DELAY_S = float(os.environ.get("NAPARI_MEDSEG_AUTOSAVE_DELAY", "15"))
+#: Seconds at most between an unsaved stroke and its snapshot, however long the strokes go on.
+MAX_WAIT_S = float(os.environ.get("NAPARI_MEDSEG_AUTOSAVE_MAX_WAIT", "60"))
 
 _WATCHERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -39,8 +47,19 @@ def ensure_autosave(viewer) -> "AutosaveWatcher | None":
     return _WATCHERS[viewer]
 
 
+def _write(jobs: list[tuple]) -> list[Snapshot]:
+    return [save_snapshot(data, volume.with_array(data), name, names) for data, volume, name, names in jobs]
+
+
 class AutosaveWatcher:
     """Saves recovery snapshots of the viewer's edited Labels layers.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    delay_s, max_wait_s : float, optional
+        Quiet period after the last stroke, and longest wait after the oldest unsaved
+        stroke (seconds); default :data:`DELAY_S` and :data:`MAX_WAIT_S`.
 
     Attributes
     ----------
@@ -48,18 +67,26 @@ class AutosaveWatcher:
     worker : the running save worker, or None.
     """
 
-    def __init__(self, viewer, delay_s: float | None = None):
+    def __init__(self, viewer, delay_s: float | None = None, max_wait_s: float | None = None):
         self.viewer = viewer
+        self.delay_s = DELAY_S if delay_s is None else float(delay_s)
+        self.max_wait_s = MAX_WAIT_S if max_wait_s is None else float(max_wait_s)
         self.saved: list[Snapshot] = []
         self.worker = None
         self._dirty: dict[int, Labels] = {}
-        self._again = False
-        self._save_soon = qdebounced(self.save_now, timeout=int(1000 * (DELAY_S if delay_s is None else delay_s)))
+        self._queued: list[tuple] = []  # copied layers waiting for the worker
+        self._oldest_unsaved: float | None = None  # time.monotonic() of the oldest unsaved stroke
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.save_now)
         try:
             prune()
         except OSError as exc:
             show_warning(f"MedSeg autosave: old snapshots could not be removed ({exc})")
         viewer.layers.events.inserted.connect(lambda event: self._watch(event.value))
+        viewer.layers.events.removed.connect(lambda event: self._removed(event.value))
+        flush = weakref.WeakMethod(self.flush)  # the application must not keep a closed viewer alive
+        QApplication.instance().aboutToQuit.connect(lambda: flush() and flush()())
         for layer in viewer.layers:
             self._watch(layer)
 
@@ -69,31 +96,46 @@ class AutosaveWatcher:
 
     def _edited(self, layer) -> None:
         self._dirty[id(layer)] = layer
-        self._save_soon()
+        now = time.monotonic()
+        if self._oldest_unsaved is None:
+            self._oldest_unsaved = now
+        due = min(self.delay_s, self._oldest_unsaved + self.max_wait_s - now)
+        self._timer.start(max(0, int(1000 * due)))
+
+    def _removed(self, layer) -> None:
+        if id(layer) in self._dirty:  # closing a layer must not lose its last strokes
+            self._queued += self._take_jobs(only=layer)
+            self._start()
+
+    def _take_jobs(self, only=None) -> list[tuple]:
+        """Copy the edited layers (all, or ``only`` that one) and mark them saved."""
+        jobs = []
+        for key, layer in list(self._dirty.items()):
+            if only is not None and layer is not only:
+                continue
+            del self._dirty[key]
+            try:
+                volume = volume_from_layer(layer)
+            except ValueError as exc:  # a geometry we cannot save on: say so, keep the others
+                show_warning(f"MedSeg autosave skipped {layer.name!r}: {exc}")
+                continue
+            names = {k: v for k, v in label_names_from_features(layer.features).items() if k != 0}
+            jobs.append((np.array(layer.data, copy=True), volume, layer.name, names))
+        if not self._dirty:
+            self._oldest_unsaved = None
+            self._timer.stop()
+        return jobs
 
     def save_now(self) -> None:
-        """Snapshot every edited layer still in the viewer (in a worker thread)."""
-        if self.worker is not None:  # one save at a time; edits meanwhile are saved right after
-            self._again = True
-            return
-        jobs = []
-        for layer in self._dirty.values():
-            if layer in self.viewer.layers:
-                try:
-                    volume = volume_from_layer(layer)
-                except ValueError as exc:  # a geometry we cannot save on: say so, keep the others
-                    show_warning(f"MedSeg autosave skipped {layer.name!r}: {exc}")
-                    continue
-                names = {k: v for k, v in label_names_from_features(layer.features).items() if k != 0}
-                jobs.append((np.array(layer.data, copy=True), volume, layer.name, names))
-        self._dirty.clear()
-        if not jobs:
-            return
+        """Snapshot every edited layer (copied now, written in a worker thread)."""
+        self._queued += self._take_jobs()
+        self._start()
 
-        def write():
-            return [save_snapshot(data, volume.with_array(data), name, names) for data, volume, name, names in jobs]
-
-        self.worker = create_worker(quietly(write))
+    def _start(self) -> None:
+        if self.worker is not None or not self._queued:  # one save at a time; the next starts when it ends
+            return
+        jobs, self._queued = self._queued, []
+        self.worker = create_worker(quietly(_write), jobs)
         self.worker.returned.connect(self.saved.extend)
         self.worker.errored.connect(lambda exc: show_warning(f"MedSeg autosave failed: {exc}"))
         self.worker.finished.connect(self._finished)
@@ -101,9 +143,15 @@ class AutosaveWatcher:
 
     def _finished(self) -> None:
         self.worker = None
-        if self._again:
-            self._again = False
-            self.save_now()
+        self._start()
+
+    def flush(self) -> None:
+        """Write every unsaved edit now, in this thread (the application is quitting)."""
+        jobs, self._queued = self._queued + self._take_jobs(), []
+        try:
+            self.saved += _write(jobs)
+        except (OSError, ValueError) as exc:
+            show_warning(f"MedSeg autosave failed: {exc}")
 
 
 def recovery_note(volume, name: str) -> str | None:

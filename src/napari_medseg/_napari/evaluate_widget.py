@@ -6,6 +6,7 @@ napari notifications.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
 from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
 from ..volume import Volume
 from .autosave import ensure_autosave
+from .save_labels import beside_source
 
 __all__ = ["EvaluateWidget", "evaluate_layers_data", "label_names_of", "metrics_by_label_table"]
 
@@ -80,22 +82,31 @@ class EvaluateWidget(Container):
 
         self._viewer = napari_viewer
         self._labels_type = napari.layers.Labels
-        self.pred = ComboBox(label="prediction", choices=self._labels_layers, nullable=True)
-        self.ref = ComboBox(label="reference", choices=self._labels_layers, nullable=True)
-        self.tolerance = FloatSpinBox(label="NSD tolerance (mm)", value=2.0, min=0.0, max=100.0, step=0.5)
+        self.pred = ComboBox(label="prediction", choices=self._labels_layers, nullable=True,
+                             tooltip="the labels layer to score (e.g. a model's result)")
+        self.ref = ComboBox(label="reference", choices=self._labels_layers, nullable=True,
+                            tooltip="the labels layer taken as truth (e.g. a manual segmentation)")
+        self.tolerance = FloatSpinBox(label="NSD tolerance (mm)", value=2.0, min=0.0, max=100.0, step=0.5,
+                                      tooltip="normalised surface Dice counts surface within this distance as agreeing; "
+                                              "also the threshold of the boundary-error layer")
         self.surface = ComboBox(label="surface", choices=list(SURFACES), value="voxel",
                                 tooltip="voxel: face-connected boundary voxels (MONAI); "
                                         "area: area-weighted surface elements (DeepMind)")
-        self.resample = CheckBox(text="resample prediction onto the reference grid (nearest)", value=False)
-        self.show_errors = CheckBox(text="add boundary-error layer (surface off by > tolerance)", value=True)
-        self.run_button = PushButton(text="Evaluate")
+        self.resample = CheckBox(text="resample prediction onto the reference grid (nearest)", value=False,
+                                 tooltip="needed when the two layers are on different grids; otherwise they are refused")
+        self.show_errors = CheckBox(text="add boundary-error layer (surface off by > tolerance)", value=True,
+                                    tooltip="red: reference surface the prediction missed; blue: prediction surface "
+                                            "beyond the reference")
+        self.run_button = PushButton(text="Evaluate", tooltip="compute Dice, Hausdorff (mm), NSD and volumes (ml) per label")
         self.status = Label(value="")
         self.table = Table(value=[])
         self.table.read_only = True
         self.table.min_height = 330  # the ten metric rows without scrolling
-        self.copy_button = PushButton(text="Copy table")
-        self.export_path = FileEdit(label="CSV file", mode="w", filter="*.csv", value="metrics.csv")
-        self.export_button = PushButton(text="Export CSV")
+        self.copy_button = PushButton(text="Copy table", tooltip="tab-separated, full precision: pastes into a spreadsheet")
+        self.export_path = FileEdit(label="CSV file", mode="w", filter="*.csv", value=Path.home() / "metrics.csv",
+                                    tooltip="where Export CSV writes; proposed beside the prediction's source image")
+        self.export_button = PushButton(text="Export CSV", tooltip="write the full-precision table to the CSV file")
+        self._proposed_csv = self.export_path.value
         super().__init__(widgets=[self.pred, self.ref, self.tolerance, self.surface, self.resample,
                                   self.show_errors, self.run_button, self.status, self.table,
                                   Container(widgets=[self.copy_button, self.export_button], layout="horizontal",
@@ -147,6 +158,8 @@ class EvaluateWidget(Container):
         # snapshots: painting during the run must not change what the worker reads
         pred, ref = pred.with_array(np.array(pred.array)), ref.with_array(np.array(ref.array))
         self._names = label_names_of(ref_layer) or label_names_of(pred_layer)
+        if self.export_path.value == self._proposed_csv:  # not chosen by the user: follow the layers
+            self.export_path.value = self._proposed_csv = beside_source(pred_layer, "metrics", ".csv")
         self._ref_layer = ref_layer
         self.run_button.enabled = False
         self.status.value = f"evaluating {pred_layer.name} against {ref_layer.name} ..."

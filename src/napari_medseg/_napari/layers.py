@@ -10,31 +10,37 @@ from typing import Any
 import numpy as np
 
 from ..ct_windows import is_ct, window_limits
+from ..orientation import AXIS_LABELS
 from ..volume import FileOrder, Volume, affine_from_napari, napari_affine
 from . import sources
 
 UNITS = ("mm", "mm", "mm")
 
 
-def _layer_metadata(volume: Volume) -> dict[str, Any]:
+def _layer_metadata(volume: Volume, ct: bool) -> dict[str, Any]:
     keep = ("path", "series_uid", "modality", "description", "format", "warnings", "window", "label_names")
-    return {"medseg": {k: volume.meta[k] for k in keep if k in volume.meta}}
+    meta = {k: volume.meta[k] for k in keep if k in volume.meta}
+    if ct:
+        meta["value_unit"] = "HU"  # shown with the value under the cursor
+    return {"medseg": meta}
 
 
 def image_layer_data(volume: Volume, name: str | None = None) -> tuple:
     """A napari ``LayerDataTuple`` for an image volume, in physical space (mm)."""
     sources.remember(volume)
+    ct = is_ct(volume)
     kwargs: dict[str, Any] = {
         "name": name or volume.meta.get("description") or "volume",
         "affine": napari_affine(volume.affine),
         "units": UNITS,
-        "metadata": _layer_metadata(volume),
+        "axis_labels": AXIS_LABELS,
+        "metadata": _layer_metadata(volume, ct),
     }
     window = volume.meta.get("window")
     if window:
         center, width = window
         kwargs["contrast_limits"] = (center - width / 2, center + width / 2)
-    elif is_ct(volume):
+    elif ct:
         kwargs["contrast_limits"] = window_limits("soft_tissue")
     return (volume.array, kwargs, "image")
 
@@ -45,6 +51,7 @@ def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str
         "name": name,
         "affine": napari_affine(reference.affine),
         "units": UNITS,
+        "axis_labels": AXIS_LABELS,
         "metadata": {"medseg": {"source": reference.meta.get("path"), "label_names": dict(label_names or {})}},
     }
     if label_names:

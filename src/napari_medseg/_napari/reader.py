@@ -1,11 +1,16 @@
 """npe2 reader hook: DICOM folders/files, NIfTI, NRRD, MHA/MHD -> image layers in mm.
 
+Label maps (NIfTI intent label, or a file with an ITK-SNAP label description beside it,
+see :mod:`napari_medseg.io.label_table`) open as Labels layers with their names and colours.
+
 A DICOM folder's RT structure sets come as Labels layers on the grid of the series they
 were drawn on, one label per ROI, with the ROIs' names and colours.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import MedsegError
 from ..io import is_readable_path, read_all_volumes
@@ -39,8 +44,10 @@ def read_layers(path) -> list[tuple]:
     import napari
 
     from .autosave import ensure_autosave, recovery_note
+    from .orientation import ensure_orientation
 
     ensure_autosave(napari.current_viewer())  # corrections painted on what opens here are never lost
+    ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
     layers, notes = [], []
     for v in volumes:
         name = v.meta.get("description") or Path(v.meta.get("path", "")).name
@@ -51,7 +58,7 @@ def read_layers(path) -> list[tuple]:
             notes.append(f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "
                          "plane; positions in mm and saved labels keep the true geometry")
         notes += [f"{name}: {w}" for w in v.meta.get("warnings", [])]
-        layers.append(image_layer_data(v))
+        layers.append(_layer_data(v, name, notes))
         for structure_set in v.meta.get("structure_sets", []):
             try:
                 layers.append(structures_layer_data(structure_set, v, notes))
@@ -62,6 +69,32 @@ def read_layers(path) -> list[tuple]:
     if len(notes) > MAX_NOTICES:
         show_info(f"... and {len(notes) - MAX_NOTICES} more notes; `medseg info PATH` lists them all")
     return layers
+
+
+def _layer_data(volume, name: str, notes: list[str]) -> tuple:
+    """A label map as Labels (names, colours), anything else, or a label map napari cannot show so, as an Image."""
+    if volume.meta.get("labels"):
+        try:
+            return label_map_layer_data(volume, name)
+        except ValueError as exc:  # negative or fractional values: not usable as labels
+            notes.append(f"{name} is marked as a label map but {exc}; opened as an image")
+    return image_layer_data(volume)
+
+
+def label_map_layer_data(volume, name: str) -> tuple:
+    """A Labels ``LayerDataTuple`` for a label map file, with its names and colours (sidecar)."""
+    from ..colours import colour_of
+    from ..volume import smallest_label_dtype
+
+    names, colours = volume.meta.get("label_names") or {}, volume.meta.get("label_colours") or {}
+    labels = np.asarray(volume.array)
+    if labels.dtype.kind not in "iu":  # e.g. float label maps: napari Labels need integers
+        labels = labels.astype(smallest_label_dtype(labels))
+    data, kwargs, kind = labels_layer_data(labels, volume, name, names)
+    kwargs["metadata"]["medseg"]["path"] = volume.meta.get("path")
+    if names or colours:
+        kwargs["colormap"] = label_colormap({k: colour_of(k, colours) for k in set(names) | set(colours)})
+    return data, kwargs, kind
 
 
 def structures_layer_data(path, volume, notes: list[str]) -> tuple:

@@ -4,12 +4,14 @@ from __future__ import annotations
 from ..samples import BRAIN_TISSUE_NAMES, ct_phantom_paths, load_brain_mri
 from .autosave import ensure_autosave
 from .layers import image_layer_data, labels_layer_data
+from .orientation import ensure_orientation
 
 
 def _autosave_current_viewer() -> None:
     import napari
 
     ensure_autosave(napari.current_viewer())  # corrections painted on the samples are snapshotted too
+    ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
 
 
 def brain_mri() -> list[tuple]:

@@ -28,8 +28,10 @@ from ..metrics.overlap import label_volumes_ml
 from ..models.registry import DEVICES
 from ..models.unet.inference import SegmentationCancelled
 from ..models.unet.trust import UntrustedBundleError
-from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .autosave import ensure_autosave
+from .layers import label_colormap, labels_layer_data, volume_from_layer
+from .orientation import ensure_orientation
+from .save_labels import SaveLabels
 from .volume_legend import VolumeLegend
 
 OTHER = "other (choose a file)..."
@@ -108,21 +110,28 @@ class SegmentWidget(Container):
 
     def __init__(self, napari_viewer):
         self.viewer = napari_viewer
-        self._image = ComboBox(label="image", choices=self._image_layers)
-        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER])
+        self._image = ComboBox(label="image", choices=self._image_layers,
+                               tooltip="the 3D image layer to segment (File > Open, or File > Open Sample)")
+        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER],
+                               tooltip="the network to run; each model's card says what images it expects "
+                                       "(you are asked before running it on others)")
         self._model_file = FileEdit(label="model file", mode="r", visible=False,
                                     tooltip="a bundle's configs/inference.json, or a checkpoint .json/.yaml")
-        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto")
-        self._run = PushButton(text="Run")
-        self._cancel_button = PushButton(text="Cancel", enabled=False)
-        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0)
+        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto",
+                                tooltip="where the network runs; auto = CUDA GPU, else Apple MPS, else CPU")
+        self._run = PushButton(text="Run", tooltip="segment the image; the result becomes an editable labels layer")
+        self._cancel_button = PushButton(text="Cancel", enabled=False, tooltip="stop after the current window batch")
+        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0,
+                                     tooltip="fraction of the sliding windows done")
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self._legend = VolumeLegend(napari_viewer)
+        self._save = SaveLabels(napari_viewer)
         super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
-                                  self._cancel_button, self._progress, self._status, self._legend])
+                                  self._cancel_button, self._progress, self._status, self._legend, self._save])
         self.confirm = ask_yes_no
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
+        ensure_orientation(napari_viewer)
         self.worker = None
         self._cancel = threading.Event()
         self._retry_trusted = False
@@ -167,6 +176,8 @@ class SegmentWidget(Container):
             show_error(str(exc))
             return
         model, device = self.selected_model(), self._device.value
+        if not trust_bundle and not self._image_suits(model, volume):  # a retry after trusting was checked already
+            return
         self._cancel.clear()
         relay = self._relay
 
@@ -188,6 +199,24 @@ class SegmentWidget(Container):
         self._status.value = f"running {Path(model).name} on {device}..."
         self._legend.clear()
         self.worker.start()
+
+    def _image_suits(self, model: str, volume) -> bool:
+        """True when the image matches the model's card, or the user chose to run it anyway."""
+        from ..models.model_card import card_of, mismatches
+
+        try:
+            card = card_of(model)
+        except MedsegError:  # an unusable model: the run itself says why
+            return True
+        found = mismatches(card, volume)
+        if not found:
+            return True
+        question = (f"{Path(model).name}: {'; '.join(found)}.\n\nIts results would be meaningless "
+                    "(e.g. 'grey matter' on a CT). Run it anyway?")
+        if self.confirm("Model and image do not match", question):
+            return True
+        self._status.value = f"not run: {found[0]}"
+        return False
 
     def cancel(self, *_args) -> None:
         """Ask the running job to stop after its current window batch."""
@@ -212,6 +241,7 @@ class SegmentWidget(Container):
             segmentation = result.segmentation
             target = self._on_result(image_layer, volume, model, segmentation)
             self._legend.follow(target, labels=segmentation.label_names, volumes_ml=result.volumes_ml)
+            self._save.select(target, Path(model).name)
 
     def _on_error(self, exc: Exception, layer) -> None:
         if isinstance(exc, SegmentationCancelled):

@@ -18,7 +18,7 @@ def remember(volume: Volume) -> None:
     """Keep ``volume``'s geometry, file order and provenance (not its voxels)."""
     placeholder = np.broadcast_to(np.zeros((), dtype=np.uint8), volume.shape)
     geometry = Volume(placeholder, volume.affine.copy(), volume.file_order,
-                      {k: v for k, v in volume.meta.items() if k in ("path", "series_uid", "modality", "description", "format")})
+                      {k: v for k, v in volume.meta.items() if k in ("path", "series_uid", "modality", "description", "format", "labels")})
     _SOURCES[:] = [v for v in _SOURCES if not v.same_grid(geometry, atol=1e-6)][-(_MAX_SOURCES - 1):] + [geometry]
 
 
@@ -28,3 +28,12 @@ def find(shape: tuple[int, ...], affine_lps: np.ndarray, atol: float = 1e-4) -> 
         if tuple(v.shape) == tuple(shape) and np.allclose(v.affine, affine_lps, atol=atol):
             return v
     return None
+
+
+def is_source_image(path) -> bool:
+    """True when ``path`` is an image (not a label map) opened in this session."""
+    from pathlib import Path
+
+    target = Path(path).resolve()
+    return any(not v.meta.get("labels") and v.meta.get("path") and Path(v.meta["path"]).resolve() == target
+               for v in _SOURCES)

@@ -1,7 +1,8 @@
 """A widget line per label of a Labels layer: its colour, value, name and volume in ml.
 
 The legend follows one layer. It recounts when the user paints, fills, erases or undoes
-there (once the strokes pause, so painting stays fluid), and clears itself when the layer
+there (once the strokes pause, so painting stays fluid) or renames or recolours a label,
+and clears itself when the layer
 is removed. Volumes are voxel counts times the voxel size of the layer's world geometry
 (mm, as every layer this plugin makes).
 """
@@ -82,7 +83,9 @@ class VolumeLegend(Label):
 
     @staticmethod
     def _events(layer) -> tuple:
-        return layer.events.paint, layer.events.data, layer.events.set_data  # set_data: undo and redo
+        # set_data: undo and redo; features and colormap: a label renamed or recoloured
+        return (layer.events.paint, layer.events.data, layer.events.set_data, layer.events.features,
+                layer.events.colormap)
 
     def _show(self, volumes_ml: dict[int, float]) -> None:
         layer = self._layer

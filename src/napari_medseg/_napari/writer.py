@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import MedsegError
 from ..io import write_labels as write_label_volume
+from . import sources
 from .layers import label_colours, label_names_from_features, volume_from_data
 
 
@@ -12,12 +14,30 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
 
     The voxel order and affine are those of the image the layer was drawn on when it
     was opened in this session (found by grid); otherwise the layer's own geometry.
+    A NIfTI is marked as a label map (intent label); the names (``features``) and the
+    colours the layer draws go to an ITK-SNAP label description file beside it.
     """
+    from ..io.label_table import label_table_path
+
     data = np.asarray(data)
     if data.ndim != 3:
         raise ValueError(f"only 3D labels layers can be saved as volumes (got {data.ndim}D)")
+    if sources.is_source_image(path):
+        raise MedsegError(f"{path}: refusing to overwrite an image opened in napari; choose another file name")
     reference = volume_from_data(data, meta, meta.get("metadata"))
-    return [str(write_label_volume(path, data, reference))]
+    names, colours = _names_and_colours(data, meta)
+    written = write_label_volume(path, data, reference, names, colours)
+    return [str(written)] + ([str(label_table_path(path))] if names or colours else [])
+
+
+def _names_and_colours(data: np.ndarray, meta: dict) -> tuple[dict[int, str], dict[int, str]]:
+    """Label value -> name and -> ``#rrggbb`` for the labels > 0 present or named in a layer."""
+    from ..metrics.overlap import label_volumes_ml
+
+    names = {k: v for k, v in label_names_from_features(meta.get("features")).items() if k > 0}
+    values = sorted(set(label_volumes_ml(data, (1.0, 1.0, 1.0))) | set(names))
+    colours = label_colours(meta["colormap"], values) if meta.get("colormap") is not None else {}
+    return names, colours
 
 
 def write_rtstruct(path: str, data, meta: dict) -> list[str]:

@@ -1,4 +1,4 @@
-"""``medseg convert PATH OUT [--series UID]``: write a volume as NIfTI, NRRD or MHA."""
+"""``medseg convert PATH OUT [--series UID] [--volume N]``: write a volume as NIfTI, NRRD or MHA."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +9,12 @@ def add_parser(sub) -> None:
     p.add_argument("path")
     p.add_argument("out")
     p.add_argument("--series", help="SeriesInstanceUID (or series id from 'medseg info') when PATH holds several")
+    p.add_argument("--volume", type=int, metavar="N", help="which volume of a 4D NIfTI (0-based; default 0)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..io import list_series, read_volume, write_volume
+    from ..io import list_series, read_volume, write_labels, write_volume
     from . import ExitWithStatus
 
     if args.series is None and Path(args.path).is_dir():
@@ -22,8 +23,11 @@ def run(args) -> int:
             lines = [f"{args.path} holds {len(found)} series; choose one with --series:"]
             lines += [f"  {s.series_uid}  {s.modality}  {s.description!r}  {s.n_files} files" for s in found]
             raise ExitWithStatus("\n".join(lines), status=2)
-    vol = read_volume(args.path, series=args.series)
-    write_volume(args.out, vol.array, vol)
+    vol = read_volume(args.path, series=args.series, volume=args.volume)
+    if vol.meta.get("labels"):  # a label map stays one, with its names and colours
+        write_labels(args.out, vol.array, vol, vol.meta.get("label_names"), vol.meta.get("label_colours"))
+    else:
+        write_volume(args.out, vol.array, vol)
     for w in vol.meta.get("warnings", []):
         print(f"warning: {w}")
     print(f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm")

@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("--argmax-first", dest="argmax_first", action="store_true", default=None,
                    help="bundles: take the argmax before Invertd (nearest neighbour back to INPUT's grid); faster, "
                         "differs from the bundle on boundary voxels when it resamples (default: only for >= 4 classes)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when INPUT does not match what the model's card expects (e.g. a brain MRI model on CT)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--overwrite", action="store_true", help="folders: segment cases whose output exists (default: skip)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="folders: run cases on a Dask cluster, e.g. tcp://host:8786 "
@@ -76,6 +78,7 @@ def run(args) -> int:
         labels = run_sam(args, volume)
         write_labels(args.out, labels, volume)
         return 0
+    check_model_card(args.model, volume, args.force)
     from ..models.segment import segment_volume
 
     with warnings.catch_warnings():  # MONAI deprecation chatter is not for users
@@ -83,13 +86,25 @@ def run(args) -> int:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
         result = segment_volume(volume, args.model, device=args.device, trust_bundle=args.trust_bundle,
                                 progress=TerminalProgress(args.quiet), argmax_first=args.argmax_first)
-    path = write_labels(args.out, result.labels, volume)
+    path = write_labels(args.out, result.labels, volume, result.label_names, result.colours)  # + names sidecar
     if not args.quiet:
         for message in result.messages:
             print(f"note: {message}", file=sys.stderr)
         print(f"wrote {path} in {result.seconds:.1f} s on {result.device}: "
               f"{describe_volumes(result.labels, volume.spacing, result.label_names)}", file=sys.stderr)
     return 0
+
+
+def check_model_card(model: str, volume, force: bool) -> None:
+    """Refuse (or, with ``--force``, warn on stderr) when the image does not match the model's card."""
+    from ..errors import MedsegError
+    from ..models.model_card import card_of, mismatches
+
+    found = mismatches(card_of(model), volume)
+    if found and not force:
+        raise MedsegError(f"{model}: {'; '.join(found)}; its results would be meaningless. Add --force to run it anyway")
+    for reason in found:
+        print(f"warning: {model}: {reason} (running anyway: --force)", file=sys.stderr)
 
 
 def run_folder(args) -> int:

@@ -5,7 +5,8 @@ Entry points
 ``read_volume(path, series=None)``  -> one :class:`~napari_medseg.volume.Volume`
 ``list_series(path)``               -> what a path holds (for ``medseg info``)
 ``write_volume(path, array, ref)``  -> NIfTI / NRRD / MHA by extension, on ``ref``'s grid
-``write_labels(path, labels, ref)`` -> the same with the smallest unsigned dtype
+``write_labels(path, labels, ref)`` -> the same with the smallest unsigned dtype, marked as labels
+                                      (NIfTI intent label; names/colours: ``label_table``)
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def is_readable_path(path: str | Path) -> bool:
     return path.is_file() and is_dicom_file(path)
 
 
-def read_volume(path: str | Path, series: str | None = None) -> Volume:
+def read_volume(path: str | Path, series: str | None = None, volume: int | None = None) -> Volume:
     """Read one volume from a file or a DICOM folder.
 
     Parameters
@@ -55,6 +56,8 @@ def read_volume(path: str | Path, series: str | None = None) -> Volume:
     series : str, optional
         SeriesInstanceUID (or the ``uid.N`` id ``medseg info`` prints for a UID that
         was split) to pick when the folder holds several series.
+    volume : int, optional
+        Which volume of a 4D NIfTI file (0-based; default the first).
 
     Raises
     ------
@@ -64,12 +67,10 @@ def read_volume(path: str | Path, series: str | None = None) -> Volume:
     path = Path(path)
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
-    if path.is_file() and is_nifti(path):
-        return read_nifti_file(path)
-    if path.is_file() and is_itk(path):
-        from .itk import read_itk
-
-        return read_itk(path)
+    if volume is not None and not (path.is_file() and is_nifti(path)):
+        raise VolumeReadError(f"{path}: --volume picks a volume of a 4D NIfTI file; this is not one")
+    if path.is_file() and (is_nifti(path) or is_itk(path)):
+        return _with_label_table(read_nifti_file(path, volume) if is_nifti(path) else _read_itk_file(path))
     from . import dicom
 
     found = dicom.scan(path)
@@ -99,10 +100,27 @@ def read_all_volumes(path: str | Path) -> list[Volume]:
     return [s.load() for s in found]
 
 
-def read_nifti_file(path: Path) -> Volume:
+def read_nifti_file(path: Path, volume: int | None = None) -> Volume:
     from .nifti import read_nifti
 
-    return read_nifti(path)
+    return read_nifti(path, volume)
+
+
+def _read_itk_file(path: Path) -> Volume:
+    from .itk import read_itk
+
+    return read_itk(path)
+
+
+def _with_label_table(volume: Volume) -> Volume:
+    """Mark a volume as a label map with names and colours when its label description sidecar exists."""
+    from .label_table import label_table_path, read_label_table
+
+    table = label_table_path(volume.meta["path"])
+    if table.is_file():
+        names, colours = read_label_table(table)
+        volume.meta.update(labels=True, label_names=names, label_colours=colours)
+    return volume
 
 
 def list_series(path: str | Path) -> list[SeriesSummary]:
@@ -131,25 +149,38 @@ def check_write_suffix(path: str | Path) -> None:
         raise MedsegError(f"{path}: unsupported output format; use one of {', '.join(WRITE_SUFFIXES)}")
 
 
-def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
+def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None, labels: bool = False) -> Path:
     """Write ``array`` on ``reference``'s grid; the format follows the extension.
 
-    Refuses to overwrite the reference's own source file.
+    ``labels=True`` marks a NIfTI as a label map (intent ``NIFTI_INTENT_LABEL``).
+    Refuses to overwrite the reference's own source file, unless that is a label map
+    (a label map opened, edited and saved again).
     """
     path = Path(path)
     check_write_suffix(path)
-    source = reference.meta.get("path")
+    source = None if reference.meta.get("labels") else reference.meta.get("path")
     if source and Path(source).exists() and path.exists() and path.resolve() == Path(source).resolve():
         raise MedsegError(f"{path}: refusing to overwrite the source image; choose another file name")
     if is_nifti(path):
         from .nifti import write_nifti
 
-        return write_nifti(path, array, reference, dtype=dtype)
+        return write_nifti(path, array, reference, dtype=dtype, labels=labels)
     from .itk import write_itk
 
     return write_itk(path, array, reference, dtype=dtype)
 
 
-def write_labels(path: str | Path, labels: np.ndarray, reference: Volume) -> Path:
-    """Write a label map on ``reference``'s grid with the smallest unsigned integer dtype."""
-    return write_volume(path, labels, reference, dtype=smallest_label_dtype(labels))
+def write_labels(path: str | Path, labels: np.ndarray, reference: Volume, names: dict[int, str] | None = None,
+                 colours: dict[int, str] | None = None) -> Path:
+    """Write a label map on ``reference``'s grid with the smallest unsigned integer dtype.
+
+    A NIfTI is marked as labels (intent ``NIFTI_INTENT_LABEL``). With ``names`` or
+    ``colours`` (label value -> name / ``#rrggbb``), an ITK-SNAP label description
+    file is written beside it (:func:`~napari_medseg.io.label_table.label_table_path`).
+    """
+    written = write_volume(path, labels, reference, dtype=smallest_label_dtype(labels), labels=True)
+    if names or colours:
+        from .label_table import label_table_path, write_label_table
+
+        write_label_table(label_table_path(path), dict(names or {}), dict(colours or {}))
+    return written

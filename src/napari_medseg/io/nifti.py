@@ -12,8 +12,15 @@ from .atomic import atomic_path
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
 
 
-def read_nifti(path: str | Path) -> Volume:
-    """Read a 3D NIfTI file (a 4D file with one volume is accepted).
+def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
+    """Read a 3D NIfTI file, or one volume of a 4D file (a time series, several echoes...).
+
+    Parameters
+    ----------
+    path : str or Path
+    volume : int, optional
+        Which volume of a 4D file (0-based; default 0, with a warning naming how many
+        there are and how to pick another). Refused for 3D files.
 
     Intensity scaling (``scl_slope``/``scl_inter``) is applied. The affine is the one
     nibabel chooses (sform if its code is set, else qform), converted to LPS.
@@ -23,25 +30,48 @@ def read_nifti(path: str | Path) -> Volume:
     path = Path(path)
     try:
         img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
+        shape = img.shape
     except Exception as exc:  # nibabel raises many types for broken files
+        raise VolumeReadError(f"{path}: not a readable NIfTI file ({exc})") from exc
+    warnings = []
+    if len(shape) == 4 and (shape[3] > 1 or volume is not None):
+        n = shape[3]
+        if volume is not None and not 0 <= volume < n:
+            raise VolumeReadError(f"{path}: no volume {volume}; it holds {n} volumes (0 to {n - 1})")
+        if volume is None and n > 1:
+            warnings.append(f"4D file with {n} volumes: volume 0 opened; for another, run "
+                            f"`medseg convert {path.name} OUT.nii.gz --volume N` (N from 0 to {n - 1}) and open OUT")
+        volume = volume or 0
+        index = (slice(None),) * 3 + (volume,)
+    elif volume is not None:
+        raise VolumeReadError(f"{path}: a {len(shape)}D file has no volumes to choose from; leave out --volume")
+    else:
+        index = ()
+    try:
+        data = np.asanyarray(img.dataobj[index] if index else img.dataobj)  # only the chosen volume is read
+    except Exception as exc:
         raise VolumeReadError(f"{path}: not a readable NIfTI file ({exc})") from exc
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim == 2:
         data = data[..., None]
     if data.ndim != 3:
-        raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D volumes are supported")
-    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name}
+        raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D and 4D files are supported")
+    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name, "warnings": warnings}
+    if len(shape) == 4 and shape[3] > 1:
+        meta.update(description=f"{path.name} [volume {volume}]", volume=volume, n_volumes=shape[3])
+    if img.header.get_intent()[0] == "label":  # NIFTI_INTENT_LABEL: a label map, not an image
+        meta["labels"] = True
     return Volume.from_file_order(data, RAS_TO_LPS @ img.affine, meta)
 
 
-def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
+def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None, labels: bool = False) -> Path:
     """Write ``array`` (on ``reference``'s grid, package axis order) as NIfTI.
 
     The voxels are written in the reference's file order with its file affine; sform
     and qform are set to the same matrix (code 1, scanner), so 3D Slicer, ITK-SNAP and
-    nibabel open it aligned with the source. The write is atomic.
+    nibabel open it aligned with the source. ``labels=True`` sets the intent to
+    ``NIFTI_INTENT_LABEL`` (a label map). The write is atomic.
     """
     import nibabel as nib
 
@@ -55,6 +85,8 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
     img.set_sform(affine, code=1)
     img.set_qform(affine, code=1)
     img.header.set_xyzt_units("mm")
+    if labels:
+        img.header.set_intent("label")
     with atomic_path(path) as tmp:
         nib.save(img, str(tmp))
     return Path(path)
