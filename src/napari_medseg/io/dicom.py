@@ -45,17 +45,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
+from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from . import SeriesSummary
 from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
 from .dicom_pixels import read_stack, rescale_stack
-from .dicom_scan import SliceHeader, is_dicom_file, list_files, read_file_headers, read_headers, require_image
+from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
+                         read_headers)
 
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01
 
-__all__ = ["DicomSeries", "scan", "is_dicom_file"]
+__all__ = ["DicomSeries", "scan", "is_dicom_file", "source_series"]
 
 
 @dataclass
@@ -78,8 +79,8 @@ class DicomSeries:
     warnings : list of str
         Problems found while scanning (split series, unreadable files).
     structure_sets : list of Path
-        RT structure set files found beside it that were drawn on this series
-        (:mod:`napari_medseg.io.rtstruct` draws them).
+        RT structure sets and DICOM SEGs found beside it that were drawn on this series
+        (:mod:`napari_medseg.io.rtstruct` and :mod:`napari_medseg.io.seg` draw them).
     """
 
     series_uid: str
@@ -168,7 +169,7 @@ class DicomSeries:
             float32 otherwise. ``meta`` holds ``modality``, ``series_uid``,
             ``series_id``, ``description``, ``path``, ``format`` ('dicom'), ``window``
             ((center, width) or None), ``n_files``, ``warnings`` and ``structure_sets``
-            (paths of the RT structure sets drawn on this series).
+            (paths of the RT structure sets and DICOM SEGs drawn on this series).
 
         Raises
         ------
@@ -259,16 +260,49 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     return out
 
 
-def _attach_structure_sets(found: list[DicomSeries], structure_sets) -> None:
-    """Give each series the RT structure sets drawn on it; say so for sets whose series is absent."""
+def _attach_structure_sets(found: list[DicomSeries], structure_sets: list[StructureSetFile]) -> None:
+    """Give each series the RT structure sets and SEGs drawn on it; say so for those whose series is absent."""
     for ss in structure_sets:
         targets = [s for s in found if s.series_uid in ss.series_uids and not s.slices[0].localizer]
         for series in targets:
             series.structure_sets.append(ss.path)
         if not targets:
             for series in found:
-                series.warnings.append(f"RT structure set {ss.path.name} refers to series "
+                series.warnings.append(f"{ss.description} {ss.path.name} refers to series "
                                        f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder")
+
+
+def require_image(path: Path, result) -> None:
+    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+    if isinstance(result, Unreadable):
+        raise VolumeReadError(result.message())
+    if isinstance(result, StructureSetFile):
+        what = "a DICOM SEG (segments" if result.kind == "SEG" else "an RT structure set (contours"
+        raise VolumeReadError(f"{path}: {what}, no image): open the folder that holds it with its image series, "
+                              "or run 'medseg structures FOLDER --out LABELS'")
+    if result is None:
+        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
+        raise VolumeReadError(f"{path}: {what}")
+
+
+def source_series(volume: Volume) -> DicomSeries:
+    """The DICOM series ``volume`` was read from (scanned again from its folder).
+
+    Raises
+    ------
+    MedsegError
+        ``volume`` was not read from DICOM, or its series is no longer there.
+    """
+    meta = volume.meta
+    if meta.get("format") != "dicom" or not meta.get("path"):
+        raise MedsegError("an RT structure set or a DICOM SEG refers to a DICOM image series: draw the labels on an "
+                          f"image opened from DICOM (this one comes from "
+                          f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
+    wanted = meta.get("series_id") or meta.get("series_uid")
+    found = [s for s in scan(meta["path"]) if s.series_id == wanted]
+    if not found:
+        raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
+    return found[0]
 
 
 def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:

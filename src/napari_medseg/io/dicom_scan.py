@@ -21,6 +21,7 @@ from ..errors import VolumeReadError
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 from .rtstruct import is_structure_set, referenced_series_uids
+from .seg import is_segmentation, seg_referenced_series_uids
 
 __all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
 
@@ -69,10 +70,15 @@ class SliceHeader:
 
 @dataclass(frozen=True)
 class StructureSetFile:
-    """An RT structure set found while scanning: contours for the image series it names."""
+    """An RT structure set or a DICOM SEG found while scanning: regions drawn on the image series it names."""
 
     path: Path
     series_uids: tuple[str, ...]
+    kind: str = "RTSTRUCT"  # or "SEG"
+
+    @property
+    def description(self) -> str:
+        return "DICOM SEG" if self.kind == "SEG" else "RT structure set"
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,8 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
         return Unreadable(path, f"unreadable DICOM file ({one_line(exc)})")
     except Exception as exc:  # pydicom raises many types for broken headers
         return Unreadable(path, f"unreadable DICOM header ({one_line(exc)})")
+    if is_segmentation(ds):  # has pixel data, but is a mask made on another series, never an image
+        return StructureSetFile(path, seg_referenced_series_uids(ds), "SEG")
     if tag not in _PIXEL_TAGS or "Rows" not in ds:
         if is_structure_set(ds):
             return StructureSetFile(path, referenced_series_uids(ds))
@@ -361,7 +369,7 @@ def read_headers(files: list[Path], workers: int | None = None
     unreadable : list of Unreadable
         Files that look like DICOM but cannot be used.
     structure_sets : list of StructureSetFile
-        RT structure sets (other files that are not DICOM images are left out).
+        RT structure sets and DICOM SEGs (other files that are not DICOM images are left out).
     """
     n_workers = max(1, min(workers or default_workers(), len(files)))
     if n_workers == 1:
@@ -379,14 +387,3 @@ def read_headers(files: list[Path], workers: int | None = None
             slices.extend(r)
     return slices, unreadable, structure_sets
 
-
-def require_image(path: Path, result) -> None:
-    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
-    if isinstance(result, Unreadable):
-        raise VolumeReadError(result.message())
-    if isinstance(result, StructureSetFile):
-        raise VolumeReadError(f"{path}: an RT structure set (contours, no image): open the folder that holds it "
-                              "with its image series, or run 'medseg structures FOLDER --out LABELS'")
-    if result is None:
-        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
-        raise VolumeReadError(f"{path}: {what}")

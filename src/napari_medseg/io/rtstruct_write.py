@@ -20,6 +20,7 @@ from ..errors import MedsegError
 from ..metrics.overlap import label_volumes_ml
 from ..volume import Volume
 from .atomic import atomic_path
+from .dicom import source_series
 from .rtstruct import RTSTRUCT_SOP_CLASS
 
 __all__ = ["mask_contours", "write_structure_set"]
@@ -50,21 +51,6 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     found, _ = cv2.findContours(doubled, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     # the centre of doubled pixel u lies at u / 2 - 0.25 in the original pixel coordinates
     return [c[:, 0, ::-1].astype(float) / 2 - 0.25 for c in found]
-
-
-def _source_series(volume: Volume):
-    from . import dicom
-
-    meta = volume.meta
-    if meta.get("format") != "dicom" or not meta.get("path"):
-        raise MedsegError("an RT structure set refers to a DICOM image series: draw the labels on an image opened "
-                          "from DICOM (this one comes from "
-                          f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
-    wanted = meta.get("series_id") or meta.get("series_uid")
-    found = [s for s in dicom.scan(meta["path"]) if s.series_id == wanted]
-    if not found:
-        raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
-    return found[0]
 
 
 def _ds_number(value: float) -> str:
@@ -99,7 +85,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     labels = np.asarray(labels)
     if labels.shape != volume.shape:
         raise MedsegError(f"labels of shape {labels.shape} are not on the image's grid {volume.shape}")
-    series = _source_series(volume)
+    series = source_series(volume)
     slices = series.stacked_slices()
     file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
     if file_labels.shape[2] != len(slices):
