@@ -56,8 +56,10 @@ def property_codes(name: str):
 
     words = [w.capitalize() for w in name.replace("_", " ").replace("-", " ").split()]
     for keyword in ("".join(words), "".join(words[1:]) if words[:1] in (["Left"], ["Right"]) else ""):
-        if keyword.isidentifier() and keyword in dir(codes.SCT):
+        try:
             return codes.SCT.AnatomicalStructure, getattr(codes.SCT, keyword)
+        except AttributeError:  # not a SNOMED CT concept pydicom knows (or an empty keyword)
+            continue
     return codes.SCT.Tissue, codes.SCT.Tissue
 
 
