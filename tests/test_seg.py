@@ -192,3 +192,38 @@ def test_segment_codes_follow_known_organ_names():
     assert property_codes("Liver")[1].meaning == "Liver"
     assert property_codes("left_kidney")[1].meaning == "Kidney"
     assert property_codes("my lesion 2")[1].meaning == "Tissue"
+
+
+def test_a_labelmap_seg_reads_each_pixel_as_its_segment(tmp_path):
+    written, volume = _series(tmp_path / "ct", "flipped")
+    series = dicom.scan(tmp_path / "ct")[0]
+    labels = _labels(volume.shape)
+    labels[labels == 4] = 3  # LABELMAP segments are numbered 1..N
+    stacked = np.ascontiguousarray(volume.to_file_order(labels).transpose(2, 1, 0))
+    descriptions = [hd.seg.SegmentDescription(
+        segment_number=n, segment_label=f"s{n}", segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")
+        for n in (1, 2, 3)]
+    seg = hd.seg.Segmentation(
+        source_images=_sources(series), pixel_array=stacked, segmentation_type="LABELMAP",
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="test", manufacturer_model_name="test", software_versions="1",
+        device_serial_number="1")
+    seg.save_as(tmp_path / "labelmap.dcm")
+    drawn = segmentation_to_labels(read_segmentation(tmp_path / "labelmap.dcm"), volume)
+    assert read_segmentation(tmp_path / "labelmap.dcm").kind == "LABELMAP"
+    np.testing.assert_array_equal(drawn.labels, labels)
+
+
+def test_frames_partly_outside_a_cropped_image_are_clipped_and_counted(tmp_path):
+    _, volume = _series(tmp_path / "ct", "oblique")
+    labels = _labels(volume.shape)
+    out = write_segmentation(tmp_path / "seg.dcm", labels, volume)
+    corner = np.array([1, 4, 2])  # the crop keeps array[1:, 4:20, 2:]
+    shifted = volume.affine.copy()
+    shifted[:3, 3] = volume.affine[:3, :3] @ corner + volume.affine[:3, 3]
+    cropped = type(volume)(volume.array[1:, 4:20, 2:], shifted, volume.file_order, {})
+    drawn = segmentation_to_labels(read_segmentation(out), cropped)
+    np.testing.assert_array_equal(drawn.labels, labels[1:, 4:20, 2:])
+    lost = int(np.count_nonzero(labels)) - int(np.count_nonzero(labels[1:, 4:20, 2:]))
+    assert drawn.warnings == [f"{lost} segmented pixels of seg.dcm lie outside this image; left out"]

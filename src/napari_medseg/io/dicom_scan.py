@@ -32,6 +32,7 @@ _VRS = {
 }
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
 _DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
 
 
 @dataclass(frozen=True)
@@ -329,20 +330,22 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-            offset = fp.tell()
-            tag = fp.read(4)
+            offset, tag = fp.tell(), fp.read(4)
+        has_pixels, offset = tag in _PIXEL_TAGS, offset if tag == _PIXEL_TAGS[0] else None
+        if _transfer_syntax(ds) == DEFLATED:  # inflated in memory: no offset in the file; look in the whole dataset
+            has_pixels, offset = "PixelData" in pydicom.dcmread(path, force=True), None
     except InvalidDicomError as exc:
         return Unreadable(path, f"unreadable DICOM file ({one_line(exc)})")
     except Exception as exc:  # pydicom raises many types for broken headers
         return Unreadable(path, f"unreadable DICOM header ({one_line(exc)})")
     if is_segmentation(ds):  # has pixel data, but is a mask made on another series, never an image
         return StructureSetFile(path, seg_referenced_series_uids(ds), "SEG")
-    if tag not in _PIXEL_TAGS or "Rows" not in ds:
+    if not has_pixels or "Rows" not in ds:
         if is_structure_set(ds):
             return StructureSetFile(path, referenced_series_uids(ds))
         return None  # DICOMDIR, structured report...: not an image
     try:
-        headers = _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
+        headers = _headers_from_dataset(ds, path, offset)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
         return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
     problem = _truncation(path, headers[0].ref.layout)

@@ -8,40 +8,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..volume import smallest_label_dtype
-
 __all__ = ["distinct", "paint_largest_first"]
 
 
-def paint_largest_first(shape: tuple[int, ...], regions: list[tuple[int, np.ndarray]], names: dict[int, str]
-                        ) -> tuple[np.ndarray, list[str]]:
-    """A label map from regions given as flat voxel indices.
+def paint_largest_first(labels: np.ndarray, regions: list[tuple[int, int, list]], names: dict[int, str]) -> list[str]:
+    """Paint regions into ``labels`` in place, largest first; say which overlaps were resolved how.
 
     Parameters
     ----------
-    shape : tuple of int
-        Shape of the label map (any axis order: ``regions`` index it flat, C order).
-    regions : list of (label, (N,) int ndarray)
-        Each region's label value and the flat indices of its voxels (no repeats).
+    labels : integer ndarray, zeros (any shape and axis order; the pieces index into views of it)
+    regions : list of (label, n_voxels, pieces)
+        Each region's label value, its size (the painting order) and where it lies: pieces
+        ``(target, index)`` with ``target`` a view of ``labels`` and ``index`` a boolean mask of
+        ``target``'s shape or an integer index array (flat indices into a 1D view).
     names : dict int -> str
         Label value -> name, for the overlap warnings.
 
     Returns
     -------
-    labels : ndarray of ``shape``, the smallest unsigned dtype holding every label
-    warnings : list of str, one per overlapping pair (``A overlaps B in N voxels: shown as A``)
+    list of str
+        One per overlapping pair: ``A overlaps B in N voxels: shown as A``.
     """
-    top = max([label for label, _ in regions], default=0)
-    labels = np.zeros(shape, smallest_label_dtype(np.array([top])))
-    flat = labels.reshape(-1)
+    top = max([label for label, _, _ in regions], default=0)
     warnings = []
-    for label, voxels in sorted(regions, key=lambda r: -r[1].size):  # larger first: the smaller one stays visible
-        under = np.bincount(flat[voxels], minlength=top + 1)
+    for label, _, pieces in sorted(regions, key=lambda r: -r[1]):  # larger first: the smaller one stays visible
+        under = np.zeros(top + 1, np.int64)
+        for target, index in pieces:
+            under += np.bincount(target[index].ravel(), minlength=top + 1)
+            target[index] = label
         for other in np.flatnonzero(under[1:]) + 1:
-            warnings.append(f"{names.get(label, label)} overlaps {names.get(other, other)} in {under[other]} "
-                            f"voxels: shown as {names.get(label, label)}")
-        flat[voxels] = label
-    return labels, warnings
+            if other != label:  # a region painted twice on the same voxels is no overlap
+                warnings.append(f"{names.get(label, label)} overlaps {names.get(int(other), other)} in "
+                                f"{under[other]} voxels: shown as {names.get(label, label)}")
+    return warnings
 
 
 def distinct(voxels: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..colours import colour_of
 from ..errors import VolumeReadError
-from ..volume import Volume
+from ..volume import Volume, smallest_label_dtype
 from .overlaps import distinct, paint_largest_first
 
 __all__ = ["RTSTRUCT_SOP_CLASS", "Structure", "StructureSet", "StructureLabels", "fill_contours",
@@ -304,6 +304,7 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
     if no_volume:
         warnings.append(f"{len(no_volume)} ROI(s) without closed contours have no volume and no label: "
                         + ", ".join(no_volume))
-    labels, overlaps = paint_largest_first(shape, drawn, names)
-    warnings += overlaps
+    labels = np.zeros(shape, smallest_label_dtype(np.array([len(names)])))
+    flat = labels.reshape(-1)
+    warnings += paint_largest_first(labels, [(label, voxels.size, [(flat, voxels)]) for label, voxels in drawn], names)
     return StructureLabels(labels, names, colours, warnings)

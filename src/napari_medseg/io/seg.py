@@ -31,8 +31,8 @@ import numpy as np
 
 from ..colours import colour_of
 from ..errors import VolumeReadError
-from ..volume import Volume
-from .overlaps import distinct, paint_largest_first
+from ..volume import Volume, smallest_label_dtype
+from .overlaps import paint_largest_first
 from .rtstruct import StructureLabels
 
 __all__ = ["SEG_SOP_CLASS", "Segment", "Segmentation", "is_segmentation", "read_segmentation",
@@ -178,6 +178,35 @@ def _on_grid(values: np.ndarray) -> bool:
     return bool(np.abs(values - np.round(values)).max() <= GRID_TOL_VOXELS)
 
 
+def _placement(labels: np.ndarray, origin: np.ndarray, step_column: np.ndarray, step_row: np.ndarray,
+               frame_shape: tuple[int, int]) -> tuple[np.ndarray, tuple, bool] | None:
+    """Where a frame lands in ``labels``: a 2D view of it, the frame's matching (row, column) slices, and
+    whether the view is the frame transposed. None when the frame lies wholly outside.
+
+    ``origin`` is the (z, y, x) index of the frame's pixel (0, 0); ``step_column`` and
+    ``step_row`` are unit index vectors (one axis, sign +-1) of moving one column or one row.
+    """
+    o = np.round(origin).astype(int)
+    a, b = int(np.argmax(np.abs(step_column))), int(np.argmax(np.abs(step_row)))
+    sa, sb = int(np.sign(step_column[a])), int(np.sign(step_row[b]))
+    c = 3 - a - b
+    if not 0 <= o[c] < labels.shape[c]:
+        return None
+    windows = []  # per frame axis (rows along b, columns along a): frame slice and target slice
+    for n, axis, sign in ((frame_shape[0], b, sb), (frame_shape[1], a, sa)):
+        k = np.arange(n)
+        target = o[axis] + sign * k
+        keep = k[(target >= 0) & (target < labels.shape[axis])]
+        if keep.size == 0:
+            return None
+        lo, hi = int(keep[0]), int(keep[-1]) + 1
+        t0, t1 = sorted((o[axis] + sign * lo, o[axis] + sign * (hi - 1)))
+        windows.append((slice(lo, hi) if sign > 0 else slice(hi - 1, lo - 1 if lo else None, -1), slice(t0, t1 + 1)))
+    index: list = [slice(None)] * 3
+    index[c], index[b], index[a] = o[c], windows[0][1], windows[1][1]
+    return labels[tuple(index)], (windows[0][0], windows[1][0]), b > a  # view axes run (min(a,b), max(a,b))
+
+
 def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels:
     """Place every segment's frames on ``volume``'s grid, one label per segment (its number).
 
@@ -201,7 +230,9 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
                         f"{volume.meta['series_uid']}: frames are placed by their mm coordinates")
     numbers = {s.number for s in seg.segments}
     fractional_cut = 0.5 * float(ds.get("MaximumFractionalValue", 255) or 255)
-    found: dict[int, list[np.ndarray]] = {n: [] for n in numbers}
+    labels = np.zeros(shape, smallest_label_dtype(np.array([max(numbers)])))
+    pieces: dict[int, list] = {n: [] for n in numbers}
+    sizes = dict.fromkeys(numbers, 0)
     outside = 0
     for f, item in enumerate(per_frame):
         origin, step_column, step_row = _frame_grid(seg, to_index, item)
@@ -212,24 +243,24 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
         frame = frames[f]
         if seg.kind == "LABELMAP":
             present = np.flatnonzero(np.bincount(frame.ravel().astype(np.int64)))
-            pairs = [(int(n), frame == n) for n in present if int(n) in numbers]
+            masks = [(int(n), frame == n) for n in present if int(n) in numbers]
         else:
             segment = _functional(ds, item, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
             mask = frame >= fractional_cut if seg.kind == "FRACTIONAL" else frame > 0
-            pairs = [(int(segment), mask)] if segment is not None and int(segment) in numbers else []
-        for number, mask in pairs:
-            rows, cols = np.nonzero(mask)
-            index = (np.round(origin).astype(np.int64)[:, None] + np.outer(np.round(step_column).astype(np.int64), cols)
-                     + np.outer(np.round(step_row).astype(np.int64), rows))
-            inside = np.all((index >= 0) & (index < np.array(shape)[:, None]), axis=0)
-            outside += int(rows.size - inside.sum())
-            found[int(number)].append(np.ravel_multi_index(tuple(index[:, inside]), shape))
+            masks = [(int(segment), mask)] if segment is not None and int(segment) in numbers else []
+        place = _placement(labels, origin, np.round(step_column), np.round(step_row), frame.shape) if masks else None
+        for number, mask in masks:
+            total = int(np.count_nonzero(mask))
+            inside = mask[place[1]] if place is not None else mask[:0]
+            inside = inside.T if place is not None and place[2] else inside
+            n_inside = int(np.count_nonzero(inside))
+            outside += total - n_inside
+            if n_inside:
+                pieces[number].append((place[0], inside))
+                sizes[number] += n_inside
     if outside:
         warnings.append(f"{outside} segmented pixels of {seg.path.name} lie outside this image; left out")
     names = {s.number: s.name for s in seg.segments}
     colours = {s.number: s.colour or colour_of(s.number) for s in seg.segments}
-    regions = []
-    for number, parts in found.items():  # a segment without frames is empty: a label with a name, no voxel
-        regions.append((number, distinct(np.concatenate(parts)) if parts else np.zeros(0, np.int64)))
-    labels, overlaps = paint_largest_first(shape, regions, names)
-    return StructureLabels(labels, names, colours, warnings + overlaps)
+    warnings += paint_largest_first(labels, [(n, sizes[n], pieces[n]) for n in numbers], names)
+    return StructureLabels(labels, names, colours, warnings)
