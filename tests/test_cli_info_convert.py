@@ -15,7 +15,8 @@ from dicom_factory import write_series
 from napari_medseg.cli import main
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
-SERIES_KEYS = {"series_uid", "modality", "description", "n_files", "shape", "spacing_mm", "warnings", "structure_sets"}
+SERIES_KEYS = {"series_uid", "modality", "description", "n_files", "shape", "spacing_mm", "warnings", "structure_sets",
+               "transfer_syntaxes", "decodable"}
 
 
 @pytest.fixture

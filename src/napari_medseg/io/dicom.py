@@ -49,7 +49,7 @@ from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from . import SeriesSummary
 from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
-from .dicom_pixels import read_stack, rescale_stack
+from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
 from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
                          read_headers)
 
@@ -140,6 +140,7 @@ class DicomSeries:
         order = canonical_file_order(affine)
         file_shape = (len(ordered), *ordered[0].size)
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        decodable = self._decodable(ordered, warns)
         return SeriesSummary(
             series_uid=self.series_id,
             modality=self.modality,
@@ -149,7 +150,26 @@ class DicomSeries:
             spacing_mm=tuple(float(spacing[p]) for p in order.perm),
             warnings=warns,
             structure_sets=[str(p) for p in self.structure_sets],
+            transfer_syntaxes=sorted({s.ref.layout.transfer_syntax for s in ordered}),
+            decodable=decodable,
         )
+
+    @staticmethod
+    def _decodable(ordered: list[SliceHeader], warns: list[str]) -> bool:
+        """Whether the pixels decode, tried on one file per transfer syntax that is not read straight from disk."""
+        tried = {}
+        for s in ordered:
+            if not s.ref.layout.native and s.ref.layout.transfer_syntax not in tried:
+                tried[s.ref.layout.transfer_syntax] = s
+        for syntax, s in tried.items():
+            try:
+                with _warnings.catch_warnings():
+                    _warnings.simplefilter("ignore")
+                    read_stack([s.ref], workers=1)
+            except VolumeReadError as exc:
+                warns.append(f"pixel data in {transfer_syntax_name(syntax)} cannot be decoded: {exc}")
+                return False
+        return True
 
     def load(self, workers: int | None = None, progress=None) -> Volume:
         """Decode and stack the series.

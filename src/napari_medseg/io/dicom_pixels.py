@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import VolumeReadError
 
-__all__ = ["PixelLayout", "SliceRef", "read_stack", "rescale_stack", "default_workers"]
+__all__ = ["PixelLayout", "SliceRef", "read_stack", "rescale_stack", "default_workers", "transfer_syntax_name"]
 
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
@@ -165,6 +165,14 @@ def _grey(arr: np.ndarray, ref: SliceRef) -> np.ndarray:
             f"{ref.path}: colour or multi-sample pixel data {arr.shape}; only grey-level images are supported"
         )
     return arr
+
+
+def transfer_syntax_name(uid: str) -> str:
+    """``'JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80)'``, or the bare UID when unknown."""
+    from pydicom.uid import UID
+
+    name = UID(uid).name
+    return f"{name} ({uid})" if name and name != uid else uid
 
 
 def one_line(exc: BaseException) -> str:
