@@ -49,6 +49,7 @@ from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from . import SeriesSummary
 from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
+from .dicomdir import dicomdir_files, is_dicomdir
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
 from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
                          read_headers)
@@ -236,7 +237,39 @@ def _split_uid(slices: list[SliceHeader]) -> list[list[SliceHeader]]:
         else:
             parts.append([s])
     parts.sort(key=lambda p: (p[0].localizer, -len(p), min(s.instance for s in p), str(p[0].path)))
-    return parts
+    return [phase for part in parts for phase in _phases(part)]
+
+
+#: What tells the phases of one series apart, in order of preference (index into SliceHeader.phase).
+PHASE_KEYS = ("TemporalPositionIdentifier", "AcquisitionNumber")
+
+
+def _phases(part: list[SliceHeader]) -> list[list[SliceHeader]]:
+    """A stack whose slices repeat the same positions, split into its phases (dynamic or multi-phase scans).
+
+    Split by TemporalPositionIdentifier, else AcquisitionNumber, only when that leaves no
+    position twice in any phase (scanners that number each slice's acquisition are not split);
+    phases in ascending order of that value. Otherwise the stack as it is.
+    """
+    positions = [tuple(np.round(s.position, 2)) for s in part]
+    if len(set(positions)) == len(positions):
+        return [part]
+    for k in range(len(PHASE_KEYS)):
+        groups: dict[str, list[SliceHeader]] = {}
+        for s in part:
+            groups.setdefault(s.phase[k], []).append(s)
+        if len(groups) > 1 and "" not in groups and all(
+                len({tuple(np.round(s.position, 2)) for s in g}) == len(g) for g in groups.values()):
+            return [groups[v] for v in sorted(groups, key=lambda v: (float(v) if _is_number(v) else np.inf, v))]
+    return [part]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _split_reasons(parts: list[list[SliceHeader]]) -> str:
@@ -252,7 +285,17 @@ def _split_reasons(parts: list[list[SliceHeader]]) -> str:
         reasons.append("localizer image type")
     if any(not f.has_geometry for f in firsts):
         reasons.append("missing patient geometry")
+    if (k := _phase_key(parts)) is not None:
+        reasons.append(f"phase ({PHASE_KEYS[k]})")
     return ", ".join(reasons)
+
+
+def _phase_key(parts: list[list[SliceHeader]]) -> int | None:
+    """Which of :data:`PHASE_KEYS` split these parts into phases (parts alike but for it), if any."""
+    firsts = [p[0] for p in parts]
+    if len({(_split_key(f), f.iop) for f in firsts}) == len(firsts):
+        return None
+    return next((k for k in range(len(PHASE_KEYS)) if len({f.phase[k] for f in firsts}) > 1), None)
 
 
 def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[DicomSeries]:
@@ -276,6 +319,8 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
         if radial:
             warns.append(f"each of the {len(parts)} images has its own orientation "
                          "(radial or multi-planar localizer): not stacked")
+        if (k := _phase_key(parts)) is not None:
+            warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
         out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
     return out
 
@@ -332,7 +377,7 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
     ----------
     path : str or Path
         A folder (files without extension are fine; non-DICOM files are skipped
-        silently) or one DICOM file.
+        silently), a DICOMDIR (the files it lists) or one DICOM file.
     workers : int, optional
         Threads for header reading.
 
@@ -354,7 +399,9 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
         raise VolumeReadError(f"{path}: no such file or folder")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")  # pydicom's validation warnings on odd headers
-        if path.is_file():
+        if is_dicomdir(path):  # a media directory: the files it lists
+            slices, unreadable, structure_sets = read_headers(dicomdir_files(path), workers=workers)
+        elif path.is_file():
             result = read_file_headers(path)
             require_image(path, result)
             slices, unreadable, structure_sets = result, [], []

@@ -59,6 +59,7 @@ class SliceHeader:
     has_geometry: bool  # False when ImagePositionPatient/ImageOrientationPatient are missing
     window: tuple[float, float] | None
     problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
+    phase: tuple[str, str] = ("", "")  # (TemporalPositionIdentifier, AcquisitionNumber): phases of one series
 
     @property
     def path(self) -> Path:
@@ -257,6 +258,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
         instance=_int(ds, "InstanceNumber", 0),
         localizer="LOCALIZER" in image_type,
         echo=str(_value(ds, "EchoNumbers") or ""),
+        phase=(str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or "")),
     )
     thickness = _first(_value(ds, "SpacingBetweenSlices")) or _first(_value(ds, "SliceThickness")) or 1.0
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
