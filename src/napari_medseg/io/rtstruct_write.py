@@ -6,7 +6,8 @@ quarter pixel inside them, so that reading the set back by the pixel-centre rule
 :mod:`.rtstruct` gives the same voxels, and planning systems that fill contours by their
 area see the same shape to within half a pixel. Each contour names the image it lies on
 (ContourImageSequence), and the set copies the patient, study and frame of reference of
-the series, so it files next to it in a PACS or a planning system.
+the series, so it files next to it in a PACS or a planning system, with every Type 2
+attribute present (empty where the series lacks it), as dciodvfy checks.
 """
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ from .rtstruct import RTSTRUCT_SOP_CLASS
 __all__ = ["mask_contours", "write_structure_set"]
 
 _COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-           "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID")
+           "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID",
+           "PositionReferenceIndicator")
+#: Type 2 attributes of the RT structure set's modules (Patient, General Study, RT Series, Frame of Reference):
+#: present, empty when the series does not give them, so validators such as dciodvfy accept the file.
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
+          "AccessionNumber", "ReferringPhysicianName", "OperatorsName", "PositionReferenceIndicator")
 _STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
 
 
@@ -118,6 +124,9 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     for keyword in _COPIED:
         if keyword in first:
             setattr(ds, keyword, first.data_element(keyword).value)
+    for keyword in _TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = "RTSTRUCT", generate_uid(), 999, 1
     ds.SeriesDescription = ds.StructureSetLabel = label[:16]
     ds.StructureSetDate, ds.StructureSetTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
