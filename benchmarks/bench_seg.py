@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 def make_case(folder: Path, shape, segments: int, seed: int = 0):
     """Write the CT series; return its volume and a label map of ``segments`` ellipsoids (no overlaps)."""
     from dicom_factory import write_series
+
     from napari_medseg.io import read_volume
 
     cols, rows, n = shape

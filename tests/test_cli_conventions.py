@@ -7,9 +7,16 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-
 from dicom_factory import write_series
-from napari_medseg.cli import EXIT_AMBIGUOUS, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, batch_status, main
+
+from napari_medseg.cli import (
+    EXIT_AMBIGUOUS,
+    EXIT_ERROR,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    batch_status,
+    main,
+)
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -6,8 +6,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from dicom_factory import oblique_iop, write_series
+
 from napari_medseg.io import read_volume
 from napari_medseg.io.rtstruct_write import write_structure_set
 

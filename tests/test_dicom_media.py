@@ -7,8 +7,8 @@ import numpy as np
 import pydicom
 import pydicom.data
 import pytest
-
 from dicom_factory import write_series
+
 from napari_medseg.cli import main
 from napari_medseg.errors import VolumeReadError
 from napari_medseg.io import list_series, read_volume

@@ -13,9 +13,9 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
+from dicom_factory import oblique_iop, write_series
 from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
-from dicom_factory import oblique_iop, write_series
 from napari_medseg.cli import main
 from napari_medseg.errors import VolumeReadError
 from napari_medseg.io import list_series, read_volume

@@ -4,17 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+from dicom_factory import (
+    oblique_iop,
+    write_enhanced_ct,
+    write_marked_series,
+    write_series,
+)
 
-from dicom_factory import oblique_iop, write_enhanced_ct, write_marked_series, write_series
 from napari_medseg.errors import MedsegError, VolumeReadError
 from napari_medseg.io import dicom, read_volume
 from napari_medseg.io.seg import read_segmentation, segmentation_to_labels
 from napari_medseg.io.seg_write import property_codes, write_segmentation
 
 hd = pytest.importorskip("highdicom")
-GEOMETRIES = {"axial": dict(iop=(1.0, 0, 0, 0, 1, 0)),
-              "oblique": dict(iop=oblique_iop()),
-              "flipped": dict(iop=(-1.0, 0, 0, 0, -1, 0), slice_spacing=-2.0)}  # rows, columns and slices reversed
+GEOMETRIES = {"axial": {"iop": (1.0, 0, 0, 0, 1, 0)},
+              "oblique": {"iop": oblique_iop()},
+              "flipped": {"iop": (-1.0, 0, 0, 0, -1, 0), "slice_spacing": -2.0}}  # rows, columns and slices reversed
 
 
 def _series(folder, geometry: str, shape=(7, 24, 30)):
@@ -51,7 +56,7 @@ def _highdicom_labels(seg_path, series) -> np.ndarray:
 
 @pytest.mark.parametrize("geometry", list(GEOMETRIES))
 def test_our_seg_reads_in_highdicom_and_its_rewrite_reads_back_here_voxel_for_voxel(tmp_path, geometry):
-    written, volume = _series(tmp_path / "ct", geometry)
+    _, volume = _series(tmp_path / "ct", geometry)
     labels = _labels(volume.shape)
     out = write_segmentation(tmp_path / "seg.dcm", labels, volume, {1: "liver", 2: "spleen", 4: "lesion"},
                              {1: "#ff0000"})
@@ -80,7 +85,7 @@ def test_our_seg_reads_in_highdicom_and_its_rewrite_reads_back_here_voxel_for_vo
 
 
 def test_a_fractional_seg_counts_pixels_of_probability_at_least_one_half(tmp_path):
-    written, volume = _series(tmp_path / "ct", "oblique")
+    _, volume = _series(tmp_path / "ct", "oblique")
     series = dicom.scan(tmp_path / "ct")[0]
     rng = np.random.default_rng(1)
     probability = rng.random((len(series.files), 24, 30)).astype(np.float32)
@@ -102,7 +107,7 @@ def test_a_fractional_seg_counts_pixels_of_probability_at_least_one_half(tmp_pat
 
 
 def test_frames_in_any_order_land_on_the_same_voxels(tmp_path):
-    written, volume = _series(tmp_path / "ct", "axial")
+    _, volume = _series(tmp_path / "ct", "axial")
     labels = _labels(volume.shape)
     out = write_segmentation(tmp_path / "seg.dcm", labels, volume)
     ds = pydicom.dcmread(out)
@@ -148,7 +153,7 @@ def test_cli_seg_then_structures_gives_the_labels_back_with_their_names(tmp_path
     from napari_medseg.cli import main
 
     marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
-    written, _ = write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
+    write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
     image = read_volume(tmp_path / "ct")
     labels = image.with_array((image.array == 1000).astype(np.uint8) + 2 * (image.array == 2000))
     from napari_medseg.io import write_labels
@@ -195,7 +200,7 @@ def test_segment_codes_follow_known_organ_names():
 
 
 def test_a_labelmap_seg_reads_each_pixel_as_its_segment(tmp_path):
-    written, volume = _series(tmp_path / "ct", "flipped")
+    _, volume = _series(tmp_path / "ct", "flipped")
     series = dicom.scan(tmp_path / "ct")[0]
     labels = _labels(volume.shape)
     labels[labels == 4] = 3  # LABELMAP segments are numbered 1..N

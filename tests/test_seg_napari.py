@@ -1,8 +1,8 @@
 """DICOM SEG in napari: a folder's SEG opens as named, coloured labels; labels save as a SEG."""
 import numpy as np
 import pytest
-
 from dicom_factory import write_marked_series
+
 from napari_medseg.io import read_volume
 
 pytest.importorskip("highdicom")

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from ..errors import VolumeReadError
 from ..volume import Volume
-from .rtstruct import StructureLabels, is_structure_set, read_structure_set, structures_to_labels
+from .rtstruct import (
+    StructureLabels,
+    is_structure_set,
+    read_structure_set,
+    structures_to_labels,
+)
 from .seg import is_segmentation, read_segmentation, segmentation_to_labels
 
 __all__ = ["annotation_kind", "draw_annotation"]

@@ -14,8 +14,10 @@ Images are grouped by SeriesInstanceUID, then split further inside one UID where
 the image size (Rows/Columns), the orientation (ImageOrientationPatient, within
 1e-3 per cosine), the echo number or the LOCALIZER image type differ. Images
 without patient geometry (no ImagePositionPatient/ImageOrientationPatient, e.g.
-CR) are each their own 2D image. A UID that was split gets ids ``UID.1``, ``UID.2``,
-... (largest part first); an unsplit one keeps the UID as its id.
+CR) are each their own 2D image. Slices that repeat the same positions are split into
+phases by TemporalPositionIdentifier or AcquisitionNumber (:mod:`.dicom_parts`). A UID
+that was split gets ids ``UID.1``, ``UID.2``, ... (largest part first, phases in order);
+an unsplit one keeps the UID as its id. A DICOMDIR file stands for the files it lists.
 
 Localizers are *split off*, not dropped: a scout mixed into an axial series, a
 tri-planar pilot or a radial set (pydicom's ``98892003/MR700``: seven images, seven
@@ -48,7 +50,8 @@ import numpy as np
 from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from . import SeriesSummary
-from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
+from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
+from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
 from .dicomdir import dicomdir_files, is_dicomdir
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
 from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
@@ -221,90 +224,13 @@ class DicomSeries:
         return Volume.from_file_order(array.transpose(2, 1, 0), affine[:, [2, 1, 0, 3]], meta)
 
 
-def _split_key(s: SliceHeader):
-    geometry = None if s.has_geometry else s.path
-    return (s.size, s.localizer, s.echo, geometry)
-
-
-def _split_uid(slices: list[SliceHeader]) -> list[list[SliceHeader]]:
-    """Split the images of one SeriesInstanceUID into stackable parts, largest first."""
-    parts: list[list[SliceHeader]] = []
-    for s in slices:
-        for part in parts:
-            if _split_key(part[0]) == _split_key(s) and same_orientation(part[0].iop, s.iop):
-                part.append(s)
-                break
-        else:
-            parts.append([s])
-    parts.sort(key=lambda p: (p[0].localizer, -len(p), min(s.instance for s in p), str(p[0].path)))
-    return [phase for part in parts for phase in _phases(part)]
-
-
-#: What tells the phases of one series apart, in order of preference (index into SliceHeader.phase).
-PHASE_KEYS = ("TemporalPositionIdentifier", "AcquisitionNumber")
-
-
-def _phases(part: list[SliceHeader]) -> list[list[SliceHeader]]:
-    """A stack whose slices repeat the same positions, split into its phases (dynamic or multi-phase scans).
-
-    Split by TemporalPositionIdentifier, else AcquisitionNumber, only when that leaves no
-    position twice in any phase (scanners that number each slice's acquisition are not split);
-    phases in ascending order of that value. Otherwise the stack as it is.
-    """
-    positions = [tuple(np.round(s.position, 2)) for s in part]
-    if len(set(positions)) == len(positions):
-        return [part]
-    for k in range(len(PHASE_KEYS)):
-        groups: dict[str, list[SliceHeader]] = {}
-        for s in part:
-            groups.setdefault(s.phase[k], []).append(s)
-        if len(groups) > 1 and "" not in groups and all(
-                len({tuple(np.round(s.position, 2)) for s in g}) == len(g) for g in groups.values()):
-            return [groups[v] for v in sorted(groups, key=lambda v: (float(v) if _is_number(v) else np.inf, v))]
-    return [part]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _split_reasons(parts: list[list[SliceHeader]]) -> str:
-    firsts = [p[0] for p in parts]
-    reasons = []
-    if len({f.size for f in firsts}) > 1:
-        reasons.append("image size")
-    if any(not same_orientation(firsts[0].iop, f.iop) for f in firsts):
-        reasons.append("orientation")
-    if len({f.echo for f in firsts}) > 1:
-        reasons.append("echo number")
-    if len({f.localizer for f in firsts}) > 1:
-        reasons.append("localizer image type")
-    if any(not f.has_geometry for f in firsts):
-        reasons.append("missing patient geometry")
-    if (k := _phase_key(parts)) is not None:
-        reasons.append(f"phase ({PHASE_KEYS[k]})")
-    return ", ".join(reasons)
-
-
-def _phase_key(parts: list[list[SliceHeader]]) -> int | None:
-    """Which of :data:`PHASE_KEYS` split these parts into phases (parts alike but for it), if any."""
-    firsts = [p[0] for p in parts]
-    if len({(_split_key(f), f.iop) for f in firsts}) == len(firsts):
-        return None
-    return next((k for k in range(len(PHASE_KEYS)) if len({f.phase[k] for f in firsts}) > 1), None)
-
-
 def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[DicomSeries]:
-    parts = _split_uid(slices)
+    parts = split_uid(slices)
     first = slices[0]
     if len(parts) == 1:
         return [DicomSeries(uid, uid, first.modality, first.description, parts[0], root)]
     total = len(slices)
-    reasons = _split_reasons(parts)
+    reasons = split_reasons(parts)
     ids = [f"{uid}.{k + 1}" for k in range(len(parts))]
     localizer_ids = [i for i, p in zip(ids, parts) if p[0].localizer]
     out = []
@@ -319,7 +245,7 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
         if radial:
             warns.append(f"each of the {len(parts)} images has its own orientation "
                          "(radial or multi-planar localizer): not stacked")
-        if (k := _phase_key(parts)) is not None:
+        if (k := phase_key(parts)) is not None:
             warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
         out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
     return out
