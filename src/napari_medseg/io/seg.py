@@ -207,6 +207,13 @@ def _placement(labels: np.ndarray, origin: np.ndarray, step_column: np.ndarray, 
     return labels[tuple(index)], (windows[0][0], windows[1][0]), b > a  # view axes run (min(a,b), max(a,b))
 
 
+def _cropped(view: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``view`` and ``mask`` (2D, same shape) cut to the mask's bounding box: painting touches only that."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    return view[box], mask[box]
+
+
 def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels:
     """Place every segment's frames on ``volume``'s grid, one label per segment (its number).
 
@@ -246,17 +253,18 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
             masks = [(int(n), frame == n) for n in present if int(n) in numbers]
         else:
             segment = _functional(ds, item, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
-            mask = frame >= fractional_cut if seg.kind == "FRACTIONAL" else frame > 0
+            if seg.kind == "FRACTIONAL":
+                mask = frame >= fractional_cut
+            else:  # BINARY: 0/1 bytes, viewed as booleans without a copy
+                mask = frame.view(bool) if frame.dtype == np.uint8 else frame > 0
             masks = [(int(segment), mask)] if segment is not None and int(segment) in numbers else []
         place = _placement(labels, origin, np.round(step_column), np.round(step_row), frame.shape) if masks else None
         for number, mask in masks:
-            total = int(np.count_nonzero(mask))
-            inside = mask[place[1]] if place is not None else mask[:0]
-            inside = inside.T if place is not None and place[2] else inside
-            n_inside = int(np.count_nonzero(inside))
-            outside += total - n_inside
+            inside = None if place is None else (mask[place[1]].T if place[2] else mask[place[1]])
+            n_inside = 0 if inside is None else int(np.count_nonzero(inside))
+            outside += int(np.count_nonzero(mask)) - n_inside
             if n_inside:
-                pieces[number].append((place[0], inside))
+                pieces[number].append(_cropped(place[0], inside))
                 sizes[number] += n_inside
     if outside:
         warnings.append(f"{outside} segmented pixels of {seg.path.name} lie outside this image; left out")
