@@ -232,3 +232,26 @@ def test_frames_partly_outside_a_cropped_image_are_clipped_and_counted(tmp_path)
     np.testing.assert_array_equal(drawn.labels, labels[1:, 4:20, 2:])
     lost = int(np.count_nonzero(labels)) - int(np.count_nonzero(labels[1:, 4:20, 2:]))
     assert drawn.warnings == [f"{lost} segmented pixels of seg.dcm lie outside this image; left out"]
+
+
+def test_overlapping_segments_show_the_smaller_one_and_say_so(tmp_path):
+    _, volume = _series(tmp_path / "ct", "oblique")
+    series = dicom.scan(tmp_path / "ct")[0]
+    masks = np.zeros((len(series.files), 24, 30, 2), bool)
+    masks[1:6, 2:20, 3:25, 0] = True  # PTV
+    masks[2:4, 5:9, 6:10, 1] = True  # GTV inside it
+    descriptions = [hd.seg.SegmentDescription(
+        segment_number=n, segment_label=name, segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")
+        for n, name in ((1, "PTV"), (2, "GTV"))]
+    seg = hd.seg.Segmentation(
+        source_images=_sources(series), pixel_array=masks, segmentation_type="BINARY",
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="test", manufacturer_model_name="test", software_versions="1",
+        device_serial_number="1")
+    seg.save_as(tmp_path / "overlap.dcm")
+    drawn = segmentation_to_labels(read_segmentation(tmp_path / "overlap.dcm"), volume)
+    to_volume = volume.file_order.to_canonical
+    np.testing.assert_array_equal(drawn.labels == 2, to_volume(masks[..., 1].transpose(2, 1, 0)))
+    np.testing.assert_array_equal(drawn.labels == 1, to_volume((masks[..., 0] & ~masks[..., 1]).transpose(2, 1, 0)))
+    assert drawn.warnings == [f"GTV overlaps PTV in {masks[..., 1].sum()} voxels: shown as GTV"]
