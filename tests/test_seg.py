@@ -255,3 +255,15 @@ def test_overlapping_segments_show_the_smaller_one_and_say_so(tmp_path):
     np.testing.assert_array_equal(drawn.labels == 2, to_volume(masks[..., 1].transpose(2, 1, 0)))
     np.testing.assert_array_equal(drawn.labels == 1, to_volume((masks[..., 0] & ~masks[..., 1]).transpose(2, 1, 0)))
     assert drawn.warnings == [f"GTV overlaps PTV in {masks[..., 1].sum()} voxels: shown as GTV"]
+
+
+@pytest.mark.parametrize("writer", ["seg", "rtstruct"])
+def test_a_writer_never_overwrites_an_image_of_the_series(tmp_path, writer):
+    from napari_medseg.io.rtstruct_write import write_structure_set
+
+    written, volume = _series(tmp_path / "ct", "axial")
+    before = written.paths[3].read_bytes()
+    write = write_segmentation if writer == "seg" else write_structure_set
+    with pytest.raises(MedsegError, match="refusing to overwrite"):
+        write(written.paths[3], _labels(volume.shape), volume)
+    assert written.paths[3].read_bytes() == before

@@ -60,7 +60,7 @@ from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_fil
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01
 
-__all__ = ["DicomSeries", "scan", "is_dicom_file", "source_series"]
+__all__ = ["DicomSeries", "scan", "is_dicom_file", "source_slices"]
 
 
 @dataclass
@@ -192,8 +192,9 @@ class DicomSeries:
             1 and a whole intercept, the stored integer type when no rescale applies,
             float32 otherwise. ``meta`` holds ``modality``, ``series_uid``,
             ``series_id``, ``description``, ``path``, ``format`` ('dicom'), ``window``
-            ((center, width) or None), ``n_files``, ``warnings`` and ``structure_sets``
-            (paths of the RT structure sets and DICOM SEGs drawn on this series).
+            ((center, width) or None), ``n_files``, ``warnings``, ``structure_sets``
+            (paths of the RT structure sets and DICOM SEGs drawn on this series) and
+            ``dicom_slices`` ((file, frame) of slice k of the file order, for writers).
 
         Raises
         ------
@@ -219,6 +220,7 @@ class DicomSeries:
             "n_files": self.n_files,
             "warnings": warns,
             "structure_sets": [str(p) for p in self.structure_sets],
+            "dicom_slices": tuple((str(s.path), s.ref.frame) for s in ordered),  # what writers refer to
         }
         # file voxel order = ITK's (column, row, slice), as NIfTI from dcm2niix, ITK-SNAP and Slicer index it
         return Volume.from_file_order(array.transpose(2, 1, 0), affine[:, [2, 1, 0, 3]], meta)
@@ -276,24 +278,36 @@ def require_image(path: Path, result) -> None:
         raise VolumeReadError(f"{path}: {what}")
 
 
-def source_series(volume: Volume) -> DicomSeries:
-    """The DICOM series ``volume`` was read from (scanned again from its folder).
+def source_slices(volume: Volume, out: str | Path | None = None) -> tuple[str, list[tuple[Path, int]]]:
+    """The DICOM images ``volume`` was read from: its SeriesInstanceUID and, per slice, (file, frame).
+
+    Item ``k`` is slice ``k`` of the volume's file order (the series' stacking order). They
+    come from ``meta['dicom_slices']``, recorded when the series was loaded; a volume known
+    only by its folder and series id (e.g. a napari layer's metadata) is scanned again.
+    ``out``, the file about to be written, must not be one of them.
 
     Raises
     ------
     MedsegError
-        ``volume`` was not read from DICOM, or its series is no longer there.
+        ``volume`` was not read from DICOM, its images are no longer there, or ``out`` is one.
     """
     meta = volume.meta
     if meta.get("format") != "dicom" or not meta.get("path"):
         raise MedsegError("an RT structure set or a DICOM SEG refers to a DICOM image series: draw the labels on an "
                           f"image opened from DICOM (this one comes from "
                           f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
-    wanted = meta.get("series_id") or meta.get("series_uid")
-    found = [s for s in scan(meta["path"]) if s.series_id == wanted]
-    if not found:
-        raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
-    return found[0]
+    recorded = meta.get("dicom_slices")
+    if recorded and meta.get("series_uid") and all(Path(p).is_file() for p in {p for p, _ in recorded}):
+        uid, slices = meta["series_uid"], [(Path(p), int(frame)) for p, frame in recorded]
+    else:
+        wanted = meta.get("series_id") or meta.get("series_uid")
+        found = [s for s in scan(meta["path"]) if s.series_id == wanted]
+        if not found:
+            raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
+        uid, slices = found[0].series_uid, [(s.path, s.ref.frame) for s in found[0].stacked_slices()]
+    if out is not None and Path(out).resolve() in {image.resolve() for image, _ in slices}:
+        raise MedsegError(f"{out}: an image of the series itself; refusing to overwrite it, choose another name")
+    return uid, slices
 
 
 def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:

@@ -21,7 +21,7 @@ from ..errors import MedsegError
 from ..metrics.overlap import label_volumes_ml
 from ..volume import Volume
 from .atomic import atomic_path
-from .dicom import source_series
+from .dicom import source_slices
 from .rtstruct import RTSTRUCT_SOP_CLASS
 
 __all__ = ["mask_contours", "write_structure_set"]
@@ -91,27 +91,26 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     labels = np.asarray(labels)
     if labels.shape != volume.shape:
         raise MedsegError(f"labels of shape {labels.shape} are not on the image's grid {volume.shape}")
-    series = source_series(volume)
-    slices = series.stacked_slices()
+    series_uid, slices = source_slices(volume, out=path)  # (file, frame) per slice, in stacking order
     file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
     if file_labels.shape[2] != len(slices):
         raise MedsegError("the image's slices do not match its DICOM series; reopen it from DICOM")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
-        first = pydicom.dcmread(slices[0].path, stop_before_pixels=True, force=True)
+        first = pydicom.dcmread(slices[0][0], stop_before_pixels=True, force=True)
         images = {}
-        for s in slices:
-            if s.path not in images:
-                ds = pydicom.dcmread(s.path, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID",
-                                                                                               "SOPInstanceUID"])
-                images[s.path] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
+        for image, _ in slices:
+            if image not in images:
+                ds = pydicom.dcmread(image, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID",
+                                                                                              "SOPInstanceUID"])
+                images[image] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
     multi_frame = len(images) < len(slices)
 
     def image_reference(k: int) -> Dataset:
         item = Dataset()
-        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = images[slices[k].path]
+        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = images[slices[k][0]]
         if multi_frame:
-            item.ReferencedFrameNumber = slices[k].ref.frame + 1
+            item.ReferencedFrameNumber = slices[k][1] + 1
         return item
 
     now = datetime.datetime.now()
@@ -134,7 +133,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     frame_uid = str(first.get("FrameOfReferenceUID", "") or generate_uid())
     ds.FrameOfReferenceUID = frame_uid
     referenced_series = Dataset()
-    referenced_series.SeriesInstanceUID = series.series_uid
+    referenced_series.SeriesInstanceUID = series_uid
     referenced_series.ContourImageSequence = [image_reference(k) for k in range(len(slices))]
     study = Dataset()
     study.ReferencedSOPClassUID = _STUDY_COMPONENT_SOP_CLASS

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import MedsegError
 from ..volume import Volume
 from .atomic import atomic_path
-from .dicom import source_series
+from .dicom import source_slices
 
 __all__ = ["ALGORITHM_TYPES", "write_segmentation"]
 
@@ -79,21 +79,20 @@ def _source_datasets(paths: list[Path]) -> list:
     return out
 
 
-def _frames_in_source_order(file_labels: np.ndarray, series) -> tuple[list[Path], np.ndarray]:
-    """Source files and the (frames, rows, columns) array highdicom pairs with them.
+def _frames_in_source_order(file_labels: np.ndarray, slices: list[tuple[Path, int]], sources: list
+                            ) -> np.ndarray:
+    """The (frames, rows, columns) array highdicom pairs with ``sources`` (the distinct files of ``slices``).
 
     Single-frame images: one frame per file, in stacking order. One multi-frame file:
     its frames in the file's own order.
     """
-    slices = series.stacked_slices()
-    stacked = np.ascontiguousarray(file_labels.transpose(2, 1, 0))  # (slice, row, column)
-    paths = list(dict.fromkeys(s.path for s in slices))
-    if len(paths) == len(slices):
-        return [s.path for s in slices], stacked
-    if len(paths) == 1:
-        frames = np.zeros((slices[0].ref.layout.frames, *stacked.shape[1:]), stacked.dtype)
-        frames[[s.ref.frame for s in slices]] = stacked
-        return paths, frames
+    stacked = file_labels.transpose(2, 1, 0)  # (slice, row, column): a view, often the labels array itself
+    if len(sources) == len(slices):
+        return stacked
+    if len(sources) == 1:
+        frames = np.zeros((int(sources[0].NumberOfFrames), *stacked.shape[1:]), stacked.dtype)
+        frames[[frame for _, frame in slices]] = stacked
+        return frames
     raise MedsegError("a DICOM SEG can refer to single-frame images or to one multi-frame file; this series mixes "
                       "several multi-frame files")
 
@@ -130,14 +129,14 @@ def write_segmentation(path: str | Path, labels: np.ndarray, volume: Volume, nam
     if algorithm_type not in ALGORITHM_TYPES:
         raise MedsegError(f"algorithm type {algorithm_type!r}: use one of {', '.join(ALGORITHM_TYPES)}")
     top = int(labels.max(initial=0))
-    if int(labels.min(initial=0)) < 0 or top > 65535:
+    if top > 65535 or (labels.dtype.kind == "i" and int(labels.min(initial=0)) < 0):
         raise MedsegError(f"label values run from {labels.min()} to {top}: a DICOM SEG numbers segments 1..65535")
-    series = source_series(volume)
+    _, slices = source_slices(volume, out=path)  # (file, frame) per slice, in stacking order
     file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
-    if file_labels.shape[2] != len(series.slices):
+    if file_labels.shape[2] != len(slices):
         raise MedsegError("the image's slices do not match its DICOM series; reopen it from DICOM")
-    paths, frames = _frames_in_source_order(file_labels, series)
-    sources = _source_datasets(paths)
+    sources = _source_datasets(list(dict.fromkeys(image for image, _ in slices)))
+    frames = _frames_in_source_order(file_labels, slices, sources)
     algorithm = None
     if algorithm_type != "MANUAL":
         algorithm = hd.AlgorithmIdentificationSequence(name="napari-medseg", version=_version(),
