@@ -167,7 +167,7 @@ def main() -> None:
     print(f"CT {args.shape[0]}x{args.shape[1]}x{args.shape[2]}, {args.segments} segments, {frames} frames; "
           f"highdicom {highdicom.__version__}; {args.repeats} repeats")
     for k, v in med.items():
-        print(f"  {k:16s} median {v:7.3f} s, best {best[k]:7.3f} s")
+        print(f"  {k:16s} median {v:7.3f} s, best {best[k]:7.3f} s  (all: {' '.join(f'{t:.2f}' for t in times[k])})")
     print(f"  ours reads both SEGs back exactly: {ours_ok}; highdicom reads ours back exactly: {theirs_ok}")
     for label, t in (("medians", med), ("best runs", best)):
         w = t["our write"] / t["highdicom write"]
