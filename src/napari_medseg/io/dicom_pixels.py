@@ -145,7 +145,7 @@ def _read_with_simpleitk(ref: SliceRef) -> np.ndarray:
     try:
         image = reader.Execute()
     except RuntimeError as exc:
-        raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({one_line(exc).splitlines()[-1]})") from None
+        raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({one_line(exc)})") from None
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise VolumeReadError(f"{ref.path}: colour or multi-sample pixel data; only grey-level images are supported")
 
