@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import __version__
 from ..errors import AmbiguousInputError, MedsegError
 from ..library_warnings import quiet_library_warnings
 from . import convert, demo, evaluate, gui, info, models, rtstruct, seg, segment, structures
@@ -25,15 +26,6 @@ EXIT_ERROR, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_PARTIAL = 1, 2, 3, 4
 COMMANDS = (info, convert, structures, rtstruct, seg, segment, models, evaluate, demo, gui)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
 VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "seg", "segment", "evaluate", "demo")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("napari-medseg")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def batch_status(n_failed: int, n_cases: int) -> int:
@@ -47,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medseg", description="Medical image segmentation in physical space.",
                                      epilog="exit status: 0 done, 1 bad input or failure, 2 usage error, "
                                             "3 ambiguous input (choose with --series), 4 some cases of a batch failed")
-    parser.add_argument("--version", action="version", version=f"medseg {_version()}")
+    parser.add_argument("--version", action="version", version=f"medseg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..errors import MedsegError
 from ..volume import Volume
 from .atomic import atomic_path
@@ -36,15 +37,6 @@ ALGORITHM_TYPES = ("SEMIAUTOMATIC", "AUTOMATIC", "MANUAL")
 #: Type 2 attributes highdicom copies from the source images; empty ones are written where the source lacks them.
 _TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
           "AccessionNumber", "ReferringPhysicianName")
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("napari-medseg")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def property_codes(name: str):
@@ -139,7 +131,7 @@ def write_segmentation(path: str | Path, labels: np.ndarray, volume: Volume, nam
     frames = _frames_in_source_order(file_labels, slices, sources)
     algorithm = None
     if algorithm_type != "MANUAL":
-        algorithm = hd.AlgorithmIdentificationSequence(name="napari-medseg", version=_version(),
+        algorithm = hd.AlgorithmIdentificationSequence(name="napari-medseg", version=__version__,
                                                        family=codes.cid7162.ArtificialIntelligence)
     descriptions = []
     for number in range(1, max(top, 1) + 1):
@@ -150,14 +142,15 @@ def write_segmentation(path: str | Path, labels: np.ndarray, volume: Volume, nam
             segment_number=number, segment_label=name[:64], segmented_property_category=category,
             segmented_property_type=kind, algorithm_type=algorithm_type, algorithm_identification=algorithm,
             display_color=hd.color.CIELabColor.from_rgb(*(int(rgb[i:i + 2], 16) for i in (0, 2, 4)))))
-    content_label = "".join(c if c.isalnum() else "_" for c in label.upper())[:16].strip("_") or "SEGMENTATION"
+    content_label = "".join(c if c.isascii() and c.isalnum() else "_" for c in label.upper())[:16].strip("_") \
+        or "SEGMENTATION"
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         seg = hd.seg.Segmentation(
             source_images=sources, pixel_array=frames.astype(np.uint16 if top > 255 else np.uint8, copy=False),
             segmentation_type="BINARY", segment_descriptions=descriptions, series_instance_uid=hd.UID(),
             series_number=999, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="napari-medseg",
-            manufacturer_model_name="napari-medseg", software_versions=_version(), device_serial_number="none",
+            manufacturer_model_name="napari-medseg", software_versions=__version__, device_serial_number="none",
             content_label=content_label, content_description=label[:64] or None, series_description=label[:64])
     path = Path(path)
     with atomic_path(path) as tmp:
