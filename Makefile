@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 \
-	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1
+	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1 \
+	dcmtk dicom3tools
 
 .PHONY: run test quick lint install install-dev system-deps demo bench clean
 

@@ -15,7 +15,8 @@ from dicom_factory import write_series
 from napari_medseg.cli import main
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
-SERIES_KEYS = {"series_uid", "modality", "description", "n_files", "shape", "spacing_mm", "warnings", "structure_sets"}
+SERIES_KEYS = {"series_uid", "modality", "description", "n_files", "shape", "spacing_mm", "warnings", "structure_sets",
+               "transfer_syntaxes", "decodable"}
 
 
 @pytest.fixture
@@ -56,10 +57,10 @@ def test_info_json_for_a_nifti_file_has_one_entry(two_series, tmp_path, capsys):
     assert entry["shape"] == [6, 12, 10] and entry["spacing_mm"] == pytest.approx([2.0, 0.5, 0.75])
 
 
-def test_convert_multi_series_folder_without_series_exits_2_listing_them(two_series, tmp_path, capsys):
+def test_convert_multi_series_folder_without_series_exits_3_listing_them(two_series, tmp_path, capsys):
     folder, axial, sag = two_series
     out = tmp_path / "out.nii.gz"
-    assert main(["convert", str(folder), str(out)]) == 2
+    assert main(["convert", str(folder), str(out)]) == 3  # ambiguous input, not a usage error (2)
     err = capsys.readouterr().err
     assert "holds 2 series" in err
     for uid, desc, modality, n in ((axial.series_uid, "axial CT", "CT", 6), (sag.series_uid, "sagittal MR", "MR", 4)):

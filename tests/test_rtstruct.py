@@ -134,7 +134,8 @@ def test_cli_without_a_structure_set_is_one_line(tmp_path, capsys):
     write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
     assert main(["structures", str(tmp_path / "ct"), "--out", str(tmp_path / "x.nii.gz")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "no RT structure set drawn on this series; give one with --rtstruct FILE" in err and "\n" not in err
+    assert "no RT structure set or DICOM SEG drawn on this series; give one with --rtstruct FILE" in err \
+        and "\n" not in err
     assert not (tmp_path / "x.nii.gz").exists()
 
 

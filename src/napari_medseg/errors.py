@@ -9,5 +9,9 @@ class VolumeReadError(MedsegError):
     """A file or folder could not be read as a volume (the message names it and why)."""
 
 
+class AmbiguousInputError(VolumeReadError):
+    """A path holds several things (series) where one is needed; the message lists them and how to choose."""
+
+
 class GridMismatchError(MedsegError):
     """Two volumes that must share a voxel grid do not."""

@@ -3,8 +3,8 @@
 Label maps (NIfTI intent label, or a file with an ITK-SNAP label description beside it,
 see :mod:`napari_medseg.io.label_table`) open as Labels layers with their names and colours.
 
-A DICOM folder's RT structure sets come as Labels layers on the grid of the series they
-were drawn on, one label per ROI, with the ROIs' names and colours.
+A DICOM folder's RT structure sets and DICOM SEGs come as Labels layers on the grid of the
+series they were drawn on, one label per ROI or segment, with their names and colours.
 """
 from __future__ import annotations
 
@@ -98,12 +98,11 @@ def label_map_layer_data(volume, name: str) -> tuple:
 
 
 def structures_layer_data(path, volume, notes: list[str]) -> tuple:
-    """A Labels ``LayerDataTuple`` of the RT structure set at ``path`` drawn on ``volume``'s grid."""
-    from ..io.rtstruct import read_structure_set, structures_to_labels
+    """A Labels ``LayerDataTuple`` of the RT structure set or DICOM SEG at ``path`` drawn on ``volume``'s grid."""
+    from ..io.annotations import draw_annotation
 
-    structure_set = read_structure_set(path)
-    drawn = structures_to_labels(structure_set, volume)
-    name = f"{structure_set.label or Path(path).stem} (structures)"
+    label, drawn = draw_annotation(path, volume)
+    name = f"{label} (structures)"
     notes += [f"{name}: {w}" for w in drawn.warnings]
     data, kwargs, kind = labels_layer_data(drawn.labels, volume, name, drawn.names)
     kwargs["colormap"] = label_colormap(drawn.colours)

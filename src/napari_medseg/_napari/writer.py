@@ -1,4 +1,4 @@
-"""npe2 writer hooks: a labels layer saved on its source image's exact grid, or as an RT structure set."""
+"""npe2 writer hooks: a labels layer saved on its source image's exact grid, as an RT structure set or as a DICOM SEG."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,6 +40,19 @@ def _names_and_colours(data: np.ndarray, meta: dict) -> tuple[dict[int, str], di
     return names, colours
 
 
+def _dicom_labels(data, meta: dict, what: str):
+    """The layer's data, its source volume, and its label names and colours as the layer shows them."""
+    from ..label_maps import present_labels
+
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ValueError(f"only 3D labels layers can be saved as {what} (got {data.ndim}D)")
+    reference = volume_from_data(data, meta, meta.get("metadata"))
+    present = present_labels(data)
+    colours = label_colours(meta["colormap"], present) if meta.get("colormap") is not None else {}
+    return data, reference, label_names_from_features(meta.get("features")), colours
+
+
 def write_rtstruct(path: str, data, meta: dict) -> list[str]:
     """Save a 3D labels layer as a DICOM RT structure set on the DICOM series it was drawn on.
 
@@ -47,13 +60,18 @@ def write_rtstruct(path: str, data, meta: dict) -> list[str]:
     draws it (see :mod:`napari_medseg.io.rtstruct_write`).
     """
     from ..io.rtstruct_write import write_structure_set
-    from ..label_maps import present_labels
 
-    data = np.asarray(data)
-    if data.ndim != 3:
-        raise ValueError(f"only 3D labels layers can be saved as RT structure sets (got {data.ndim}D)")
-    reference = volume_from_data(data, meta, meta.get("metadata"))
-    present = present_labels(data)
-    colours = label_colours(meta["colormap"], present) if meta.get("colormap") is not None else {}
-    names = label_names_from_features(meta.get("features"))
+    data, reference, names, colours = _dicom_labels(data, meta, "RT structure sets")
     return [str(write_structure_set(path, data, reference, names, colours, label=str(meta.get("name", ""))))]
+
+
+def write_seg(path: str, data, meta: dict) -> list[str]:
+    """Save a 3D labels layer as a DICOM SEG (binary, one segment per label value) on its DICOM series.
+
+    Segments are named from the layer's ``features`` and coloured as the layer draws them
+    (see :mod:`napari_medseg.io.seg_write`).
+    """
+    from ..io.seg_write import write_segmentation
+
+    data, reference, names, colours = _dicom_labels(data, meta, "DICOM SEG")
+    return [str(write_segmentation(path, data, reference, names, colours, label=str(meta.get("name", ""))))]

@@ -2,33 +2,44 @@
 
 Each sub-command lives in its own module with ``add_parser(subparsers)`` (which sets
 ``func``) ; errors a user can cause (:class:`~napari_medseg.errors.MedsegError`) end
-the program with one line on stderr and a non-zero status.
+the program with one line on stderr and a non-zero status. Data goes to stdout,
+diagnostics (progress, notes, "wrote ...") to stderr.
+
+Exit status: 0 done; 1 bad input or failure (:data:`EXIT_ERROR`); 2 usage error
+(argparse); 3 ambiguous input, e.g. a folder with several series and no ``--series``
+(:data:`EXIT_AMBIGUOUS`); 4 a batch in which some cases failed and the others were
+written (:data:`EXIT_PARTIAL`); 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..errors import MedsegError
+from .. import __version__
+from ..errors import AmbiguousInputError, MedsegError
 from ..library_warnings import quiet_library_warnings
-from . import convert, demo, evaluate, gui, info, models, rtstruct, segment, structures
+from . import convert, demo, evaluate, gui, info, models, rtstruct, seg, segment, structures
 from .heap import keep_freed_memory
 
-COMMANDS = (info, convert, structures, rtstruct, segment, models, evaluate, demo, gui)
+#: Exit statuses besides 0 (done) and 130 (interrupted); see the module docstring.
+EXIT_ERROR, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_PARTIAL = 1, 2, 3, 4
+COMMANDS = (info, convert, structures, rtstruct, seg, segment, models, evaluate, demo, gui)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
-VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "segment", "evaluate", "demo")
+VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "seg", "segment", "evaluate", "demo")
 
 
-class ExitWithStatus(MedsegError):
-    """A user error with a specific exit status (e.g. 2 for an ambiguous input)."""
-
-    def __init__(self, message: str, status: int = 1):
-        super().__init__(message)
-        self.status = status
+def batch_status(n_failed: int, n_cases: int) -> int:
+    """Exit status of a batch: 0 all done, :data:`EXIT_PARTIAL` some failed, :data:`EXIT_ERROR` all failed."""
+    if not n_failed:
+        return 0
+    return EXIT_ERROR if n_failed >= n_cases else EXIT_PARTIAL
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medseg", description="Medical image segmentation in physical space.")
+    parser = argparse.ArgumentParser(prog="medseg", description="Medical image segmentation in physical space.",
+                                     epilog="exit status: 0 done, 1 bad input or failure, 2 usage error, "
+                                            "3 ambiguous input (choose with --series), 4 some cases of a batch failed")
+    parser.add_argument("--version", action="version", version=f"medseg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)
@@ -42,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         keep_freed_memory()
     try:
         return int(args.func(args) or 0)
-    except ExitWithStatus as exc:
+    except AmbiguousInputError as exc:
         print(f"medseg {args.command}: {exc}", file=sys.stderr)
-        return exc.status
+        return EXIT_AMBIGUOUS
     except MedsegError as exc:
         print(f"medseg {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"medseg {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -1,6 +1,7 @@
 """``medseg convert PATH OUT [--series UID] [--volume N]``: write a volume as NIfTI, NRRD or MHA."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -14,21 +15,22 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..errors import AmbiguousInputError
     from ..io import list_series, read_volume, write_labels, write_volume
-    from . import ExitWithStatus
 
     if args.series is None and Path(args.path).is_dir():
         found = list_series(args.path)
         if len(found) > 1:
             lines = [f"{args.path} holds {len(found)} series; choose one with --series:"]
             lines += [f"  {s.series_uid}  {s.modality}  {s.description!r}  {s.n_files} files" for s in found]
-            raise ExitWithStatus("\n".join(lines), status=2)
+            raise AmbiguousInputError("\n".join(lines))
     vol = read_volume(args.path, series=args.series, volume=args.volume)
     if vol.meta.get("labels"):  # a label map stays one, with its names and colours
         write_labels(args.out, vol.array, vol, vol.meta.get("label_names"), vol.meta.get("label_colours"))
     else:
         write_volume(args.out, vol.array, vol)
     for w in vol.meta.get("warnings", []):
-        print(f"warning: {w}")
-    print(f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm")
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm",
+          file=sys.stderr)
     return 0

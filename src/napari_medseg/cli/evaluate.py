@@ -98,6 +98,7 @@ def _run_pair(args, pred: Path, ref: Path, options: dict) -> int:
 
 def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
     from ..metrics.folders import evaluate_folders
+    from . import batch_status
     from ..metrics.report import format_summary, records_to_rows, write_csv
     from ..metrics.summary import summarize
 
@@ -124,4 +125,4 @@ def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
         print(text, file=sys.stderr)
     else:
         print(text)
-    return 1 if result.failures else 0
+    return batch_status(len(result.failures), len(result.failures) + len(result.cases))

@@ -13,6 +13,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..io import list_series
+    from ..io.annotations import annotation_kind
+    from ..io.dicom_pixels import transfer_syntax_name
 
     series = list_series(args.path)
     if args.json:
@@ -24,8 +26,12 @@ def run(args) -> int:
         spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
         print(f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
               f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm")
+        if d["transfer_syntaxes"]:
+            state = "" if d["decodable"] is not False else " -- CANNOT BE DECODED here"
+            print(f"  transfer syntax: {', '.join(map(transfer_syntax_name, d['transfer_syntaxes']))}{state}")
         for w in d["warnings"]:
             print(f"  warning: {w}")
         for path in d["structure_sets"]:
-            print(f"  RT structure set: {path} (medseg structures draws it)")
+            kind = "DICOM SEG" if annotation_kind(path) == "SEG" else "RT structure set"
+            print(f"  {kind}: {path} (medseg structures draws it)")
     return 0

@@ -140,12 +140,14 @@ def run_folder(args) -> int:
     finally:
         if client is not None:
             client.close()
+    from . import batch_status
+
     failed = [r for r in results if r.status == "failed"]
     counts = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in ("done", "skipped", "failed"))
     report = f"{args.out.rstrip('/')}/{REPORT_NAME}"
     if failed:
         print(f"medseg segment: {len(failed)} of {len(results)} cases failed ({counts}); see {report}", file=sys.stderr)
-        return 1
+        return batch_status(len(failed), len(results))
     if not args.quiet:
         print(f"{counts}; report {report}, volumes {args.out.rstrip('/')}/{VOLUMES_NAME}", file=sys.stderr)
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MedsegError, VolumeReadError
+from ..errors import AmbiguousInputError, MedsegError, VolumeReadError
 from ..volume import Volume, smallest_label_dtype
 from .series_summary import SeriesSummary
 
@@ -62,7 +62,9 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
     Raises
     ------
     VolumeReadError
-        Unreadable input, or a folder with several series and no ``series`` given.
+        Unreadable input.
+    AmbiguousInputError
+        A folder with several series and no ``series`` given.
     """
     path = Path(path)
     if not path.exists():
@@ -79,7 +81,7 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
     if series is None:
         if len(found) > 1:
             listing = "; ".join(f"{s.series_id} ({s.modality}, {s.description!r}, {s.n_files} files)" for s in found)
-            raise VolumeReadError(f"{path}: holds {len(found)} series, choose one with --series: {listing}")
+            raise AmbiguousInputError(f"{path}: holds {len(found)} series, choose one with --series: {listing}")
         return found[0].load()
     for s in found:
         if series in (s.series_id, s.series_uid) :

@@ -14,8 +14,10 @@ Images are grouped by SeriesInstanceUID, then split further inside one UID where
 the image size (Rows/Columns), the orientation (ImageOrientationPatient, within
 1e-3 per cosine), the echo number or the LOCALIZER image type differ. Images
 without patient geometry (no ImagePositionPatient/ImageOrientationPatient, e.g.
-CR) are each their own 2D image. A UID that was split gets ids ``UID.1``, ``UID.2``,
-... (largest part first); an unsplit one keeps the UID as its id.
+CR) are each their own 2D image. Slices that repeat the same positions are split into
+phases by TemporalPositionIdentifier or AcquisitionNumber (:mod:`.dicom_parts`). A UID
+that was split gets ids ``UID.1``, ``UID.2``, ... (largest part first, phases in order);
+an unsplit one keeps the UID as its id. A DICOMDIR file stands for the files it lists.
 
 Localizers are *split off*, not dropped: a scout mixed into an axial series, a
 tri-planar pilot or a radial set (pydicom's ``98892003/MR700``: seven images, seven
@@ -45,17 +47,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
+from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
-from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
-from .dicom_pixels import read_stack, rescale_stack
-from .dicom_scan import SliceHeader, is_dicom_file, list_files, read_file_headers, read_headers, require_image
+from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
+from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
+from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
+from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
+                         read_headers)
+from .dicomdir import dicomdir_files, is_dicomdir
 from .series_summary import SeriesSummary
 
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01
 
-__all__ = ["DicomSeries", "scan", "is_dicom_file"]
+__all__ = ["DicomSeries", "scan", "is_dicom_file", "source_slices"]
 
 
 @dataclass
@@ -78,8 +83,8 @@ class DicomSeries:
     warnings : list of str
         Problems found while scanning (split series, unreadable files).
     structure_sets : list of Path
-        RT structure set files found beside it that were drawn on this series
-        (:mod:`napari_medseg.io.rtstruct` draws them).
+        RT structure sets and DICOM SEGs found beside it that were drawn on this series
+        (:mod:`napari_medseg.io.rtstruct` and :mod:`napari_medseg.io.seg` draw them).
     """
 
     series_uid: str
@@ -139,6 +144,7 @@ class DicomSeries:
         order = canonical_file_order(affine)
         file_shape = (len(ordered), *ordered[0].size)
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        decodable = self._decodable(ordered, warns)
         return SeriesSummary(
             series_uid=self.series_id,
             modality=self.modality,
@@ -148,7 +154,26 @@ class DicomSeries:
             spacing_mm=tuple(float(spacing[p]) for p in order.perm),
             warnings=warns,
             structure_sets=[str(p) for p in self.structure_sets],
+            transfer_syntaxes=sorted({s.ref.layout.transfer_syntax for s in ordered}),
+            decodable=decodable,
         )
+
+    @staticmethod
+    def _decodable(ordered: list[SliceHeader], warns: list[str]) -> bool:
+        """Whether the pixels decode, tried on one file per transfer syntax that is not read straight from disk."""
+        tried = {}
+        for s in ordered:
+            if not s.ref.layout.native and s.ref.layout.transfer_syntax not in tried:
+                tried[s.ref.layout.transfer_syntax] = s
+        for syntax, s in tried.items():
+            try:
+                with _warnings.catch_warnings():
+                    _warnings.simplefilter("ignore")
+                    read_stack([s.ref], workers=1)
+            except VolumeReadError as exc:
+                warns.append(f"pixel data in {transfer_syntax_name(syntax)} cannot be decoded: {exc}")
+                return False
+        return True
 
     def load(self, workers: int | None = None, progress=None) -> Volume:
         """Decode and stack the series.
@@ -167,8 +192,9 @@ class DicomSeries:
             1 and a whole intercept, the stored integer type when no rescale applies,
             float32 otherwise. ``meta`` holds ``modality``, ``series_uid``,
             ``series_id``, ``description``, ``path``, ``format`` ('dicom'), ``window``
-            ((center, width) or None), ``n_files``, ``warnings`` and ``structure_sets``
-            (paths of the RT structure sets drawn on this series).
+            ((center, width) or None), ``n_files``, ``warnings``, ``structure_sets``
+            (paths of the RT structure sets and DICOM SEGs drawn on this series) and
+            ``dicom_slices`` ((file, frame) of slice k of the file order, for writers).
 
         Raises
         ------
@@ -194,53 +220,19 @@ class DicomSeries:
             "n_files": self.n_files,
             "warnings": warns,
             "structure_sets": [str(p) for p in self.structure_sets],
+            "dicom_slices": tuple((str(s.path), s.ref.frame) for s in ordered),  # what writers refer to
         }
         # file voxel order = ITK's (column, row, slice), as NIfTI from dcm2niix, ITK-SNAP and Slicer index it
         return Volume.from_file_order(array.transpose(2, 1, 0), affine[:, [2, 1, 0, 3]], meta)
 
 
-def _split_key(s: SliceHeader):
-    geometry = None if s.has_geometry else s.path
-    return (s.size, s.localizer, s.echo, geometry)
-
-
-def _split_uid(slices: list[SliceHeader]) -> list[list[SliceHeader]]:
-    """Split the images of one SeriesInstanceUID into stackable parts, largest first."""
-    parts: list[list[SliceHeader]] = []
-    for s in slices:
-        for part in parts:
-            if _split_key(part[0]) == _split_key(s) and same_orientation(part[0].iop, s.iop):
-                part.append(s)
-                break
-        else:
-            parts.append([s])
-    parts.sort(key=lambda p: (p[0].localizer, -len(p), min(s.instance for s in p), str(p[0].path)))
-    return parts
-
-
-def _split_reasons(parts: list[list[SliceHeader]]) -> str:
-    firsts = [p[0] for p in parts]
-    reasons = []
-    if len({f.size for f in firsts}) > 1:
-        reasons.append("image size")
-    if any(not same_orientation(firsts[0].iop, f.iop) for f in firsts):
-        reasons.append("orientation")
-    if len({f.echo for f in firsts}) > 1:
-        reasons.append("echo number")
-    if len({f.localizer for f in firsts}) > 1:
-        reasons.append("localizer image type")
-    if any(not f.has_geometry for f in firsts):
-        reasons.append("missing patient geometry")
-    return ", ".join(reasons)
-
-
 def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[DicomSeries]:
-    parts = _split_uid(slices)
+    parts = split_uid(slices)
     first = slices[0]
     if len(parts) == 1:
         return [DicomSeries(uid, uid, first.modality, first.description, parts[0], root)]
     total = len(slices)
-    reasons = _split_reasons(parts)
+    reasons = split_reasons(parts)
     ids = [f"{uid}.{k + 1}" for k in range(len(parts))]
     localizer_ids = [i for i, p in zip(ids, parts) if p[0].localizer]
     out = []
@@ -255,20 +247,67 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
         if radial:
             warns.append(f"each of the {len(parts)} images has its own orientation "
                          "(radial or multi-planar localizer): not stacked")
+        if (k := phase_key(parts)) is not None:
+            warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
         out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
     return out
 
 
-def _attach_structure_sets(found: list[DicomSeries], structure_sets) -> None:
-    """Give each series the RT structure sets drawn on it; say so for sets whose series is absent."""
+def _attach_structure_sets(found: list[DicomSeries], structure_sets: list[StructureSetFile]) -> None:
+    """Give each series the RT structure sets and SEGs drawn on it; say so for those whose series is absent."""
     for ss in structure_sets:
         targets = [s for s in found if s.series_uid in ss.series_uids and not s.slices[0].localizer]
         for series in targets:
             series.structure_sets.append(ss.path)
         if not targets:
             for series in found:
-                series.warnings.append(f"RT structure set {ss.path.name} refers to series "
+                series.warnings.append(f"{ss.description} {ss.path.name} refers to series "
                                        f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder")
+
+
+def require_image(path: Path, result) -> None:
+    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+    if isinstance(result, Unreadable):
+        raise VolumeReadError(result.message())
+    if isinstance(result, StructureSetFile):
+        what = "a DICOM SEG (segments" if result.kind == "SEG" else "an RT structure set (contours"
+        raise VolumeReadError(f"{path}: {what}, no image): open the folder that holds it with its image series, "
+                              "or run 'medseg structures FOLDER --out LABELS'")
+    if result is None:
+        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
+        raise VolumeReadError(f"{path}: {what}")
+
+
+def source_slices(volume: Volume, out: str | Path | None = None) -> tuple[str, list[tuple[Path, int]]]:
+    """The DICOM images ``volume`` was read from: its SeriesInstanceUID and, per slice, (file, frame).
+
+    Item ``k`` is slice ``k`` of the volume's file order (the series' stacking order). They
+    come from ``meta['dicom_slices']``, recorded when the series was loaded; a volume known
+    only by its folder and series id (e.g. a napari layer's metadata) is scanned again.
+    ``out``, the file about to be written, must not be one of them.
+
+    Raises
+    ------
+    MedsegError
+        ``volume`` was not read from DICOM, its images are no longer there, or ``out`` is one.
+    """
+    meta = volume.meta
+    if meta.get("format") != "dicom" or not meta.get("path"):
+        raise MedsegError("an RT structure set or a DICOM SEG refers to a DICOM image series: draw the labels on an "
+                          f"image opened from DICOM (this one comes from "
+                          f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
+    recorded = meta.get("dicom_slices")
+    if recorded and meta.get("series_uid") and all(Path(p).is_file() for p in {p for p, _ in recorded}):
+        uid, slices = meta["series_uid"], [(Path(p), int(frame)) for p, frame in recorded]
+    else:
+        wanted = meta.get("series_id") or meta.get("series_uid")
+        found = [s for s in scan(meta["path"]) if s.series_id == wanted]
+        if not found:
+            raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
+        uid, slices = found[0].series_uid, [(s.path, s.ref.frame) for s in found[0].stacked_slices()]
+    if out is not None and Path(out).resolve() in {image.resolve() for image, _ in slices}:
+        raise MedsegError(f"{out}: an image of the series itself; refusing to overwrite it, choose another name")
+    return uid, slices
 
 
 def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
@@ -278,7 +317,7 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
     ----------
     path : str or Path
         A folder (files without extension are fine; non-DICOM files are skipped
-        silently) or one DICOM file.
+        silently), a DICOMDIR (the files it lists) or one DICOM file.
     workers : int, optional
         Threads for header reading.
 
@@ -300,7 +339,9 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
         raise VolumeReadError(f"{path}: no such file or folder")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")  # pydicom's validation warnings on odd headers
-        if path.is_file():
+        if is_dicomdir(path):  # a media directory: the files it lists
+            slices, unreadable, structure_sets = read_headers(dicomdir_files(path), workers=workers)
+        elif path.is_file():
             result = read_file_headers(path)
             require_image(path, result)
             slices, unreadable, structure_sets = result, [], []

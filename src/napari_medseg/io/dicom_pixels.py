@@ -4,8 +4,10 @@ Uncompressed little-endian pixel data (the common case for CT/MR series) is read
 straight from the file into the output array at the byte offset found while the
 header was scanned (``f.readinto``, which releases the GIL), so threads overlap
 well. Anything else (compressed transfer syntaxes, big endian, colour) goes
-through pydicom's decoders. Any failure names the file and stops the whole load:
-nothing is half-loaded.
+through pydicom's decoders (with pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg and
+pyjpegls: JPEG Lossless, JPEG-LS, JPEG 2000, RLE, deflated), and through SimpleITK's GDCM
+where pydicom cannot decode a file or for lossy JPEG (see :data:`GDCM_FIRST`). Any failure
+names the file and stops the whole load: nothing is half-loaded.
 """
 from __future__ import annotations
 
@@ -20,11 +22,14 @@ import numpy as np
 
 from ..errors import VolumeReadError
 
-__all__ = ["PixelLayout", "SliceRef", "read_stack", "rescale_stack", "default_workers"]
+__all__ = ["PixelLayout", "SliceRef", "read_stack", "rescale_stack", "default_workers", "transfer_syntax_name"]
 
 _NATIVE_LE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
 _PIXEL_TAG = b"\xe0\x7f\x10\x00"
 _LONG_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
+#: Lossy JPEG (baseline 8-bit, extended 12-bit): decoders round the inverse DCT differently, and pylibjpeg's
+#: 12-bit result was up to 3 stored values off GDCM's (what SimpleITK and ITK-based tools show); GDCM decodes these.
+GDCM_FIRST = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
 
 
 @dataclass(frozen=True)
@@ -103,22 +108,71 @@ def _read_native(ref: SliceRef, out: np.ndarray) -> None:
         raise VolumeReadError(f"{ref.path}: truncated DICOM file (pixel data ends after {got} of {nbytes} bytes)")
 
 
-def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
-    """Decode every frame of a file with pydicom (compressed or unusual encodings).
+def _decode_file(ref: SliceRef) -> np.ndarray:
+    """Decode every frame of a file: pydicom first, SimpleITK (GDCM) where pydicom cannot or for lossy JPEG.
 
-    Returns (rows, columns) for a single frame, (frames, rows, columns) otherwise.
+    Returns (rows, columns) for a single frame, (frames, rows, columns) otherwise, stored values.
     """
+    if ref.layout.transfer_syntax in GDCM_FIRST:
+        return _read_with_simpleitk(ref)
+    try:
+        return _read_with_pydicom(ref)
+    except VolumeReadError as first:
+        try:
+            return _read_with_simpleitk(ref)
+        except VolumeReadError:
+            raise VolumeReadError(f"{first}; SimpleITK/GDCM cannot decode it either") from None
+
+
+def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
+    """Decode every frame of a file with pydicom (compressed or unusual encodings)."""
     import pydicom
 
     try:
         arr = pydicom.dcmread(ref.path).pixel_array
     except Exception as exc:  # pydicom raises many types; the message is what matters
         raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({one_line(exc)})") from exc
+    return _grey(arr, ref)
+
+
+def _read_with_simpleitk(ref: SliceRef) -> np.ndarray:
+    """Decode every frame of a file with SimpleITK's GDCM; its rescaled values are turned back to stored ones."""
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("GDCMImageIO")
+    reader.SetFileName(str(ref.path))
+    try:
+        image = reader.Execute()
+    except RuntimeError as exc:
+        raise VolumeReadError(f"{ref.path}: cannot decode pixel data ({one_line(exc)})") from None
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise VolumeReadError(f"{ref.path}: colour or multi-sample pixel data; only grey-level images are supported")
+
+    def tag(key: str, default: float) -> float:
+        return float(reader.GetMetaData(key)) if reader.HasMetaDataKey(key) and reader.GetMetaData(key).strip() \
+            else default
+
+    slope, intercept = tag("0028|1053", 1.0), tag("0028|1052", 0.0)  # GDCM applies RescaleSlope/Intercept
+    values = sitk.GetArrayFromImage(image).astype(np.float64)
+    arr = np.rint((values - intercept) / slope).astype(ref.layout.raw_dtype)
+    return _grey(arr[0] if ref.layout.frames == 1 and arr.ndim == 3 else arr, ref)
+
+
+def _grey(arr: np.ndarray, ref: SliceRef) -> np.ndarray:
     if arr.ndim != (2 if ref.layout.frames == 1 else 3):
         raise VolumeReadError(
             f"{ref.path}: colour or multi-sample pixel data {arr.shape}; only grey-level images are supported"
         )
     return arr
+
+
+def transfer_syntax_name(uid: str) -> str:
+    """``'JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80)'``, or the bare UID when unknown."""
+    from pydicom.uid import UID
+
+    name = UID(uid).name
+    return f"{name} ({uid})" if name and name != uid else uid
 
 
 def one_line(exc: BaseException) -> str:
@@ -186,7 +240,7 @@ def read_stack(
                 _correct_unused_bits(frames[i], ref.layout)
         todo = [i for i in by_path[path] if frames[i] is None]
         if todo:
-            decoded = _read_with_pydicom(refs[todo[0]])
+            decoded = _decode_file(refs[todo[0]])
             for i in todo:
                 frames[i] = decoded[refs[i].frame] if decoded.ndim == 3 else decoded
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 from .rtstruct import is_structure_set, referenced_series_uids
+from .seg import is_segmentation, seg_referenced_series_uids
 
 __all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
 
@@ -31,6 +31,7 @@ _VRS = {
 }
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
 _DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class SliceHeader:
     has_geometry: bool  # False when ImagePositionPatient/ImageOrientationPatient are missing
     window: tuple[float, float] | None
     problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
+    phase: tuple[str, str] = ("", "")  # (TemporalPositionIdentifier, AcquisitionNumber): phases of one series
 
     @property
     def path(self) -> Path:
@@ -69,10 +71,15 @@ class SliceHeader:
 
 @dataclass(frozen=True)
 class StructureSetFile:
-    """An RT structure set found while scanning: contours for the image series it names."""
+    """An RT structure set or a DICOM SEG found while scanning: regions drawn on the image series it names."""
 
     path: Path
     series_uids: tuple[str, ...]
+    kind: str = "RTSTRUCT"  # or "SEG"
+
+    @property
+    def description(self) -> str:
+        return "DICOM SEG" if self.kind == "SEG" else "RT structure set"
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
         instance=_int(ds, "InstanceNumber", 0),
         localizer="LOCALIZER" in image_type,
         echo=str(_value(ds, "EchoNumbers") or ""),
+        phase=(str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or "")),
     )
     thickness = _first(_value(ds, "SpacingBetweenSlices")) or _first(_value(ds, "SliceThickness")) or 1.0
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
@@ -323,18 +331,22 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-            offset = fp.tell()
-            tag = fp.read(4)
+            offset, tag = fp.tell(), fp.read(4)
+        has_pixels, offset = tag in _PIXEL_TAGS, offset if tag == _PIXEL_TAGS[0] else None
+        if _transfer_syntax(ds) == DEFLATED:  # inflated in memory: no offset in the file; look in the whole dataset
+            has_pixels, offset = "PixelData" in pydicom.dcmread(path, force=True), None
     except InvalidDicomError as exc:
         return Unreadable(path, f"unreadable DICOM file ({one_line(exc)})")
     except Exception as exc:  # pydicom raises many types for broken headers
         return Unreadable(path, f"unreadable DICOM header ({one_line(exc)})")
-    if tag not in _PIXEL_TAGS or "Rows" not in ds:
+    if is_segmentation(ds):  # has pixel data, but is a mask made on another series, never an image
+        return StructureSetFile(path, seg_referenced_series_uids(ds), "SEG")
+    if not has_pixels or "Rows" not in ds:
         if is_structure_set(ds):
             return StructureSetFile(path, referenced_series_uids(ds))
         return None  # DICOMDIR, structured report...: not an image
     try:
-        headers = _headers_from_dataset(ds, path, offset if tag == _PIXEL_TAGS[0] else None)
+        headers = _headers_from_dataset(ds, path, offset)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
         return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
     problem = _truncation(path, headers[0].ref.layout)
@@ -361,7 +373,7 @@ def read_headers(files: list[Path], workers: int | None = None
     unreadable : list of Unreadable
         Files that look like DICOM but cannot be used.
     structure_sets : list of StructureSetFile
-        RT structure sets (other files that are not DICOM images are left out).
+        RT structure sets and DICOM SEGs (other files that are not DICOM images are left out).
     """
     n_workers = max(1, min(workers or default_workers(), len(files)))
     if n_workers == 1:
@@ -379,14 +391,3 @@ def read_headers(files: list[Path], workers: int | None = None
             slices.extend(r)
     return slices, unreadable, structure_sets
 
-
-def require_image(path: Path, result) -> None:
-    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
-    if isinstance(result, Unreadable):
-        raise VolumeReadError(result.message())
-    if isinstance(result, StructureSetFile):
-        raise VolumeReadError(f"{path}: an RT structure set (contours, no image): open the folder that holds it "
-                              "with its image series, or run 'medseg structures FOLDER --out LABELS'")
-    if result is None:
-        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
-        raise VolumeReadError(f"{path}: {what}")

@@ -57,7 +57,8 @@ def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
         data = data[..., None]
     if data.ndim != 3:
         raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D and 4D files are supported")
-    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name, "warnings": warnings}
+    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name, "warnings": warnings,
+            "nifti_codes": (int(img.header["sform_code"]), int(img.header["qform_code"]))}
     if len(shape) == 4 and shape[3] > 1:
         meta.update(description=f"{path.name} [volume {volume}]", volume=volume, n_volumes=shape[3])
     if img.header.get_intent()[0] == "label":  # NIFTI_INTENT_LABEL: a label map, not an image
@@ -69,9 +70,10 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
     """Write ``array`` (on ``reference``'s grid, package axis order) as NIfTI.
 
     The voxels are written in the reference's file order with its file affine; sform
-    and qform are set to the same matrix (code 1, scanner), so 3D Slicer, ITK-SNAP and
-    nibabel open it aligned with the source. ``labels=True`` sets the intent to
-    ``NIFTI_INTENT_LABEL`` (a label map). The write is atomic.
+    and qform are set to the same matrix, so 3D Slicer, ITK-SNAP and nibabel open it
+    aligned with the source. Their codes are the source NIfTI's (``meta['nifti_codes']``:
+    a template-space sform keeps code 4, MNI), else 1 (scanner). ``labels=True`` sets the
+    intent to ``NIFTI_INTENT_LABEL`` (a label map). The write is atomic.
     """
     import nibabel as nib
 
@@ -82,8 +84,9 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
         data = data.astype(dtype, copy=False)
     affine = RAS_TO_LPS @ reference.file_affine
     img = nib.Nifti1Image(data, affine)
-    img.set_sform(affine, code=1)
-    img.set_qform(affine, code=1)
+    sform_code, qform_code = reference.meta.get("nifti_codes") or (1, 1)
+    img.set_sform(affine, code=int(sform_code))
+    img.set_qform(affine, code=int(qform_code))
     img.header.set_xyzt_units("mm")
     if labels:
         img.header.set_intent("label")

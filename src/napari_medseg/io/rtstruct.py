@@ -30,6 +30,7 @@ import numpy as np
 from ..colours import colour_of
 from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
+from .overlaps import distinct, paint_largest_first
 
 __all__ = ["RTSTRUCT_SOP_CLASS", "Structure", "StructureSet", "StructureLabels", "fill_contours",
            "read_structure_set", "structures_to_labels"]
@@ -265,8 +266,7 @@ def _structure_voxels(structure: Structure, to_index: np.ndarray, shape: tuple[i
         return np.zeros(0, np.int64), skipped, moved
     voxels = np.concatenate(found)
     if len({axis for axis, _ in by_slice}) > 1:  # contours along two axes may share voxels: drop repeats
-        voxels = np.sort(voxels)  # (numpy 2.4's hashing np.unique was ~50x slower on runs of indices)
-        voxels = voxels[np.r_[True, voxels[1:] != voxels[:-1]]]
+        voxels = distinct(voxels)
     return voxels, skipped, moved
 
 
@@ -306,10 +306,5 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
                         + ", ".join(no_volume))
     labels = np.zeros(shape, smallest_label_dtype(np.array([len(names)])))
     flat = labels.reshape(-1)
-    for label, voxels in sorted(drawn, key=lambda d: -d[1].size):  # larger first: the smaller one stays visible
-        under = np.bincount(flat[voxels], minlength=len(names) + 1)
-        for other in np.flatnonzero(under[1:]) + 1:
-            warnings.append(f"{names[label]} overlaps {names[other]} in {under[other]} voxels: "
-                            f"shown as {names[label]}")
-        flat[voxels] = label
+    warnings += paint_largest_first(labels, [(label, voxels.size, [(flat, voxels)]) for label, voxels in drawn], names)
     return StructureLabels(labels, names, colours, warnings)

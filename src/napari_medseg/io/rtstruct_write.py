@@ -6,7 +6,8 @@ quarter pixel inside them, so that reading the set back by the pixel-centre rule
 :mod:`.rtstruct` gives the same voxels, and planning systems that fill contours by their
 area see the same shape to within half a pixel. Each contour names the image it lies on
 (ContourImageSequence), and the set copies the patient, study and frame of reference of
-the series, so it files next to it in a PACS or a planning system.
+the series, so it files next to it in a PACS or a planning system, with every Type 2
+attribute present (empty where the series lacks it), as dciodvfy checks.
 """
 from __future__ import annotations
 
@@ -20,12 +21,18 @@ from ..errors import MedsegError
 from ..label_maps import present_labels
 from ..volume import Volume
 from .atomic import atomic_path
+from .dicom import source_slices
 from .rtstruct import RTSTRUCT_SOP_CLASS
 
 __all__ = ["mask_contours", "write_structure_set"]
 
 _COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-           "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID")
+           "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID",
+           "PositionReferenceIndicator")
+#: Type 2 attributes of the RT structure set's modules (Patient, General Study, RT Series, Frame of Reference):
+#: present, empty when the series does not give them, so validators such as dciodvfy accept the file.
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
+          "AccessionNumber", "ReferringPhysicianName", "OperatorsName", "PositionReferenceIndicator")
 _STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
 
 
@@ -50,21 +57,6 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
     found, _ = cv2.findContours(doubled, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     # the centre of doubled pixel u lies at u / 2 - 0.25 in the original pixel coordinates
     return [c[:, 0, ::-1].astype(float) / 2 - 0.25 for c in found]
-
-
-def _source_series(volume: Volume):
-    from . import dicom
-
-    meta = volume.meta
-    if meta.get("format") != "dicom" or not meta.get("path"):
-        raise MedsegError("an RT structure set refers to a DICOM image series: draw the labels on an image opened "
-                          "from DICOM (this one comes from "
-                          f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
-    wanted = meta.get("series_id") or meta.get("series_uid")
-    found = [s for s in dicom.scan(meta["path"]) if s.series_id == wanted]
-    if not found:
-        raise MedsegError(f"series {wanted} is no longer in {meta['path']}: cannot refer to its images")
-    return found[0]
 
 
 def _ds_number(value: float) -> str:
@@ -99,27 +91,26 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     labels = np.asarray(labels)
     if labels.shape != volume.shape:
         raise MedsegError(f"labels of shape {labels.shape} are not on the image's grid {volume.shape}")
-    series = _source_series(volume)
-    slices = series.stacked_slices()
+    series_uid, slices = source_slices(volume, out=path)  # (file, frame) per slice, in stacking order
     file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
     if file_labels.shape[2] != len(slices):
         raise MedsegError("the image's slices do not match its DICOM series; reopen it from DICOM")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
-        first = pydicom.dcmread(slices[0].path, stop_before_pixels=True, force=True)
+        first = pydicom.dcmread(slices[0][0], stop_before_pixels=True, force=True)
         images = {}
-        for s in slices:
-            if s.path not in images:
-                ds = pydicom.dcmread(s.path, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID",
-                                                                                               "SOPInstanceUID"])
-                images[s.path] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
+        for image, _ in slices:
+            if image not in images:
+                ds = pydicom.dcmread(image, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID",
+                                                                                              "SOPInstanceUID"])
+                images[image] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
     multi_frame = len(images) < len(slices)
 
     def image_reference(k: int) -> Dataset:
         item = Dataset()
-        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = images[slices[k].path]
+        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = images[slices[k][0]]
         if multi_frame:
-            item.ReferencedFrameNumber = slices[k].ref.frame + 1
+            item.ReferencedFrameNumber = slices[k][1] + 1
         return item
 
     now = datetime.datetime.now()
@@ -132,6 +123,9 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     for keyword in _COPIED:
         if keyword in first:
             setattr(ds, keyword, first.data_element(keyword).value)
+    for keyword in _TYPE2:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = "RTSTRUCT", generate_uid(), 999, 1
     ds.SeriesDescription = ds.StructureSetLabel = label[:16]
     ds.StructureSetDate, ds.StructureSetTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
@@ -139,7 +133,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
     frame_uid = str(first.get("FrameOfReferenceUID", "") or generate_uid())
     ds.FrameOfReferenceUID = frame_uid
     referenced_series = Dataset()
-    referenced_series.SeriesInstanceUID = series.series_uid
+    referenced_series.SeriesInstanceUID = series_uid
     referenced_series.ContourImageSequence = [image_reference(k) for k in range(len(slices))]
     study = Dataset()
     study.ReferencedSOPClassUID = _STUDY_COMPONENT_SOP_CLASS

@@ -18,6 +18,8 @@ class SeriesSummary:
     spacing_mm: tuple[float, float, float] | None
     warnings: list[str] = field(default_factory=list)
     structure_sets: list[str] = field(default_factory=list)
+    transfer_syntaxes: list[str] = field(default_factory=list)  # DICOM TransferSyntaxUIDs of its files
+    decodable: bool | None = None  # False: its pixel data cannot be decoded here (the warnings say why)
 
     def as_dict(self) -> dict:
         return {
@@ -29,4 +31,6 @@ class SeriesSummary:
             "spacing_mm": [round(float(s), 6) for s in self.spacing_mm] if self.spacing_mm else None,
             "warnings": list(self.warnings),
             "structure_sets": list(self.structure_sets),
+            "transfer_syntaxes": list(self.transfer_syntaxes),
+            "decodable": self.decodable,
         }

@@ -1,0 +1,21 @@
+"""In napari: a DICOMDIR opens its series, and each phase of a two-phase series is its own layer."""
+import numpy as np
+
+from test_dicom_media import DICOMDIR_TESTS, _two_phases
+
+PLUGIN = "napari-medseg"
+
+
+def test_each_phase_of_a_two_phase_series_opens_as_its_own_layer(make_napari_viewer, tmp_path):
+    _, phases = _two_phases(tmp_path, "TemporalPositionIdentifier")
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(tmp_path), plugin=PLUGIN)
+    assert len(layers) == 2
+    for layer, stored in zip(layers, phases):
+        np.testing.assert_array_equal(np.asarray(layer.data), stored)  # axial, ascending: (slice, row, column)
+
+
+def test_a_dicomdir_opens_in_napari(make_napari_viewer):
+    viewer = make_napari_viewer()
+    by_dir = viewer.open(str(DICOMDIR_TESTS / "DICOMDIR"), plugin=PLUGIN)
+    assert len(by_dir) >= 3 and all(type(layer).__name__ == "Image" for layer in by_dir)
