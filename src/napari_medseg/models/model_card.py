@@ -54,7 +54,7 @@ def card_of(model) -> ModelCard | None:
 
     Only bundles carry cards; reading one runs nothing.
     """
-    from .bundle import read_metadata
+    from .unet.bundle import read_metadata
     from .registry import ModelInfo, find_model
 
     info = model if isinstance(model, ModelInfo) else find_model(model)
