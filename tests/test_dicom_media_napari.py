@@ -16,6 +16,13 @@ def test_each_phase_of_a_two_phase_series_opens_as_its_own_layer(make_napari_vie
 
 
 def test_a_dicomdir_opens_in_napari(make_napari_viewer):
+    """npe2 matches reader patterns against the lower-cased pattern but the file name as it is, so
+    no pattern can claim an upper-case ``DICOMDIR`` without claiming every file (``*``): napari
+    opens it through its folder, and our reader hook reads the DICOMDIR file itself."""
+    from napari_medseg._napari.reader import get_reader
+
     viewer = make_napari_viewer()
-    by_dir = viewer.open(str(DICOMDIR_TESTS / "DICOMDIR"), plugin=PLUGIN)
+    by_dir = viewer.open(str(DICOMDIR_TESTS), plugin=PLUGIN)
     assert len(by_dir) >= 3 and all(type(layer).__name__ == "Image" for layer in by_dir)
+    from_file = get_reader(str(DICOMDIR_TESTS / "DICOMDIR"))(str(DICOMDIR_TESTS / "DICOMDIR"))
+    assert len(from_file) >= 3

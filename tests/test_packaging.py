@@ -70,6 +70,10 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
 USED_WITHOUT_IMPORT = {
     "onnx": "torch.onnx.export writes the ONNX files with it",
     "npe2": "napari reads the plugin manifest through it",
+    "pylibjpeg": "pydicom's pixel backend for JPEG Lossless / JPEG 2000, found by pydicom",
+    "pylibjpeg-libjpeg": "pylibjpeg's JPEG and JPEG-LS plugin, found by pylibjpeg",
+    "pylibjpeg-openjpeg": "pylibjpeg's JPEG 2000 plugin, found by pylibjpeg",
+    "pyjpegls": "pydicom's JPEG-LS backend, found by pydicom",
 }
 
 
