@@ -23,6 +23,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from .corrections import Click, apply_click
 from .predictor import SamPredictor
@@ -68,6 +69,12 @@ class _SliceState:
 
     box: tuple[float, float, float, float] | None = None
     clicks: list[Click] = field(default_factory=list)
+
+
+def _zone(changed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Pixels within a quarter of the structure's equivalent radius (at least 2) of ``changed``."""
+    radius = max(2.0, 0.25 * np.sqrt(max(int(mask.sum()), 1) / np.pi))
+    return ndimage.distance_transform_edt(~changed) <= radius
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -229,13 +236,15 @@ class InteractiveSession:
 
     # ---- carrying a correction to the neighbours ------------------------------------------------
     def _carry(self, axis: int, index: int, old: np.ndarray, new: np.ndarray) -> Change:
-        """Re-propagate from a corrected slice to each side until the change dies out.
+        """Re-propagate a correction from its slice to each side until the change dies out.
 
         Each next slice is segmented from the box of the slice before it (as propagation
-        does), with the corrected slice's clicks replayed where they still apply; the result
-        that agrees better with the slice before it is kept. It stops at a prompted slice, at
-        the volume's end, where the structure ends (``propagation.structure_ends``: such a
-        slice is left as it was, never wiped), or once a slice changes by less than 2 %.
+        does), with the corrected slice's clicks replayed where they still apply (the result
+        that agrees better with the slice before it is kept); only pixels near what changed
+        on the slice before (:func:`_zone`) take the new result, so a correction stays local
+        in 3D as in 2D. It stops at a prompted slice, at the volume's end, where the
+        structure ends (``propagation.structure_ends``: such a slice is left as it was,
+        never wiped), or once a slice changes by less than 2 %.
         """
         first = last = index
         if _dice(old, new) > 1 - _SETTLED or not new.any():
@@ -246,16 +255,17 @@ class InteractiveSession:
         stack = self.volume.stack(axis)
         profile = intensity_profile(stack[index], new)
         for step in (1, -1):
-            previous, j = new, index + step
+            previous, zone, j = new, _zone(old ^ new, new), index + step
             while 0 <= j < n and (axis, j) not in self._prompts:
                 current = self._slice(axis, j)
                 candidate, iou = self._segment_like(axis, j, mask_box(previous, margin), previous, clicks)
+                merged = np.where(zone, candidate, current)
                 if (structure_ends(candidate, iou, previous, reference, stack[j], profile)
-                        or _dice(candidate, current) > 1 - _SETTLED):
+                        or _dice(merged, current) > 1 - _SETTLED):
                     break
-                self._set_slice(axis, j, candidate)
+                self._set_slice(axis, j, merged)
                 first, last = min(first, j), max(last, j)
-                previous, j = candidate, j + step
+                previous, zone, j = merged, _zone(current ^ merged, merged), j + step
         return Change(axis, first, last)
 
     def _decode(self, axis: int, index: int, boxes) -> tuple[np.ndarray, np.ndarray]:
