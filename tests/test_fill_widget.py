@@ -41,7 +41,7 @@ def test_draw_two_slices_fill_between_then_undo(make_napari_viewer, axis):
     assert filled.sum() > 0.8 * np.pi * 9 ** 2  # radius ~9 between radii 6 and 12 (in-plane 1 mm or 2.5 mm)
     assert all((np.moveaxis(after, axis, 0)[k] == 3).any() for k in range(11, 20))
     assert np.array_equal(after[before == 9], before[before == 9])  # the other structure is untouched
-    assert "Filled" in widget.status.value
+    assert "between 2 drawn slices" in widget.status.value
     labels.undo()  # one undo step removes the whole fill
     assert np.array_equal(np.asarray(labels.data), before)
 

@@ -75,9 +75,9 @@ class FillBetweenWidget(Container):
             show_error(f"Fill between slices: {exc}")
             self.status.value = str(exc)
             return
+        drawn = contoured_slices(data, value, axis)  # before the fill: ``data`` is the layer's own buffer
         indices = np.nonzero(mask)
         if indices[0].size:
             layer.data_setitem(indices, value)
-        drawn = contoured_slices(data, value, axis)
         self.status.value = (f"Filled {indices[0].size} voxels of label {value} between {len(drawn)} drawn slices "
                              f"along axis {axis} (Ctrl+Z undoes).")
