@@ -13,8 +13,14 @@ import torch
 from napari_medseg.cli import main
 from napari_medseg.errors import MedsegError
 from napari_medseg.models import trust
-from napari_medseg.models.finetune import (RECORD_NAME, FinetuneCancelled, TrainingCase, finetune_bundle,
-                                           preprocessed_pair, random_patch)
+from napari_medseg.models.finetune import (
+    RECORD_NAME,
+    FinetuneCancelled,
+    TrainingCase,
+    finetune_bundle,
+    preprocessed_pair,
+    random_patch,
+)
 from napari_medseg.models.registry import SHIPPED
 from napari_medseg.models.segment import load_pipeline
 from napari_medseg.samples import brain_mri_paths, load_brain_mri

@@ -24,7 +24,7 @@ def viewer_widget(make_napari_viewer, tmp_path, monkeypatch):
 
 
 def test_finetune_writes_a_bundle_from_the_corrected_layer(qtbot, viewer_widget, tmp_path):
-    viewer, widget = viewer_widget
+    _, widget = viewer_widget
     assert "brain-tissue" in bundle_model_names() and widget.model_combo.value == "brain-tissue"
     widget.epochs.value, widget.patches.value = 1, 2
     widget.out_dir.value = tmp_path / "tuned"
@@ -38,7 +38,7 @@ def test_finetune_writes_a_bundle_from_the_corrected_layer(qtbot, viewer_widget,
 
 
 def test_cancel_stops_and_writes_nothing(qtbot, viewer_widget, tmp_path):
-    viewer, widget = viewer_widget
+    _, widget = viewer_widget
     widget.epochs.value, widget.patches.value = 50, 16
     widget.out_dir.value = tmp_path / "tuned"
     widget.run()

@@ -14,6 +14,7 @@ MorphologicalContourInterpolator (3D Slicer's "fill between slices").
 """
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Sequence
 
 import numpy as np
@@ -124,7 +125,7 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
             distances[k] = signed_distance_2d(sub_structure[k], plane_spacing)
         return distances[k]
 
-    for k0, k1 in zip(slices[:-1], slices[1:]):
+    for k0, k1 in pairwise(slices):
         if k1 - k0 < 2:
             continue
         d0, d1 = distance(int(k0)), distance(int(k1))

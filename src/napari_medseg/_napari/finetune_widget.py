@@ -122,7 +122,7 @@ class FinetuneWidget(Container):
         self.status.value = "cancelling..."
 
     def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.value = int(round(1000 * fraction))
+        self.progress.value = round(1000 * fraction)
         self.status.value = message
 
     def _on_finished(self) -> None:
