@@ -5,7 +5,7 @@ axis (from its first slice: k0, k0 + 4, ...), erase the rest, fill between the k
 slices with each method, and compare with the truth by Dice over the span from the first
 to the last kept slice (slices beyond the last kept one cannot be filled by either
 method and are left out for both). Times are wall seconds per structure, one CPU thread
-for ITK (``SetNumberOfWorkUnits(1)``) and ours (single-threaded scipy).
+for ITK (``SetNumberOfWorkUnits(1)``, the filter alone) and ours (single-threaded scipy).
 
 Structures
 ----------
@@ -20,7 +20,8 @@ lobed or thin (target Dice >= 0.85): the lateral ventricles and the deep grey nu
     twists along its axis and a curved tube 3 mm in radius (1 mm voxels).
 
 ITK's filter comes from ``pip install itk-morphologicalcontourinterpolation`` (it pulls
-the ``itk`` packages, about 280 MB of wheels); without it only our column is printed.
+the ``itk`` packages, about 280 MB of wheels); without it only our column is printed. ITK runs in a child process (``itk_mci_child.py``):
+beside nibabel in one process its wheels corrupted the heap now and then.
 
 Run::
 
@@ -28,6 +29,10 @@ Run::
 """
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -130,28 +135,24 @@ def sparse_contours(mask: np.ndarray, axis: int) -> tuple[np.ndarray, slice]:
     return sparse, slice(int(kept[0]), int(kept[-1]) + 1)
 
 
-def load_itk():
-    """The ``itk`` module with the interpolator loaded (ITK loads lazily: ~1 min on first use), or None."""
-    try:
-        import itk
-    except ImportError:
-        return None
-    itk.MorphologicalContourInterpolator  # noqa: B018 - triggers the lazy load outside the timings
-    return itk
+def itk_fill_all(jobs: list[tuple[np.ndarray, int, tuple]]) -> list[tuple[np.ndarray, float]] | None:
+    """ITK's MorphologicalContourInterpolator (3D Slicer's defaults) on each (sparse mask, axis, spacing).
 
-
-def itk_fill(itk, sparse: np.ndarray, axis: int, spacing) -> np.ndarray | None:
-    """ITK's MorphologicalContourInterpolator (3D Slicer's defaults) along array ``axis``; None without ITK."""
-    if itk is None:
+    Runs in a child process (``itk_mci_child.py``, numpy and itk only). Returns (filled mask,
+    seconds) per job, or None when ``itk-morphologicalcontourinterpolation`` is not installed.
+    """
+    if importlib.util.find_spec("itk") is None:
         return None
-    image = itk.image_from_array(np.ascontiguousarray(sparse))
-    image.SetSpacing([float(s) for s in reversed(spacing)])
-    filt = itk.MorphologicalContourInterpolator.New(image)
-    filt.SetAxis(2 - axis)  # ITK indexes (x, y, z): numpy axis a is ITK axis 2 - a
-    filt.SetLabel(1)
-    filt.SetNumberOfWorkUnits(1)
-    filt.Update()
-    return itk.array_from_image(filt.GetOutput()) > 0
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        arrays = {}
+        for i, (sparse, axis, spacing) in enumerate(jobs):
+            arrays.update({f"mask_{i}": sparse, f"axis_{i}": axis, f"spacing_{i}": np.asarray(spacing, float)})
+        np.savez(source, **arrays)
+        subprocess.run([sys.executable, str(Path(__file__).with_name("itk_mci_child.py")), str(source), str(target)],
+                       check=True)
+        done = np.load(target)
+        return [(done[f"out_{i}"], float(done[f"seconds_{i}"])) for i in range(len(jobs))]
 
 
 def dice_in_span(result: np.ndarray, truth: np.ndarray, axis: int, span: slice) -> float:
@@ -162,29 +163,28 @@ def dice_in_span(result: np.ndarray, truth: np.ndarray, axis: int, span: slice) 
 
 
 def main() -> None:
-    print(f"contours kept on every {STEP}th slice; Dice over the span of the kept slices; seconds per structure\n")
-    print("| structure | group | axis | volume (ml) | Dice signed distance (ours) | Dice ITK MCI | s ours | s ITK |")
-    print("|---|---|---|---|---|---|---|---|")
-    groups: dict[str, dict[str, list[float]]] = {}
-    itk = load_itk()
+    rows, jobs = [], []
     for name, group, mask, spacing, axes in structures():
         for axis in axes:
             sparse, span = sparse_contours(mask, axis)
             start = time.perf_counter()
             ours = fill_between_slices(sparse, 1, axis, spacing) == 1
-            t_ours = time.perf_counter() - start
-            start = time.perf_counter()
-            theirs = itk_fill(itk, sparse, axis, spacing)
-            t_itk = time.perf_counter() - start
-            d_ours = dice_in_span(ours, mask, axis, span)
-            d_itk = dice_in_span(theirs, mask, axis, span) if theirs is not None else float("nan")
-            groups.setdefault(group, {"ours": [], "itk": []})
-            groups[group]["ours"].append(d_ours)
-            groups[group]["itk"].append(d_itk)
-            ml = mask.sum() * np.prod(spacing) / 1000
-            itk_s = f"{t_itk:.2f}" if theirs is not None else "-"
-            print(f"| {name} | {group} | {axis} | {ml:.1f} | {d_ours:.3f} | {d_itk:.3f} | {t_ours:.2f} | {itk_s} |",
-                  flush=True)
+            seconds = time.perf_counter() - start
+            rows.append((name, group, axis, mask.sum() * np.prod(spacing) / 1000, dice_in_span(ours, mask, axis, span),
+                         seconds, mask, span))
+            jobs.append((sparse, axis, spacing))
+    theirs = itk_fill_all(jobs)
+    print(f"contours kept on every {STEP}th slice; Dice over the span of the kept slices; seconds per structure\n")
+    print("| structure | group | axis | volume (ml) | Dice signed distance (ours) | Dice ITK MCI | s ours | s ITK |")
+    print("|---|---|---|---|---|---|---|---|")
+    groups: dict[str, dict[str, list[float]]] = {}
+    for i, (name, group, axis, ml, d_ours, t_ours, mask, span) in enumerate(rows):
+        d_itk = dice_in_span(theirs[i][0], mask, axis, span) if theirs else float("nan")
+        itk_s = f"{theirs[i][1]:.2f}" if theirs else "-"
+        groups.setdefault(group, {"ours": [], "itk": []})
+        groups[group]["ours"].append(d_ours)
+        groups[group]["itk"].append(d_itk)
+        print(f"| {name} | {group} | {axis} | {ml:.1f} | {d_ours:.3f} | {d_itk:.3f} | {t_ours:.2f} | {itk_s} |")
     print()
     for group, d in groups.items():
         print(f"{group}: mean Dice ours {np.mean(d['ours']):.3f} (min {np.min(d['ours']):.3f}), "
