@@ -102,6 +102,7 @@ def test_finetune_writes_a_new_trusted_bundle_that_segment_runs(sample_case, tmp
     metadata = json.loads((out / "configs" / "metadata.json").read_text())
     assert "fine-tuned" in metadata["name"] and "eval_metrics" not in metadata
     assert trust.is_trusted(out) and not trust.is_shipped(out)
+    assert (out / "README.md").read_text().startswith("> **Fine-tuned copy** of brain-tissue")
 
     labels_out = tmp_path / "seg.nii.gz"
     assert main(["segment", str(brain_mri_paths()[0]), "--model", str(out), "--out", str(labels_out),

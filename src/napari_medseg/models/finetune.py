@@ -231,6 +231,12 @@ def write_bundle(base_root: Path, out_dir: Path, state_dict: dict, metadata: dic
         (tmp / "models").mkdir(exist_ok=True)
         torch.save(state_dict, tmp / "models" / "model.pt")
         (tmp / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=4))
+        readme = tmp / "README.md"
+        if readme.is_file():  # the base's words and figures describe the base's weights, not these
+            readme.write_text(f"> **Fine-tuned copy** of {record['base_model']} by napari-medseg on "
+                              f"{len(record['cases'])} corrected case(s); see {RECORD_NAME}. The text below is the "
+                              "base model's: its figures do not describe these weights. Not a validated model.\n\n"
+                              + readme.read_text())
         record = dict(record, weights_sha256=_sha256(tmp / "models" / "model.pt"))
         (tmp / RECORD_NAME).write_text(json.dumps(record, indent=1))
         if out_dir.exists():
