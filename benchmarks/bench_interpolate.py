@@ -21,7 +21,7 @@ lobed or thin (target Dice >= 0.85): the lateral ventricles and the deep grey nu
 
 ITK's filter comes from ``pip install itk-morphologicalcontourinterpolation`` (it pulls
 the ``itk`` packages, about 280 MB of wheels); without it only our column is printed. ITK runs in a child process (``itk_mci_child.py``):
-beside nibabel in one process its wheels corrupted the heap now and then.
+its wheels abort now and then in the interpreter's teardown.
 
 Run::
 

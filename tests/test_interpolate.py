@@ -73,6 +73,17 @@ def test_two_components_stay_two_and_a_gap_of_one_slice_is_left_alone():
     assert contoured_slices(filled, 1, 0).tolist() == list(range(9))
 
 
+def test_a_blob_moving_sideways_keeps_its_size_and_travels_straight():
+    """Two discs of radius 6 that do not overlap: blending in place would leave the middle empty."""
+    labels = discs(shape=(9, 64, 64), radii=(6, 6), slices=(0, 8), centres=((20, 20), (40, 44)))
+    filled = fill_between_slices(labels, 1, axis=0)
+    for k in range(1, 8):
+        t = k / 8
+        assert radius(filled[k] == 1) == pytest.approx(6.0, abs=0.4)
+        centre = np.argwhere(filled[k] == 1).mean(axis=0)
+        np.testing.assert_allclose(centre, [20 + 20 * t, 20 + 24 * t], atol=0.6)
+
+
 def test_several_contoured_slices_fill_each_gap_from_its_own_neighbours():
     labels = discs(shape=(21, 64, 64), radii=(6, 18, 6), slices=(0, 10, 20), centres=((32, 32),) * 3)
     filled = fill_between_slices(labels, 1, axis=0)

@@ -5,8 +5,11 @@ the slices between two consecutive contoured slices are filled by *signed-distan
 interpolation*: each contoured slice becomes a 2D signed distance map in mm (negative
 inside), the maps of two consecutive contoured slices are blended linearly by slice
 position, and the blend's negative part is the interpolated cross-section. A disc of
-radius r0 and one of radius r1 give discs of linearly changing radius in between; shapes
-with several components or holes blend component by component where they overlap.
+radius r0 and one of radius r1 give discs of linearly changing radius in between. Where
+both slices hold a single blob, the two maps are first moved so that the blob's centroid
+travels in a straight line, so a structure
+shifting sideways between slices keeps its size; shapes with several components or holes
+blend as they are, component by component where they overlap.
 
 Only voxels that are background (0) are written: other labels and the contoured
 slices are never touched. ``benchmarks/bench_interpolate.py`` compares this with ITK's
@@ -14,15 +17,16 @@ MorphologicalContourInterpolator (3D Slicer's "fill between slices").
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
-from typing import Sequence
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
+from scipy import ndimage as ndi
 
 from .errors import MedsegError
 
-__all__ = ["contoured_slices", "fill_between_slices", "interpolation_mask", "signed_distance_2d"]
+__all__ = ["contoured_slices", "fill_between_slices", "interpolation_mask", "signed_distance_2d",
+           "single_blob_centroid"]
 
 
 def contoured_slices(labels: np.ndarray, label: int, axis: int) -> np.ndarray:
@@ -56,21 +60,38 @@ def signed_distance_2d(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0)) 
     spacing : (row spacing, column spacing) in mm
     """
     padded = np.pad(np.asarray(mask, bool), 1)
-    signed = distance_transform_edt(~padded, sampling=spacing) - distance_transform_edt(padded, sampling=spacing)
+    signed = ndi.distance_transform_edt(~padded, sampling=spacing) - ndi.distance_transform_edt(padded, sampling=spacing)
     return signed[1:-1, 1:-1]
 
 
-def _bounding_box(structure: np.ndarray, axis: int) -> tuple[slice, ...]:
-    """In-plane bounding box of ``structure`` (all slices along ``axis``), one voxel wider each side."""
-    box = []
+def _bounding_box(structure: np.ndarray, axis: int, margin: Sequence[int]) -> tuple[slice, ...]:
+    """In-plane bounding box of ``structure`` (all slices along ``axis``), ``margin`` voxels wider each side."""
+    box, planes = [], iter(margin)
     for a in range(structure.ndim):
         if a == axis:
             box.append(slice(None))
             continue
         other = tuple(b for b in range(structure.ndim) if b != a)
         hits = np.flatnonzero(structure.any(axis=other))
-        box.append(slice(max(int(hits[0]) - 1, 0), int(hits[-1]) + 2))
+        m = next(planes)
+        box.append(slice(max(int(hits[0]) - m, 0), int(hits[-1]) + 1 + m))
     return tuple(box)
+
+
+def single_blob_centroid(mask: np.ndarray) -> np.ndarray | None:
+    """(row, column) centroid in pixels of a 2D mask made of one connected blob; None otherwise."""
+    if ndi.label(mask)[1] != 1:
+        return None
+    return np.array(ndi.center_of_mass(mask))
+
+
+def _shifts(centroids: dict[int, np.ndarray | None], slices: np.ndarray) -> dict[int, np.ndarray]:
+    """Centroid displacement (pixels) from each contoured slice to the next, where both are one blob."""
+    out = {}
+    for k0, k1 in pairwise(int(k) for k in slices):
+        if k1 - k0 > 1 and centroids[k0] is not None and centroids[k1] is not None:
+            out[k0] = centroids[k1] - centroids[k0]
+    return out
 
 
 def interpolation_mask(labels: np.ndarray, label: int, axis: int,
@@ -81,6 +102,10 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
     :func:`contoured_slices`) with slices between them, slice ``k`` in between takes the
     pixels where ``(1 - t) * d0 + t * d1 < 0``, ``t = (k - k0) / (k1 - k0)``, ``d0`` and
     ``d1`` being the signed distance maps (:func:`signed_distance_2d`) of the two slices.
+    When both slices hold one blob each, the maps are first moved so that their centroids
+    meet at the point ``t`` of the way from one to the other: a structure that moves
+    sideways between the slices (a vessel, a bending tube) keeps its size instead of
+    thinning where the two outlines barely overlap.
 
     Parameters
     ----------
@@ -113,7 +138,10 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
                           "draw it on at least two slices to fill between them")
     out = np.zeros(labels.shape, bool)
     structure = labels == label
-    box = _bounding_box(structure, axis)
+    planes = np.moveaxis(structure, axis, 0)
+    shifts = _shifts({int(k): single_blob_centroid(planes[k]) for k in slices}, slices)
+    reach = np.max(np.abs(list(shifts.values())), axis=0) if shifts else np.zeros(2)
+    box = _bounding_box(structure, axis, [1 + int(np.ceil(r)) for r in reach])  # room for the moved maps
     plane_spacing = [float(s) for a, s in enumerate(spacing) if a != axis]
     sub_labels = np.moveaxis(labels[box], axis, 0)
     sub_structure = np.moveaxis(structure[box], axis, 0)
@@ -125,14 +153,18 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
             distances[k] = signed_distance_2d(sub_structure[k], plane_spacing)
         return distances[k]
 
-    for k0, k1 in pairwise(slices):
+    for k0, k1 in pairwise(int(k) for k in slices):
         if k1 - k0 < 2:
             continue
-        d0, d1 = distance(int(k0)), distance(int(k1))
-        for k in range(int(k0) + 1, int(k1)):
+        d0, d1 = distance(k0), distance(k1)
+        for k in range(k0 + 1, k1):
             t = (k - k0) / (k1 - k0)
-            sub_out[k] = ((1.0 - t) * d0 + t * d1 < 0) & (sub_labels[k] == 0)
-        distances.pop(int(k0), None)
+            a, b = d0, d1
+            if k0 in shifts:
+                a = ndi.shift(d0, t * shifts[k0], order=1, mode="nearest")
+                b = ndi.shift(d1, -(1.0 - t) * shifts[k0], order=1, mode="nearest")
+            sub_out[k] = ((1.0 - t) * a + t * b < 0) & (sub_labels[k] == 0)
+        distances.pop(k0, None)
     return out
 
 
