@@ -133,6 +133,9 @@ def test_bad_inputs_are_refused_before_training(sample_case, tmp_path):
     wrong = TrainingCase(sample_case.image, sample_case.labels.with_array(sample_case.labels.array * 3), "wrong")
     with pytest.raises(MedsegError, match="outside the model's classes"):
         finetune_bundle([wrong], "brain-tissue", tmp_path / "a", **QUICK)
+    with pytest.raises(MedsegError, match="multiple of 16"):
+        finetune_bundle([sample_case], "brain-tissue", tmp_path / "c", **dict(QUICK, patch_size=(30, 30, 30)))
+    assert not (tmp_path / "c").exists()
     with pytest.raises(MedsegError, match="sam model"):
         finetune_bundle([sample_case], "litemedsam", tmp_path / "b", **QUICK)
 

@@ -168,7 +168,11 @@ def train_network(network: torch.nn.Module, pairs: list[tuple[torch.Tensor, torc
             x = torch.stack([jitter_intensity(b[0], rng) for b in batch])
             y = torch.stack([b[1] for b in batch])[:, None]
             optimiser.zero_grad(set_to_none=True)
-            logits = network(x)
+            try:
+                logits = network(x)
+            except RuntimeError as exc:  # e.g. a patch size the network's strides do not divide
+                raise MedsegError(f"the network cannot run on {tuple(patch_size)} patches ({str(exc).splitlines()[0]}); "
+                                  "try a patch size that is a multiple of 16") from None
             if logits.shape[1] != n_classes:
                 raise MedsegError(f"the network has {logits.shape[1]} output channels, the model {n_classes} classes")
             loss = loss_fn(logits, y)
