@@ -14,7 +14,7 @@ wall time of fine-tuning and of each segmentation on this CPU (2 threads). Targe
 
 Run::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_finetune.py [--epochs 10] [--patches 16]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_finetune.py [--epochs 20] [--patches 16]
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def scores(model, cases: dict[str, tuple[Volume, Volume]]) -> dict[str, tuple[fl
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--patches", type=int, default=16, help="patches per case per epoch (batch 2)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
