@@ -39,7 +39,8 @@ def _run(python: str, cwd: Path, env_path: str | None = None) -> list[str]:
 @pytest.mark.slow
 def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
-    assert lines[1] == "['Evaluate', 'Interactive SAM', 'Recover labels', 'Save labels', 'Segment (U-Net)']"
+    assert lines[1] == ("['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
+                        "'Save labels', 'Segment (U-Net)']")
     assert lines[2] == "['brain_mri', 'ct_series']"
     assert lines[3] == "True"
 
@@ -62,7 +63,8 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
         pytest.skip(f"base interpreter {python} not found")
     lines = _run(str(python), tmp_path, env_path=f"{target}:{site}")
     assert lines[0].startswith(str(target))
-    assert lines[1] == "['Evaluate', 'Interactive SAM', 'Recover labels', 'Save labels', 'Segment (U-Net)']"
+    assert lines[1] == ("['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
+                        "'Save labels', 'Segment (U-Net)']")
     assert lines[3] == "True"
 
 

@@ -98,9 +98,9 @@ def _run_pair(args, pred: Path, ref: Path, options: dict) -> int:
 
 def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
     from ..metrics.folders import evaluate_folders
-    from . import batch_status
     from ..metrics.report import format_summary, records_to_rows, write_csv
     from ..metrics.summary import summarize
+    from . import batch_status
 
     def on_case(i: int, n: int, name: str) -> None:
         print(f"[{i}/{n}] {name}", file=sys.stderr)

@@ -40,8 +40,8 @@ def choose_structure_set(volume, rtstruct: str | None) -> Path:
 
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
-    from ..io.atomic import atomic_path
     from ..io.annotations import draw_annotation
+    from ..io.atomic import atomic_path
     from ..metrics.overlap import label_volumes_ml
 
     check_write_suffix(args.out)

@@ -52,8 +52,15 @@ from ..volume import Volume, canonical_file_order
 from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
 from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
-from .dicom_scan import (SliceHeader, StructureSetFile, Unreadable, is_dicom_file, list_files, read_file_headers,
-                         read_headers)
+from .dicom_scan import (
+    SliceHeader,
+    StructureSetFile,
+    Unreadable,
+    is_dicom_file,
+    list_files,
+    read_file_headers,
+    read_headers,
+)
 from .dicomdir import dicomdir_files, is_dicomdir
 from .series_summary import SeriesSummary
 

@@ -54,8 +54,8 @@ def card_of(model) -> ModelCard | None:
 
     Only bundles carry cards; reading one runs nothing.
     """
-    from .unet.bundle import read_metadata
     from .registry import ModelInfo, find_model
+    from .unet.bundle import read_metadata
 
     info = model if isinstance(model, ModelInfo) else find_model(model)
     if info.kind != "bundle" or info.path is None:

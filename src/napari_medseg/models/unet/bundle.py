@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 from ...errors import MedsegError
+from ..weights import load_weights
 from .pipeline import Pipeline
 from .trust import require_trust
-from ..weights import load_weights
 
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
 #: From this many output classes on, the argmax is taken before ``Invertd`` by default.
