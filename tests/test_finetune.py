@@ -12,7 +12,7 @@ import torch
 
 from napari_medseg.cli import main
 from napari_medseg.errors import MedsegError
-from napari_medseg.models import trust
+from napari_medseg.models.unet import trust
 from napari_medseg.models.unet.finetune import (
     RECORD_NAME,
     FinetuneCancelled,
