@@ -168,3 +168,32 @@ def test_accept_removes_a_false_positive_and_keeps_other_labels(predictor, organ
     assert not (labels[k, 5:15, 5:15] == 3).any()
     assert (labels[k, 0:3, 0:3] == 9).all()
     assert np.array_equal(labels[np.arange(len(labels)) != k] == 3, organ[np.arange(len(labels)) != k])
+
+
+def test_cli_click_alone_and_correcting_an_existing_label_map(predictor, tmp_path):  # noqa: F811
+    import nibabel as nib
+
+    from napari_medseg.cli import main
+
+    vol, organ = ct_phantom(shape=(14, 128, 128))
+    affine = np.diag([1.5, 1.5, 3.0, 1.0])  # file (i, j, k) = array (x, y, z) transposed
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(vol.transpose(2, 1, 0)), affine), tmp_path / "ct.nii.gz")
+    truth = organ.transpose(2, 1, 0)
+    i, j, k = (int(round(v)) for v in np.mean(np.nonzero(truth[:, :, 7:8]), axis=1))
+    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--device", "cpu",
+                 "--points", f"{i},{j},7,+1", "--out", str(tmp_path / "click.nii.gz")]) == 0
+    clicked = np.asarray(nib.load(tmp_path / "click.nii.gz").dataobj) > 0
+    assert clicked[:, :, 7].any() and dice(clicked[:, :, 7], truth[:, :, 7]) >= 0.7  # a click alone segments
+    assert clicked[:, :, 6].any() and clicked[:, :, 8].any()  # and is carried to the neighbouring slices
+
+    existing = (truth * 2).astype(np.uint8)  # the organ as label 2, with a false positive on slice 7
+    existing[5:15, 5:15, 7] = 2
+    existing[0:3, 0:3, 0] = 5  # another label
+    nib.save(nib.Nifti1Image(existing, affine), tmp_path / "existing.nii.gz")
+    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--device", "cpu",
+                 "--labels", str(tmp_path / "existing.nii.gz"), "--label", "2", "--points", "10,10,7,-1",
+                 "--out", str(tmp_path / "fixed.nii.gz")]) == 0
+    fixed = np.asarray(nib.load(tmp_path / "fixed.nii.gz").dataobj)
+    assert not (fixed[5:15, 5:15, 7] == 2).any()  # the false positive is gone
+    assert (fixed[0:3, 0:3, 0] == 5).all()  # other labels kept
+    assert np.array_equal(fixed[:, :, 9:] == 2, truth[:, :, 9:])  # far from the click, nothing changed

@@ -134,11 +134,12 @@ def run_sam(args, volume: Volume) -> np.ndarray:
             raise MedsegError(f"--labels {args.labels}: not on INPUT's grid (shape {existing.shape} vs {volume.shape}); "
                               "give the label map written for INPUT")
         existing = existing.array
-    if args.label < 1 or (existing is None and args.label > 255):
-        raise MedsegError(f"--label {args.label}: use a value from 1 to 255 (any positive value with --labels)")
+    label = getattr(args, "label", 1)
+    if label < 1 or (existing is None and label > 255):
+        raise MedsegError(f"--label {label}: use a value from 1 to 255 (any positive value with --labels)")
 
     from ..models.sam import segment_box_3d
 
-    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, labels=existing, label=args.label,
+    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, labels=existing, label=label,
                           model=sam_type, checkpoint=checkpoint, window=getattr(args, "window", None),
                           modality=modality, device=getattr(args, "device", None) or "auto", progress=progress)
