@@ -87,9 +87,24 @@ def read_volume(path: str | Path, series: str | None = None) -> Volume:
     VolumeReadError
         Unreadable input, or a folder with several series and no ``series`` given.
     """
-    path = Path(path)
+    return _with_nonfinite_warning(_read_volume(Path(path), series))
+
+
+def _with_nonfinite_warning(volume: Volume) -> Volume:
+    """``volume``, its warnings counting NaN/infinite voxels if it has any."""
+    from .checks import nonfinite_warning
+
+    if (note := nonfinite_warning(volume.array)) is not None:
+        volume.meta.setdefault("warnings", []).append(note)
+    return volume
+
+
+def _read_volume(path: Path, series: str | None) -> Volume:
+    from .checks import require_regular_file
+
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
+    require_regular_file(path)
     if path.is_file() and is_nifti(path):
         return read_nifti_file(path)
     if path.is_file() and is_itk(path):
@@ -122,7 +137,7 @@ def read_all_volumes(path: str | Path) -> list[Volume]:
     found = dicom.scan(path)
     if not found:
         raise VolumeReadError(f"{path}: no DICOM image series found")
-    return [s.load() for s in found]
+    return [_with_nonfinite_warning(s.load()) for s in found]
 
 
 def read_nifti_file(path: Path) -> Volume:
@@ -133,9 +148,12 @@ def read_nifti_file(path: Path) -> Volume:
 
 def list_series(path: str | Path) -> list[SeriesSummary]:
     """Summaries of what ``path`` holds: each DICOM series, or the one volume of a file."""
+    from .checks import require_regular_file
+
     path = Path(path)
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
+    require_regular_file(path)
     if path.is_file() and (is_nifti(path) or is_itk(path)):
         vol = read_volume(path)
         return [
@@ -162,8 +180,12 @@ def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtyp
 
     Refuses to overwrite the reference's own source file.
     """
+    from ..volume import affine_problem
+
     path = Path(path)
     check_write_suffix(path)
+    if (problem := affine_problem(reference.affine)) is not None:
+        raise MedsegError(f"{path}: not written: {problem}")
     source = reference.meta.get("path")
     if source and Path(source).exists() and path.exists() and path.resolve() == Path(source).resolve():
         raise MedsegError(f"{path}: refusing to overwrite the source image; choose another file name")

@@ -1,6 +1,12 @@
-"""Formats SimpleITK reads and writes (NRRD, MHA/MHD, ...), converted to the package convention."""
+"""Formats SimpleITK reads and writes (NRRD, MHA/MHD, ...), converted to the package convention.
+
+Before any voxel is read: a detached header (``.mhd``'s ``ElementDataFile``, ``.nhdr``'s
+``data file``) may only name data files inside its own folder (never ``/etc/passwd``, a
+device or ``../``), and the image the header describes must fit in the memory available.
+"""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +14,63 @@ import numpy as np
 from ..errors import VolumeReadError
 from ..volume import Volume
 from .atomic import atomic_path
+from .checks import require_fits_in_memory, require_inside_folder
+
+#: Header lines of detached headers that name data files: MetaImage and NRRD.
+_DATA_FILE_FIELDS = {".mhd": re.compile(r"^\s*ElementDataFile\s*=\s*(.*?)\s*$", re.I),
+                     ".nhdr": re.compile(r"^\s*data\s?file\s*:\s*(.*?)\s*$", re.I)}
+_HEADER_LIMIT = 1 << 20  # detached headers are text of a few hundred bytes
+
+
+def _data_files(header: Path) -> list[str]:
+    """The data file names a detached header gives (``LOCAL`` and inline data give none)."""
+    pattern = _DATA_FILE_FIELDS[header.suffix.lower()]
+    with open(header, "rb") as fp:
+        lines = fp.read(_HEADER_LIMIT).decode("latin-1").splitlines()
+    for i, line in enumerate(lines):
+        match = pattern.match(line)
+        if not match:
+            continue
+        words = match.group(1).split()
+        if not words or words[0].upper() == "LOCAL":
+            return []
+        if words[0].upper() == "LIST":  # the following lines are the file names
+            return [ln.strip() for ln in lines[i + 1:] if ln.strip()]
+        if "%" in match.group(1):  # a printf pattern: its folder is what matters
+            return [str(Path(words[0]).parent / "x")]
+        return [match.group(1)]
+    return []
+
+
+def _check_detached(path: Path) -> None:
+    if path.suffix.lower() in _DATA_FILE_FIELDS:
+        field = "ElementDataFile" if path.suffix.lower() == ".mhd" else "data file"
+        for name in _data_files(path):
+            require_inside_folder(path, name, field)
+
+
+def _check_header(reader, path: Path) -> None:
+    """Refuse colour, non-3D and too large images from the header alone (before reading voxels)."""
+    size = [int(n) for n in reader.GetSize()]
+    components = max(1, int(reader.GetNumberOfComponents()))
+    if components != 1:
+        raise VolumeReadError(f"{path}: {components}-component (vector/RGB) images are not supported")
+    if len(size) not in (2, 3):
+        raise VolumeReadError(f"{path}: a {len(size)}D image; only 3D volumes are supported")
+    if 0 in size:
+        raise VolumeReadError(f"{path}: an image with no voxels (size {tuple(size)})")
+    itemsize = np.dtype(_numpy_dtype(reader.GetPixelIDValue())).itemsize
+    n = int(np.prod(size, dtype=np.int64)) * components
+    require_fits_in_memory(n * itemsize, path, f"{' x '.join(map(str, size))} voxels")
+
+
+def _numpy_dtype(pixel_id: int):
+    import SimpleITK as sitk
+
+    try:
+        return sitk.GetArrayViewFromImage(sitk.Image([1] * 2, pixel_id)).dtype
+    except Exception:  # vector or label pixel types: count 8 bytes, the widest scalar
+        return np.float64
 
 
 def _affine_from_itk(image) -> np.ndarray:
@@ -25,16 +88,19 @@ def read_itk(path: str | Path) -> Volume:
 
     path = Path(path)
     try:
-        image = sitk.ReadImage(str(path))
+        _check_detached(path)
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        _check_header(reader, path)
+        image = reader.Execute()
+    except OSError as exc:
+        raise VolumeReadError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise VolumeReadError(f"{path}: SimpleITK cannot read it ({reason})") from exc
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise VolumeReadError(f"{path}: {image.GetNumberOfComponentsPerPixel()}-component (vector/RGB) images are not supported")
     if image.GetDimension() == 2:
         image = sitk.JoinSeries(image)
-    if image.GetDimension() != 3:
-        raise VolumeReadError(f"{path}: a {image.GetDimension()}D image; only 3D volumes are supported")
     data = sitk.GetArrayFromImage(image).transpose(2, 1, 0)  # file order = ITK index (i, j, k)
     meta = {"path": str(path), "format": "itk", "modality": "", "description": path.name}
     return Volume.from_file_order(data, _affine_from_itk(image), meta)

@@ -1,39 +1,140 @@
-"""NIfTI (.nii, .nii.gz) reading and writing with nibabel, converted to and from LPS."""
+"""NIfTI (.nii, .nii.gz) reading and writing with nibabel, converted to and from LPS.
+
+What is refused before any voxel is read (one line naming the file): CIFTI and other
+non-volume intents, complex and RGB voxels, more than three non-trivial dimensions, an
+empty axis, and an image larger than the memory available. The affine is nibabel's
+choice (sform if its code is set, else qform, else the voxel sizes alone); when that one is
+unusable (NaN, zero voxel size, parallel axes) the next valid one is taken with a warning,
+as ITK does with a broken sform; when none is usable the file is refused. nibabel's own
+messages about the header become one-line warnings of the volume, never terminal chatter.
+"""
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
-from ..volume import Volume
+from ..errors import MedsegError, VolumeReadError
+from ..volume import Volume, affine_problem
 from .atomic import atomic_path
+from .checks import require_fits_in_memory
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
+#: NIFTI_INTENT_CONNECTIVITY_* (3000-3099): CIFTI matrices, not voxel volumes.
+CIFTI_INTENTS = range(3000, 3100)
+_NIBABEL_LOG_LOCK = threading.Lock()
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]):
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(" ".join(record.getMessage().split()))
+
+
+@contextlib.contextmanager
+def _nibabel_messages(into: list[str]):
+    """Collect nibabel's log lines and warnings into ``into`` (one line each) instead of printing them."""
+    logger = logging.getLogger("nibabel.global")
+    with _NIBABEL_LOG_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        handlers, propagate = logger.handlers[:], logger.propagate
+        logger.handlers, logger.propagate = [_Collect(into)], False
+        try:
+            yield
+        finally:
+            logger.handlers, logger.propagate = handlers, propagate
+    into.extend(" ".join(str(w.message).split()) for w in caught)
+
+
+def _check_header(img, path: Path) -> tuple[int, ...]:
+    """The shape to read (trailing length-1 axes dropped), after refusing what is no grey 3D volume."""
+    import nibabel as nib
+
+    if not isinstance(img, nib.Nifti1Image) or type(img).__name__.startswith("Cifti"):
+        raise VolumeReadError(f"{path}: a {type(img).__name__}, not a NIfTI volume")
+    hdr = img.header
+    intent = int(hdr["intent_code"])
+    if intent in CIFTI_INTENTS:
+        raise VolumeReadError(f"{path}: a CIFTI connectivity/matrix file (intent {intent}), not a 3D volume")
+    dtype = hdr.get_data_dtype()
+    if dtype.names:
+        raise VolumeReadError(f"{path}: colour (RGB/RGBA) voxels; only grey-level volumes are supported")
+    if dtype.kind == "c":
+        raise VolumeReadError(f"{path}: complex voxels; convert to magnitude first")
+    shape = tuple(int(n) for n in img.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        raise VolumeReadError(f"{path}: a {len(shape)}D NIfTI of shape {shape}; only 3D volumes are supported")
+    if 0 in shape:
+        raise VolumeReadError(f"{path}: an image with no voxels (shape {shape})")
+    out_dtype = np.dtype(np.float64) if hdr.get_slope_inter() != (None, None) else dtype
+    n = int(np.prod(shape, dtype=np.int64))
+    require_fits_in_memory(n * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape))} voxels")
+    return shape
+
+
+def _affine(img, warns: list[str]) -> np.ndarray:
+    """The RAS affine nibabel would choose, or the next usable one (with a warning)."""
+    hdr = img.header
+    candidates = []
+    if hdr["sform_code"] != 0:
+        candidates.append(("sform", hdr.get_sform))
+    if hdr["qform_code"] != 0:
+        candidates.append(("qform", hdr.get_qform))
+    candidates.append(("voxel sizes (pixdim)", hdr.get_base_affine))
+    problems = []
+    for name, get in candidates:
+        try:
+            affine = np.asarray(get(), dtype=float)
+        except Exception as exc:  # nibabel raises on some broken quaternions
+            problems.append(f"{name}: {' '.join(str(exc).split())}")
+            continue
+        problem = affine_problem(affine)
+        if problem is None:
+            if problems:
+                warns.append(f"unusable {'; '.join(problems)}; placed by the {name} instead")
+            return affine
+        problems.append(f"{name}: {problem}")
+    raise VolumeReadError(f"{img.get_filename()}: unusable geometry ({'; '.join(problems)})")
 
 
 def read_nifti(path: str | Path) -> Volume:
     """Read a 3D NIfTI file (a 4D file with one volume is accepted).
 
     Intensity scaling (``scl_slope``/``scl_inter``) is applied. The affine is the one
-    nibabel chooses (sform if its code is set, else qform), converted to LPS.
+    nibabel chooses (sform if its code is set, else qform), converted to LPS; see the
+    module docstring for what is refused and the fallback for a broken affine.
     """
     import nibabel as nib
 
     path = Path(path)
+    notes: list[str] = []
     try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
+        with _nibabel_messages(notes):
+            img = nib.load(str(path))
+            shape = _check_header(img, path)
+            affine = _affine(img, notes)
+            data = np.asanyarray(img.dataobj).reshape(shape)
+    except MedsegError:
+        raise
     except Exception as exc:  # nibabel raises many types for broken files
-        raise VolumeReadError(f"{path}: not a readable NIfTI file ({exc})") from exc
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise VolumeReadError(f"{path}: not a readable NIfTI file ({reason})") from None
     if data.ndim == 2:
         data = data[..., None]
-    if data.ndim != 3:
-        raise VolumeReadError(f"{path}: a {data.ndim}D NIfTI of shape {data.shape}; only 3D volumes are supported")
-    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name}
-    return Volume.from_file_order(data, RAS_TO_LPS @ img.affine, meta)
+    if data.ndim == 1:
+        data = data[:, None, None]
+    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name,
+            "warnings": [f"nibabel: {n}" for n in dict.fromkeys(notes)]}
+    return Volume.from_file_order(data, RAS_TO_LPS @ affine, meta)
 
 
 def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype=None) -> Path:
@@ -41,7 +142,8 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
 
     The voxels are written in the reference's file order with its file affine; sform
     and qform are set to the same matrix (code 1, scanner), so 3D Slicer, ITK-SNAP and
-    nibabel open it aligned with the source. The write is atomic.
+    nibabel open it aligned with the source. 64-bit integers are written as such
+    (nibabel refuses them unless asked). The write is atomic.
     """
     import nibabel as nib
 
@@ -51,7 +153,8 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     affine = RAS_TO_LPS @ reference.file_affine
-    img = nib.Nifti1Image(data, affine)
+    wide = data.dtype if data.dtype in (np.dtype(np.int64), np.dtype(np.uint64)) else None
+    img = nib.Nifti1Image(data, affine, dtype=wide)
     img.set_sform(affine, code=1)
     img.set_qform(affine, code=1)
     img.header.set_xyzt_units("mm")
