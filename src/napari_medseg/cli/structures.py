@@ -42,7 +42,10 @@ def run(args) -> int:
     from ..io.rtstruct import read_structure_set, structures_to_labels
     from ..metrics.overlap import label_volumes_ml
 
+    from ..io.outputs import check_output_file
+
     check_write_suffix(args.out)
+    check_output_file(args.out, [args.path, args.rtstruct])
     volume = read_volume(args.path, series=args.series)
     drawn = structures_to_labels(read_structure_set(choose_structure_set(volume, args.rtstruct)), volume)
     for warning in drawn.warnings:

@@ -62,8 +62,8 @@ def check_layout(layout: PixelLayout, file_size: int) -> None:
         raise ValueError(f"NumberOfFrames = {layout.frames}; at least 1 expected")
     per_frame = frame_bytes(layout) if layout.native else ENCAPSULATED_ITEM_BYTES
     if layout.frames * per_frame > file_size:
-        raise ValueError(f"NumberOfFrames = {layout.frames} frames of {layout.rows} x {layout.columns} cannot fit "
-                         f"in the file's {file_size} bytes")
+        raise ValueError(f"{layout.frames} frame(s) (NumberOfFrames) of {layout.rows} x {layout.columns} pixels "
+                         f"cannot fit in the file's {file_size} bytes; NumberOfFrames, Rows or Columns is wrong")
 
 
 def pixel_data_problem(path: Path, layout: PixelLayout, head: bytes, size: int) -> str | None:

@@ -42,15 +42,32 @@ def _data_files(header: Path) -> list[str]:
     return []
 
 
-def _check_detached(path: Path) -> None:
-    if path.suffix.lower() in _DATA_FILE_FIELDS:
-        field = "ElementDataFile" if path.suffix.lower() == ".mhd" else "data file"
-        for name in _data_files(path):
-            require_inside_folder(path, name, field)
+def _check_detached(path: Path) -> list[Path]:
+    """The data files of a detached header, each confined to the header's folder."""
+    if path.suffix.lower() not in _DATA_FILE_FIELDS:
+        return []
+    field = "ElementDataFile" if path.suffix.lower() == ".mhd" else "data file"
+    return [require_inside_folder(path, name, field) for name in _data_files(path)]
 
 
-def _check_header(reader, path: Path) -> None:
-    """Refuse colour, non-3D and too large images from the header alone (before reading voxels)."""
+def _check_raw_size(path: Path, data_files: list[Path], nbytes: int) -> None:
+    """A MetaImage's single uncompressed data file must hold the whole image (else ITK prints and fails)."""
+    if path.suffix.lower() != ".mhd" or len(data_files) != 1 or not data_files[0].is_file():
+        return
+    header = path.read_text(encoding="latin-1", errors="replace")
+    if re.search(r"^\s*CompressedData\s*=\s*True", header, re.I | re.M):
+        return
+    size = data_files[0].stat().st_size
+    if size < nbytes:
+        raise VolumeReadError(f"{path}: its data file {data_files[0].name} holds {size} bytes, "
+                              f"{nbytes} needed for the image the header describes (truncated?)")
+
+
+def _check_header(reader, path: Path) -> int:
+    """Refuse colour, non-3D and too large images from the header alone (before reading voxels).
+
+    Returns the image's size in bytes.
+    """
     size = [int(n) for n in reader.GetSize()]
     components = max(1, int(reader.GetNumberOfComponents()))
     if components != 1:
@@ -62,6 +79,7 @@ def _check_header(reader, path: Path) -> None:
     itemsize = np.dtype(_numpy_dtype(reader.GetPixelIDValue())).itemsize
     n = int(np.prod(size, dtype=np.int64)) * components
     require_fits_in_memory(n * itemsize, path, f"{' x '.join(map(str, size))} voxels")
+    return n * itemsize
 
 
 def _numpy_dtype(pixel_id: int):
@@ -88,11 +106,11 @@ def read_itk(path: str | Path) -> Volume:
 
     path = Path(path)
     try:
-        _check_detached(path)
+        data_files = _check_detached(path)
         reader = sitk.ImageFileReader()
         reader.SetFileName(str(path))
         reader.ReadImageInformation()
-        _check_header(reader, path)
+        _check_raw_size(path, data_files, _check_header(reader, path))
         image = reader.Execute()
     except OSError as exc:
         raise VolumeReadError(f"{path}: cannot read it ({exc.strerror or exc})") from None

@@ -58,7 +58,8 @@ def _check_header(img, path: Path) -> tuple[int, ...]:
     import nibabel as nib
 
     if not isinstance(img, nib.Nifti1Image) or type(img).__name__.startswith("Cifti"):
-        raise VolumeReadError(f"{path}: a {type(img).__name__}, not a NIfTI volume")
+        what = "CIFTI" if type(img).__name__.startswith("Cifti") else type(img).__name__
+        raise VolumeReadError(f"{path}: a {what} file, not a NIfTI volume")
     hdr = img.header
     intent = int(hdr["intent_code"])
     if intent in CIFTI_INTENTS:
