@@ -68,3 +68,9 @@ def test_models_refuse_nan_voxels_instead_of_labelling_them():
     array[5:9, 5:9, 5:9] = np.nan
     with pytest.raises(MedsegError, match="64 voxels are NaN or infinite"):
         run_pipeline(pipeline, Volume(array, t1.affine, meta={"path": "nan.nii.gz"}), device="cpu")
+
+
+def test_a_single_voxel_is_refused_in_one_line():
+    pipeline = load_pipeline("brain-tissue")
+    with pytest.raises(MedsegError, match="single voxel"):
+        run_pipeline(pipeline, Volume(np.ones((1, 1, 1), np.float32), np.eye(4), meta={"path": "one.nii"}), device="cpu")

@@ -296,3 +296,11 @@ def test_truncated_mhd_data_is_one_line_of_ours_without_itk_chatter(tmp_path, ca
     capfd.readouterr()
     _refused(_mhd(tmp_path / "a.mhd", "a.raw"), "100 bytes, 120 needed")
     assert "MetaImage" not in capfd.readouterr().err
+
+
+def test_geometry_beyond_float32_is_refused_by_the_nifti_writer_not_written_as_inf(tmp_path):
+    ref = Volume(np.zeros((3, 4, 5), np.int16), np.array([[1.0, 0, 0, 1e300], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+    with pytest.raises(MedsegError, match="32-bit"):
+        write_volume(tmp_path / "x.nii.gz", ref.array, ref)
+    write_volume(tmp_path / "x.nrrd", ref.array, ref)  # ITK's formats keep doubles
+    assert read_volume(tmp_path / "x.nrrd").origin[0] == pytest.approx(1e300)

@@ -139,13 +139,24 @@ def check_plane(iop, ipp, spacing, n_spacing: int) -> tuple[tuple, tuple, list[s
     return iop, (float(sp[0]), float(sp[1])), notes
 
 
-def check_rescale(slope: float | None, intercept: float | None) -> None:
-    """Refuse a modality LUT that would make every voxel NaN or one constant."""
+#: Rescaled values are stored as float32 at worst: beyond this they would become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_rescale(slope: float | None, intercept: float | None, bits_stored: int = 16) -> None:
+    """Refuse a modality LUT that would make every voxel NaN, infinite or one constant.
+
+    ``bits_stored`` bounds the stored values (at most ``2**bits_stored``), hence the rescaled range.
+    """
     for name, value in (("RescaleSlope", slope), ("RescaleIntercept", intercept)):
         if value is not None and not math.isfinite(value):
             raise ValueError(f"{name} = {value}")
     if slope == 0:
         raise ValueError("RescaleSlope = 0 (every voxel would have the same value)")
+    reach = abs(slope or 1.0) * 2.0 ** min(max(bits_stored, 1), 64) + abs(intercept or 0.0)
+    if reach > FLOAT32_MAX:
+        raise ValueError(f"RescaleSlope {slope} / RescaleIntercept {intercept} put voxel values beyond "
+                         f"{FLOAT32_MAX:.3g}")
 
 
 def colour_problem(path: Path, photometric: str | None) -> str | None:

@@ -293,7 +293,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
     for f in range(frames):
         groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
         v = _functional_groups(base, groups, shared)
-        check_rescale(v["slope"], v["inter"])
+        check_rescale(v["slope"], v["inter"], layout.bits_stored)
         has_geometry = v["iop"] is not None and v["ipp"] is not None
         iop, spacing, notes = check_plane(v["iop"], v["ipp"], v["spacing"], v["n_spacing"])
         iop = iop or _DEFAULT_IOP
