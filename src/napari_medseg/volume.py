@@ -78,6 +78,8 @@ class FileOrder:
 
 #: Axes closer to collinear than this (|det| over the product of the voxel sizes) make no volume.
 MIN_AXES_VOLUME = 1e-6
+#: No scanner places a voxel a kilometre away: larger affine entries are a broken header.
+MAX_COORDINATE_MM = 1e6
 
 
 def affine_problem(affine_lps: np.ndarray) -> str | None:
@@ -91,12 +93,15 @@ def affine_problem(affine_lps: np.ndarray) -> str | None:
     Returns
     -------
     str or None
-        A NaN or infinite entry, a zero voxel size along an axis, or axes that are
-        (nearly) collinear: such a header places no voxel anywhere.
+        A NaN or infinite entry, an entry beyond :data:`MAX_COORDINATE_MM`, a zero voxel
+        size along an axis, or axes that are (nearly) collinear: such a header places no
+        voxel anywhere sensible.
     """
     affine = np.asarray(affine_lps, dtype=float)
     if not np.all(np.isfinite(affine)):
         return "its geometry (voxel size, orientation or origin) holds NaN or infinite values"
+    if np.abs(affine[:3]).max() > MAX_COORDINATE_MM:
+        return f"its geometry places voxels {np.abs(affine[:3]).max():.3g} mm away (over {MAX_COORDINATE_MM:g} mm)"
     sizes = np.linalg.norm(affine[:3, :3], axis=0)
     if np.any(sizes == 0):
         return f"a voxel size of 0 mm along axis {int(np.argmin(sizes))}"

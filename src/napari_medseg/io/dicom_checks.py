@@ -8,7 +8,8 @@ Checked while scanning, before any per-frame record is built or any pixel alloca
 * uncompressed Pixel Data: its length is exactly what Rows x Columns x frames x
   BitsAllocated need (plus one padding byte): shorter is truncation, longer means the
   header lies about the layout (16-bit data read as 8-bit);
-* geometry: ImagePositionPatient, ImageOrientationPatient and PixelSpacing finite;
+* geometry: ImagePositionPatient, ImageOrientationPatient and PixelSpacing finite and
+  within a kilometre;
   PixelSpacing > 0; orientation vectors neither zero nor parallel. Orientation cosines
   that are not unit vectors are normalised with a warning; a missing PixelSpacing is
   1 mm and a one-value PixelSpacing is used for both directions, each with a warning;
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..volume import MAX_COORDINATE_MM
 from .dicom_pixels import PixelLayout
 
 __all__ = ["check_layout", "check_plane", "check_rescale", "pixel_data_problem", "colour_problem",
@@ -99,6 +101,8 @@ def _finite(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} holds NaN or infinite values {tuple(values)}")
+    if np.abs(arr).max(initial=0.0) > MAX_COORDINATE_MM:
+        raise ValueError(f"{name} {tuple(values)} lies beyond {MAX_COORDINATE_MM:g} mm")
     return arr
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VolumeReadError
+from ..volume import MAX_COORDINATE_MM
 from .checks import is_regular_file
 from .dicom_checks import check_layout, check_plane, check_rescale, colour_problem, pixel_data_problem
 from .dicom_geometry import slice_normal
@@ -298,12 +299,13 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
         iop, spacing, notes = check_plane(v["iop"], v["ipp"], v["spacing"], v["n_spacing"])
         iop = iop or _DEFAULT_IOP
         ipp = v["ipp"] or (0.0, 0.0, 0.0)
-        thick = v["thick"] if np.isfinite(v["thick"]) and v["thick"] != 0 else 1.0
+        thick = v["thick"] if np.isfinite(v["thick"]) and 0 < abs(v["thick"]) < 1e4 else 1.0
         if frames > 1 and groups is None:  # classic multi-frame: frames along the normal
             step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
             ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
-            if not np.all(np.isfinite(ipp)):
-                raise ValueError(f"frame {f + 1}: GridFrameOffsetVector or slice thickness is not a finite number")
+            if not np.all(np.abs(ipp) <= MAX_COORDINATE_MM):  # False for NaN too
+                raise ValueError(f"frame {f + 1}: GridFrameOffsetVector or slice thickness places it nowhere "
+                                 f"({tuple(ipp)})")
         out.append(
             SliceHeader(
                 ref=SliceRef(path, f, layout),

@@ -154,10 +154,6 @@ def write_nifti(path: str | Path, array: np.ndarray, reference: Volume, *, dtype
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     affine = RAS_TO_LPS @ reference.file_affine
-    with np.errstate(over="ignore"):
-        if not np.all(np.isfinite(affine.astype(np.float32))):  # NIfTI stores the affine as float32
-            raise MedsegError(f"{path}: the geometry (origin or voxel size up to {np.abs(affine).max():.3g} mm) "
-                              "does not fit NIfTI's 32-bit header fields; write .nrrd or .mha instead")
     wide = data.dtype if data.dtype in (np.dtype(np.int64), np.dtype(np.uint64)) else None
     img = nib.Nifti1Image(data, affine, dtype=wide)
     img.set_sform(affine, code=1)
