@@ -73,4 +73,5 @@ def test_models_refuse_nan_voxels_instead_of_labelling_them():
 def test_a_single_voxel_is_refused_in_one_line():
     pipeline = load_pipeline("brain-tissue")
     with pytest.raises(MedsegError, match="single voxel"):
-        run_pipeline(pipeline, Volume(np.ones((1, 1, 1), np.float32), np.eye(4), meta={"path": "one.nii"}), device="cpu")
+        one = Volume(np.ones((1, 1, 1), np.float32), np.eye(4), meta={"path": "one.nii"})
+        run_pipeline(pipeline, one, device="cpu")

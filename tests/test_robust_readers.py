@@ -11,8 +11,8 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-from dicom_factory import write_series
 
+from dicom_factory import write_series
 from napari_medseg.errors import MedsegError, VolumeReadError
 from napari_medseg.io import list_series, read_volume, write_volume
 from napari_medseg.volume import Volume
@@ -170,7 +170,8 @@ def _nifti(path: Path, data: np.ndarray, affine=None, **header) -> Path:
 
 def _patch_header(path: Path, **fields) -> Path:
     """Write header fields raw (nibabel would refuse NaN through its setters)."""
-    hdr = nib.Nifti1Header.from_fileobj(open(path, "rb"))
+    with open(path, "rb") as fp:
+        hdr = nib.Nifti1Header.from_fileobj(fp)
     raw = hdr.binaryblock
     structarr = np.frombuffer(bytearray(raw), dtype=hdr.structarr.dtype).copy()
     for key, value in fields.items():
@@ -299,7 +300,9 @@ def test_truncated_mhd_data_is_one_line_of_ours_without_itk_chatter(tmp_path, ca
 
 
 def test_a_grid_a_kilometre_away_is_not_written(tmp_path):
-    ref = Volume(np.zeros((3, 4, 5), np.int16), np.array([[1.0, 0, 0, 1e300], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+    far = np.eye(4)
+    far[0, 3] = 1e300
+    ref = Volume(np.zeros((3, 4, 5), np.int16), far)
     for name in ("x.nii.gz", "x.nrrd"):  # NIfTI would store inf (float32), NRRD a nonsense origin
         with pytest.raises(MedsegError, match="mm away"):
             write_volume(tmp_path / name, ref.array, ref)

@@ -70,7 +70,6 @@ def parse_labels(text: str | None) -> list[int] | None:
 
 def run(args) -> int:
     from ..io.folders import is_folder_of_cases
-
     from ..io.outputs import check_output_file
 
     options = dict(labels=parse_labels(args.labels), tolerance_mm=args.tolerance, surface=args.surface)

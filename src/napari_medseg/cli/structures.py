@@ -39,10 +39,9 @@ def choose_structure_set(volume, rtstruct: str | None) -> Path:
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.atomic import atomic_path
+    from ..io.outputs import check_output_file
     from ..io.rtstruct import read_structure_set, structures_to_labels
     from ..metrics.overlap import label_volumes_ml
-
-    from ..io.outputs import check_output_file
 
     check_write_suffix(args.out)
     check_output_file(args.out, [args.path, args.rtstruct])

@@ -51,7 +51,15 @@ from . import SeriesSummary
 from .checks import require_fits_in_memory
 from .dicom_geometry import in_plane_offsets, same_orientation, stack_affine, stack_geometry, untilt_stack
 from .dicom_pixels import read_stack, rescale_stack
-from .dicom_scan import SliceHeader, is_dicom_file, list_files, read_file_headers, read_headers, require_image
+from .dicom_scan import (
+    SliceHeader,
+    StructureSetFile,
+    Unreadable,
+    is_dicom_file,
+    list_files,
+    read_file_headers,
+    read_headers,
+)
 
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01
@@ -281,6 +289,18 @@ def _attach_structure_sets(found: list[DicomSeries], structure_sets) -> None:
             for series in found:
                 series.warnings.append(f"RT structure set {ss.path.name} refers to series "
                                        f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder")
+
+
+def require_image(path: Path, result) -> None:
+    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+    if isinstance(result, Unreadable):
+        raise VolumeReadError(result.message())
+    if isinstance(result, StructureSetFile):
+        raise VolumeReadError(f"{path}: an RT structure set (contours, no image): open the folder that holds it "
+                              "with its image series, or run 'medseg structures FOLDER --out LABELS'")
+    if result is None:
+        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
+        raise VolumeReadError(f"{path}: {what}")
 
 
 def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:

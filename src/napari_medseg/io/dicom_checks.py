@@ -29,7 +29,7 @@ import numpy as np
 from ..volume import MAX_COORDINATE_MM
 from .dicom_pixels import PixelLayout
 
-__all__ = ["check_layout", "check_plane", "check_rescale", "pixel_data_problem", "colour_problem",
+__all__ = ["check_layout", "check_plane", "check_rescale", "pixel_data_problem", "colour_problem", "pixel_spacing",
            "ENCAPSULATED_ITEM_BYTES"]
 
 #: Smallest size of one frame in encapsulated (compressed) Pixel Data: an item tag and length.
@@ -104,6 +104,18 @@ def _finite(values, name: str) -> np.ndarray:
     if np.abs(arr).max(initial=0.0) > MAX_COORDINATE_MM:
         raise ValueError(f"{name} {tuple(values)} lies beyond {MAX_COORDINATE_MM:g} mm")
     return arr
+
+
+def pixel_spacing(values: list) -> tuple[tuple[float, float] | None, int]:
+    """PixelSpacing values as (between rows, between columns), and how many the header held.
+
+    One value is used for both directions (:func:`check_plane` warns); none or more than two
+    give None.
+    """
+    vals = tuple(float(v) for v in values)
+    if len(vals) == 1:
+        return (vals[0], vals[0]), 1
+    return (vals if len(vals) == 2 else None), len(vals)
 
 
 def check_plane(iop, ipp, spacing, n_spacing: int) -> tuple[tuple, tuple, list[str]]:

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
 from ..volume import MAX_COORDINATE_MM
 from .checks import is_regular_file
-from .dicom_checks import check_layout, check_plane, check_rescale, colour_problem, pixel_data_problem
+from .dicom_checks import check_layout, check_plane, check_rescale, colour_problem, pixel_data_problem, pixel_spacing
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 from .rtstruct import is_structure_set, referenced_series_uids
@@ -186,17 +185,6 @@ def _split(value) -> list:
     return list(value) if hasattr(value, "__len__") else [value]
 
 
-def _pixel_spacing(value) -> tuple[tuple[float, float] | None, int]:
-    """PixelSpacing as (between rows, between columns) and how many values the header held.
-
-    One value is used for both directions (the caller warns); none or more than two give None.
-    """
-    vals = tuple(float(v) for v in _split(value))
-    if len(vals) == 1:
-        return (vals[0], vals[0]), 1
-    return (vals if len(vals) == 2 else None), len(vals)
-
-
 def _floats(value, n: int) -> tuple[float, ...] | None:
     """``n`` floats from a multi-valued DICOM element, or None when absent/wrong length."""
     vals = tuple(float(v) for v in _split(value))
@@ -279,16 +267,16 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     iop0 = _floats(_value(ds, "ImageOrientationPatient"), 6)
     ipp0 = _floats(_value(ds, "ImagePositionPatient"), 3)
-    spacing0, n_spacing = _pixel_spacing(_value(ds, "PixelSpacing"))
+    spacing0, n_spacing = pixel_spacing(_split(_value(ds, "PixelSpacing")))
     if spacing0 is None:
-        spacing0, n_spacing = _pixel_spacing(_value(ds, "ImagerPixelSpacing"))
+        spacing0, n_spacing = pixel_spacing(_split(_value(ds, "ImagerPixelSpacing")))
     slope0, inter0 = _first(_value(ds, "RescaleSlope")), _first(_value(ds, "RescaleIntercept"))
     if slope0 is None and common["modality"] == "RTDOSE":
         slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
     base = dict(iop=iop0, ipp=ipp0, spacing=spacing0, n_spacing=n_spacing, slope=slope0, inter=inter0,
                 window=_window(ds), thick=thickness)
-    if per_frame is not None and 1 < frames and len(per_frame) < frames:
+    if per_frame is not None and frames > 1 and len(per_frame) < frames:
         raise ValueError(f"NumberOfFrames = {frames} but only {len(per_frame)} per-frame functional groups")
     out = []
     for f in range(frames):
@@ -334,7 +322,7 @@ def _functional_groups(base: dict, groups, shared) -> dict:
     if (item := _item("PlanePositionSequence", groups, shared)) is not None:
         v["ipp"] = _floats(item.get("ImagePositionPatient"), 3) or v["ipp"]
     if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
-        spacing, n = _pixel_spacing(item.get("PixelSpacing"))
+        spacing, n = pixel_spacing(_split(item.get("PixelSpacing")))
         if spacing is not None:
             v["spacing"], v["n_spacing"] = spacing, n
         v["thick"] = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or v["thick"]
@@ -408,15 +396,3 @@ def read_headers(files: list[Path], workers: int | None = None
         elif r is not None:
             slices.extend(r)
     return slices, unreadable, structure_sets
-
-
-def require_image(path: Path, result) -> None:
-    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
-    if isinstance(result, Unreadable):
-        raise VolumeReadError(result.message())
-    if isinstance(result, StructureSetFile):
-        raise VolumeReadError(f"{path}: an RT structure set (contours, no image): open the folder that holds it "
-                              "with its image series, or run 'medseg structures FOLDER --out LABELS'")
-    if result is None:
-        what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
-        raise VolumeReadError(f"{path}: {what}")

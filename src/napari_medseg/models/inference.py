@@ -184,7 +184,8 @@ class _Reporter:
         self(0.05, message)
 
 
-_ON_DEVICE: "weakref.WeakKeyDictionary[torch.nn.Module, dict[str, torch.nn.Module]]" = weakref.WeakKeyDictionary()
+#: Copies of cached networks on other devices than the one they were loaded on: network -> {device: copy}.
+_ON_DEVICE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _ON_DEVICE_LOCK = threading.Lock()
 
 
