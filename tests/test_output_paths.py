@@ -84,3 +84,15 @@ def test_convert_into_a_new_folder_still_works(tmp_path):
     image = _labels(tmp_path / "image.nii.gz")
     assert main(["convert", str(image), str(tmp_path / "new" / "image.nrrd")]) == 0
     assert (tmp_path / "new" / "image.nrrd").is_file()
+
+
+def test_a_dicom_file_of_the_input_folder_is_never_an_output_but_a_new_file_there_is_fine(tmp_path, capsys):
+    from dicom_factory import write_series
+
+    written = write_series(tmp_path / "series", np.zeros((2, 4, 5), np.int16))
+    before = written.paths[0].read_bytes()
+    assert main(["convert", str(tmp_path / "series"), str(written.paths[0]) + ".nii"]) == 0  # a new file: fine
+    target = tmp_path / "series" / "slice_000.dcm.nii"
+    assert main(["convert", str(tmp_path / "series"), str(target)]) == 1  # now it would be one of the inputs
+    _one_line_error(capsys, "inside the input folder")
+    assert written.paths[0].read_bytes() == before

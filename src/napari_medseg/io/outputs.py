@@ -4,7 +4,8 @@
 runs (a 20-second segmentation must not end in ``FileExistsError``). They refuse:
 
 * an output that *is* one of the inputs (``medseg evaluate P R --csv P``), or an existing
-  file inside an input folder (it may be one of the series' files);
+  volume or DICOM file inside an input folder (it may be one of the series' files or cases;
+  other files there, e.g. a previous CSV, may be replaced);
 * for folders: an output folder equal to, or inside, an input folder (a batch would take
   the input for its own finished output, or its next run would take the output for cases);
 * an output under a regular file (``a.nii.gz/out.nii.gz``), an existing folder where a
@@ -44,6 +45,14 @@ def _require_writable_folder(folder: Path, out: Path) -> None:
         raise MedsegError(f"{out}: cannot write in {folder} ({exc.strerror or exc}); choose another place") from None
 
 
+def _is_image_file(path: Path) -> bool:
+    """An existing file a reader of its folder would take: a volume file or a DICOM file."""
+    from .dicom_scan import sniff
+    from .folders import case_name
+
+    return path.is_file() and (case_name(path) is not None or sniff(path) is not None)
+
+
 def _inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return [Path(p).resolve() for p in inputs if p is not None and Path(p).exists()]
 
@@ -69,8 +78,8 @@ def check_output_file(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
     for source in _inputs(inputs):
         if path == source:
             raise MedsegError(f"{out}: this is an input of the command; refusing to overwrite it")
-        if source.is_dir() and path.exists() and path.is_relative_to(source):
-            raise MedsegError(f"{out}: an existing file inside the input folder {source}; "
+        if source.is_dir() and path.is_relative_to(source) and _is_image_file(path):
+            raise MedsegError(f"{out}: an existing image file inside the input folder {source}; "
                               "refusing to overwrite it, write elsewhere")
     if path.exists():
         if path.is_dir():
