@@ -2,6 +2,7 @@
 fallback; never a traceback, a hang, a memory blow-up or a silently wrong volume."""
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 import time
@@ -312,3 +313,18 @@ def test_a_grid_a_kilometre_away_is_not_written(tmp_path):
 def test_positions_a_kilometre_away_are_refused(tmp_path):
     written, _ = _series(tmp_path / "s", n=1)
     _refused(_edit(written.paths[0], ImagePositionPatient=["1e308", "1e308", "1e308"]), "ImagePositionPatient")
+
+
+@pytest.mark.parametrize("name", ["big.nii", "big.nii.gz"])
+def test_nifti_header_promising_more_than_the_file_can_hold_is_refused_before_allocating(tmp_path, name):
+    path = _nifti(tmp_path / name, np.zeros((4, 5, 6), np.uint8))
+    raw = path.read_bytes()
+    if name.endswith(".gz"):
+
+
+        raw = gzip.decompress(raw)
+    hdr = np.frombuffer(bytearray(raw[:348]), dtype=nib.Nifti1Header.template_dtype).copy()
+    hdr["dim"] = [3, 2000, 2000, 2000, 1, 1, 1, 1]  # 8 GB promised
+    raw = hdr.tobytes() + raw[348:]
+    path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
+    _refused(path, "cannot hold")

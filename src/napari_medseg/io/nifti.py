@@ -24,6 +24,9 @@ from .atomic import atomic_path
 from .checks import require_fits_in_memory
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
+#: DEFLATE (gzip) expands at most about 1032-fold: a .nii.gz smaller than this share of what its
+#: header promises cannot hold it.
+MAX_GZIP_RATIO = 1032
 #: NIFTI_INTENT_CONNECTIVITY_* (3000-3099): CIFTI matrices, not voxel volumes.
 CIFTI_INTENTS = range(3000, 3100)
 _NIBABEL_LOG_LOCK = threading.Lock()
@@ -78,8 +81,19 @@ def _check_header(img, path: Path) -> tuple[int, ...]:
         raise VolumeReadError(f"{path}: an image with no voxels (shape {shape})")
     out_dtype = np.dtype(np.float64) if hdr.get_slope_inter() != (None, None) else dtype
     n = int(np.prod(shape, dtype=np.int64))
+    _require_data_present(path, int(hdr.get_data_offset()) + n * dtype.itemsize)
     require_fits_in_memory(n * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape))} voxels")
     return shape
+
+
+def _require_data_present(path: Path, needed: int) -> None:
+    """Refuse a file too small to hold what its header promises (before anything is allocated)."""
+    size = path.stat().st_size
+    gz = path.name.lower().endswith(".gz")
+    if size * (MAX_GZIP_RATIO if gz else 1) < needed:
+        what = "even decompressed, " if gz else ""
+        raise VolumeReadError(f"{path}: {what}its {size} bytes cannot hold the {needed} bytes its header describes "
+                              "(truncated, or a damaged header)")
 
 
 def _affine(img, warns: list[str]) -> np.ndarray:
