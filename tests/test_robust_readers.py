@@ -320,8 +320,6 @@ def test_nifti_header_promising_more_than_the_file_can_hold_is_refused_before_al
     path = _nifti(tmp_path / name, np.zeros((4, 5, 6), np.uint8))
     raw = path.read_bytes()
     if name.endswith(".gz"):
-
-
         raw = gzip.decompress(raw)
     hdr = np.frombuffer(bytearray(raw[:348]), dtype=nib.Nifti1Header.template_dtype).copy()
     hdr["dim"] = [3, 2000, 2000, 2000, 1, 1, 1, 1]  # 8 GB promised
