@@ -136,8 +136,9 @@ def run_one(entry: str, case: Case, scratch: Path, timeout_s: float, memory_byte
             os.dup2(fd, 2)
             limit = _vm_bytes() + memory_bytes
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            start_rss = _rss_bytes()  # the child's own resident start (a fork does not count all it shares)
             result = _child(entry, case.path, str(out))
-            facts.write_text(json.dumps(result))
+            facts.write_text(json.dumps(result | {"start_rss": start_rss}))
         except MemoryError:
             traceback.print_exc()
             code = 4
@@ -160,9 +161,9 @@ def run_one(entry: str, case: Case, scratch: Path, timeout_s: float, memory_byte
             break
         time.sleep(0.01)
     seconds = time.perf_counter() - start
-    extra = max(0, rusage.ru_maxrss * 1024 - base_rss)
     text = log.read_text(errors="replace") if log.exists() else ""
     info = json.loads(facts.read_text()) if facts.exists() else {}
+    extra = max(0, rusage.ru_maxrss * 1024 - info.get("start_rss", base_rss))
     outcome, message = classify(entry, case, status, seconds > timeout_s, text, info, extra)
     foreign = [ln for ln in _stderr_like(entry, text)
                if ln.strip() and not ln.startswith(("medseg ", "warning:", "  ", "wrote ", "note:"))]
