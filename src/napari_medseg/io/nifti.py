@@ -7,6 +7,9 @@ choice (sform if its code is set, else qform, else the voxel sizes alone); when 
 unusable (NaN, zero voxel size, parallel axes) the next valid one is taken with a warning,
 as ITK does with a broken sform; when none is usable the file is refused. nibabel's own
 messages about the header become one-line warnings of the volume, never terminal chatter.
+A file too small for what its header promises is refused before anything is allocated, and a
+.nii.gz is decompressed in chunks into the output array (peak memory about one image, where
+nibabel's reader holds two).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
 #: DEFLATE (gzip) expands at most about 1032-fold: a .nii.gz smaller than this share of what its
 #: header promises cannot hold it.
 MAX_GZIP_RATIO = 1032
+GZIP_CHUNK = 1 << 24  # bytes decompressed at a time into the output array
 #: NIFTI_INTENT_CONNECTIVITY_* (3000-3099): CIFTI matrices, not voxel volumes.
 CIFTI_INTENTS = range(3000, 3100)
 _NIBABEL_LOG_LOCK = threading.Lock()
@@ -81,7 +85,7 @@ def _check_header(img, path: Path) -> tuple[int, ...]:
         raise VolumeReadError(f"{path}: an image with no voxels (shape {shape})")
     out_dtype = np.dtype(np.float64) if hdr.get_slope_inter() != (None, None) else dtype
     n = int(np.prod(shape, dtype=np.int64))
-    _require_data_present(path, int(hdr.get_data_offset()) + n * dtype.itemsize)
+    _require_data_present(path, int(img.dataobj.offset) + n * dtype.itemsize)
     require_fits_in_memory(n * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape))} voxels")
     return shape
 
@@ -94,6 +98,34 @@ def _require_data_present(path: Path, needed: int) -> None:
         what = "even decompressed, " if gz else ""
         raise VolumeReadError(f"{path}: {what}its {size} bytes cannot hold the {needed} bytes its header describes "
                               "(truncated, or a damaged header)")
+
+
+def _read_gz_voxels(img, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """The voxels of a .nii.gz, decompressed in chunks straight into the output array, then scaled.
+
+    nibabel reads the whole stream into a bytes object and copies it (twice the image in memory);
+    this keeps the peak near one image. Scaling is nibabel's own (``apply_read_scaling``, with
+    the header's slope and intercept cast as its ArrayProxy casts them).
+    """
+    import gzip
+
+    from nibabel.volumeutils import apply_read_scaling
+
+    hdr = img.header
+    out = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=hdr.get_data_dtype())
+    view = memoryview(out).cast("B")
+    with gzip.open(path, "rb") as fp:
+        fp.seek(int(img.dataobj.offset))
+        done = 0
+        while done < len(view):
+            got = fp.readinto(view[done:done + GZIP_CHUNK])
+            if not got:
+                raise VolumeReadError(f"{path}: truncated NIfTI file (data ends after {done} of {len(view)} bytes)")
+            done += got
+    slope, inter = np.asanyarray(img.dataobj.slope), np.asanyarray(img.dataobj.inter)
+    if np.can_cast(inter, slope.dtype):
+        inter = inter.astype(slope.dtype)
+    return apply_read_scaling(out.reshape(shape, order="F"), slope, inter)
 
 
 def _affine(img, warns: list[str]) -> np.ndarray:
@@ -137,7 +169,10 @@ def read_nifti(path: str | Path) -> Volume:
             img = nib.load(str(path))
             shape = _check_header(img, path)
             affine = _affine(img, notes)
-            data = np.asanyarray(img.dataobj).reshape(shape)
+            if path.name.lower().endswith(".gz"):
+                data = _read_gz_voxels(img, path, shape)
+            else:
+                data = np.asanyarray(img.dataobj).reshape(shape)
     except MedsegError:
         raise
     except Exception as exc:  # nibabel raises many types for broken files
