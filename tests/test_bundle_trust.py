@@ -6,6 +6,7 @@ import json
 import pytest
 
 from napari_medseg.cli import main
+from napari_medseg.errors import MedsegError
 from napari_medseg.models.registry import SHIPPED_BUNDLES
 from napari_medseg.models.unet import trust
 from napari_medseg.models.unet.bundle import load_bundle
@@ -57,3 +58,42 @@ def test_shipped_bundle_is_trusted_without_asking(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDSEG_CONFIG_DIR", str(tmp_path / "empty_config"))
     assert trust.is_trusted(SHIPPED_BUNDLES / "brain_tissue")
     assert not (tmp_path / "empty_config").exists()
+
+
+def test_an_edited_script_the_config_imports_asks_for_trust_again(user_bundle, tmp_path):
+    root, _ = user_bundle
+    ran = tmp_path / "hook_ran"
+    (root / "scripts").mkdir()
+    hook = root / "scripts" / "hook.py"
+    hook.write_text(f"open({str(ran)!r}, 'w').write('reviewed')\n")
+    cfg_path = root / "configs" / "inference.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["network_def"]["spatial_dims"] = "$exec(open(@bundle_root + '/scripts/hook.py').read()) or 3"
+    cfg_path.write_text(json.dumps(cfg))
+    load_bundle(root, trust_now=True)
+    assert ran.read_text() == "reviewed"
+    (root / "scripts" / "__pycache__").mkdir()  # Python's own caches and the weights do not count
+    (root / "scripts" / "__pycache__" / "hook.cpython-311.pyc").write_bytes(b"cache")
+    load_bundle(root)
+    hook.write_text(f"open({str(ran)!r}, 'w').write('edited after review')\n")
+    with pytest.raises(UntrustedBundleError):
+        load_bundle(root)
+    assert ran.read_text() == "reviewed"
+
+
+def test_weights_do_not_count_in_the_trust_hash_but_other_files_do(user_bundle):
+    root, _ = user_bundle
+    before = trust.bundle_digest(root)
+    weights = root / "models" / "model.pt"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    assert trust.bundle_digest(root) == before
+    (root / "models" / "extra.py").write_text("print('hello')\n")
+    assert trust.bundle_digest(root) != before
+
+
+def test_a_config_that_is_not_valid_json_is_one_line(user_bundle):
+    root, _ = user_bundle
+    (root / "configs" / "inference.json").write_text('{"network_def": {')
+    with pytest.raises(MedsegError) as err:
+        load_bundle(root, trust_now=True)
+    assert "inference.json" in str(err.value) and "\n" not in str(err.value)

@@ -108,34 +108,46 @@ def test_rotated_or_2d_grids_are_left_to_affine_grid():
     assert axis_aligned_affine_grid(torch.tensor([[[1.0, 0, 0], [0, 1, 0]]]), [1, 1, 4, 4]) is None
 
 
-def test_axis_aligned_grids_are_used_inside_the_context_and_removed_after_the_last_user():
+def test_axis_aligned_grids_serve_monai_in_the_calling_thread_only_and_never_patch_torch(monkeypatch):
     import threading
 
     import torch.nn.functional as F
+    from monai.networks.layers import AffineTransform
 
-    from napari_medseg.models.unet.resample_grid import axis_aligned_grids
+    import napari_medseg.models.unet.resample_grid as resample_grid
 
-    original = F.affine_grid
-    rotated = torch.tensor([[[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]])
-    inside, entered, leave = [], threading.Event(), threading.Event()
+    original, used_by = F.affine_grid, []
+    real = resample_grid.axis_aligned_affine_grid
+    monkeypatch.setattr(resample_grid, "axis_aligned_affine_grid",
+                        lambda *a: used_by.append(threading.current_thread().name) or real(*a))
+    image = torch.rand(1, 1, 6, 7, 8)
+    scale = torch.diag(torch.tensor([0.9, 1.1, 1.2, 1.0]))[None]
+    rotated = torch.tensor([[[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]])
 
-    def other_user():
-        with axis_aligned_grids():
-            entered.set()
-            leave.wait(5)
+    def resample(theta):
+        return AffineTransform(normalized=True, reverse_indexing=False)(image, theta, spatial_size=(5, 6, 7))
 
-    worker = threading.Thread(target=other_user)
+    expected = resample(scale)
+    inside, leave, outside = threading.Event(), threading.Event(), []
+
+    def other_thread():
+        inside.wait(5)
+        outside.append(resample(scale))  # while the main thread is inside the context
+        leave.set()
+
+    worker = threading.Thread(target=other_thread, name="other")
     worker.start()
-    entered.wait(5)
-    with axis_aligned_grids():
-        inside.append(F.affine_grid is not original)
-        # rotations still go through torch's own affine_grid, unchanged
-        assert torch.equal(F.affine_grid(rotated, [1, 1, 3, 4, 5], align_corners=False),
-                           original(rotated, [1, 1, 3, 4, 5], align_corners=False))
-    inside.append(F.affine_grid is not original)  # the other thread is still inside
-    leave.set()
+    with resample_grid.axis_aligned_grids():
+        assert F.affine_grid is original
+        inside.set()
+        leave.wait(5)
+        ours = resample(scale)
+        assert torch.equal(resample(rotated), AffineTransform(normalized=True, reverse_indexing=False)(
+            image, rotated, spatial_size=(5, 6, 7)))  # rotations: torch's own grid
     worker.join(5)
-    assert inside == [True, True] and F.affine_grid is original
+    assert torch.equal(ours, expected) and torch.equal(outside[0], expected)
+    assert "other" not in used_by and threading.current_thread().name in used_by
+    assert F.affine_grid is original
 
 
 @pytest.mark.parametrize("affine", [

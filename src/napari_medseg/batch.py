@@ -129,10 +129,13 @@ def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-
     Raises
     ------
     MedsegError
-        No cases in ``in_dir``, or a model that cannot run (before any case starts).
+        No cases in ``in_dir``, ``out_dir`` is ``in_dir`` or inside it (or not writable), or a
+        model that cannot run (all before any case starts).
     """
+    from .io.outputs import check_output_folder
     from .models.segment import load_pipeline
 
+    check_output_folder(out_dir, [in_dir])
     cases = find_cases(in_dir)
     if not cases:
         raise MedsegError(f"{in_dir}: no volumes (.nii, .nii.gz, .nrrd, .mha, .mhd) or DICOM sub-folders")

@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "FileOrder",
+    "affine_problem",
     "Volume",
     "canonical_file_order",
     "napari_affine",
@@ -75,6 +76,40 @@ class FileOrder:
         return t
 
 
+#: Axes closer to collinear than this (|det| over the product of the voxel sizes) make no volume.
+MIN_AXES_VOLUME = 1e-6
+#: No scanner places a voxel a kilometre away: larger affine entries are a broken header.
+MAX_COORDINATE_MM = 1e6
+
+
+def affine_problem(affine_lps: np.ndarray) -> str | None:
+    """What makes an affine unusable as voxel geometry, or None when it is usable.
+
+    Parameters
+    ----------
+    affine_lps : (4, 4) array_like
+        Voxel index -> LPS mm.
+
+    Returns
+    -------
+    str or None
+        A NaN or infinite entry, an entry beyond :data:`MAX_COORDINATE_MM`, a zero voxel
+        size along an axis, or axes that are (nearly) collinear: such a header places no
+        voxel anywhere sensible.
+    """
+    affine = np.asarray(affine_lps, dtype=float)
+    if not np.all(np.isfinite(affine)):
+        return "its geometry (voxel size, orientation or origin) holds NaN or infinite values"
+    if np.abs(affine[:3]).max() > MAX_COORDINATE_MM:
+        return f"its geometry places voxels {np.abs(affine[:3]).max():.3g} mm away (over {MAX_COORDINATE_MM:g} mm)"
+    sizes = np.linalg.norm(affine[:3, :3], axis=0)
+    if np.any(sizes == 0):
+        return f"a voxel size of 0 mm along axis {int(np.argmin(sizes))}"
+    if abs(np.linalg.det(affine[:3, :3])) <= MIN_AXES_VOLUME * float(np.prod(sizes)):
+        return "its voxel axes are parallel (singular orientation)"
+    return None
+
+
 def canonical_file_order(affine_lps: np.ndarray) -> FileOrder:
     """The reordering that makes array axes point closest to (+z, +y, +x) in LPS.
 
@@ -82,9 +117,17 @@ def canonical_file_order(affine_lps: np.ndarray) -> FileOrder:
     ----------
     affine_lps : (4, 4) ndarray
         Maps the file's voxel index to LPS mm.
+
+    Raises
+    ------
+    ValueError
+        For an unusable affine (see :func:`affine_problem`).
     """
     import nibabel.orientations as nio
 
+    problem = affine_problem(affine_lps)
+    if problem is not None:
+        raise ValueError(problem)
     ornt = nio.io_orientation(affine_lps)  # per file axis: (LPS axis, sign)
     perm = [0, 0, 0]
     flips = []
@@ -133,8 +176,22 @@ class Volume:
 
         The array is reordered (a view: transposes and flips only) to the package's
         (z, y, x) convention and the affine adjusted to match.
+
+        Raises
+        ------
+        VolumeReadError
+            An unusable affine (NaN, zero voxel size, parallel axes) or an empty axis;
+            the message names ``meta['path']``.
         """
-        order = canonical_file_order(file_affine_lps)
+        from .errors import VolumeReadError
+
+        source = (meta or {}).get("path", "volume")
+        if 0 in file_array.shape:
+            raise VolumeReadError(f"{source}: an image with no voxels (shape {tuple(file_array.shape)})")
+        try:
+            order = canonical_file_order(file_affine_lps)
+        except ValueError as exc:
+            raise VolumeReadError(f"{source}: unusable geometry: {exc}") from None
         affine = np.asarray(file_affine_lps, float) @ order.index_transform(file_array.shape)
         return cls(order.to_canonical(file_array), affine, order, dict(meta or {}))
 

@@ -16,7 +16,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..errors import AmbiguousInputError
-    from ..io import list_series, read_volume, write_labels, write_volume
+    from ..io import check_write_suffix, list_series, read_volume, write_labels, write_volume
+    from ..io.outputs import check_output_file
+
+    check_write_suffix(args.out)
+    check_output_file(args.out, [args.path])
 
     if args.series is None and Path(args.path).is_dir():
         found = list_series(args.path)

@@ -70,9 +70,12 @@ def parse_labels(text: str | None) -> list[int] | None:
 
 def run(args) -> int:
     from ..io.folders import is_folder_of_cases
+    from ..io.outputs import check_output_file
 
     options = dict(labels=parse_labels(args.labels), tolerance_mm=args.tolerance, surface=args.surface)
     pred, ref = Path(args.pred), Path(args.ref)
+    if args.csv:
+        check_output_file(args.csv, [pred, ref])
     if is_folder_of_cases(pred) and is_folder_of_cases(ref):
         return _run_folders(args, pred, ref, options)
     return _run_pair(args, pred, ref, options)

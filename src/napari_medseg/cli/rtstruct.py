@@ -39,6 +39,9 @@ def run(args) -> int:
 
     if not args.out.lower().endswith(".dcm"):
         raise MedsegError(f"{args.out}: an RT structure set is written as a .dcm file")
+    from ..io.outputs import check_output_file
+
+    check_output_file(args.out, [args.image, args.labels])
     names = parse_names(args.names)
     image = read_volume(args.image, series=args.series)
     labels = read_volume(args.labels)

@@ -70,7 +70,10 @@ def run(args) -> int:
 
     if is_folder_of_cases(args.input) and not args.out.lower().endswith(VOLUME_SUFFIXES):
         return run_folder(args)
+    from ..io.outputs import check_output_file
+
     check_write_suffix(args.out)  # before the model runs, not after
+    check_output_file(args.out, [args.input])
     volume = read_volume(args.input, series=args.series)
     if _is_sam(args):
         from .sam_segment import run_sam

@@ -42,9 +42,11 @@ def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.annotations import draw_annotation
     from ..io.atomic import atomic_path
+    from ..io.outputs import check_output_file
     from ..metrics.overlap import label_volumes_ml
 
     check_write_suffix(args.out)
+    check_output_file(args.out, [args.path, args.rtstruct])
     volume = read_volume(args.path, series=args.series)
     _, drawn = draw_annotation(choose_structure_set(volume, args.rtstruct), volume)
     for warning in drawn.warnings:

@@ -66,11 +66,26 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
     AmbiguousInputError
         A folder with several series and no ``series`` given.
     """
-    path = Path(path)
+    return _with_nonfinite_warning(_read_volume(Path(path), series, volume))
+
+
+def _with_nonfinite_warning(volume: Volume) -> Volume:
+    """``volume``, its warnings counting NaN/infinite voxels if it has any."""
+    from .checks import nonfinite_warning
+
+    if (note := nonfinite_warning(volume.array)) is not None:
+        volume.meta.setdefault("warnings", []).append(note)
+    return volume
+
+
+def _read_volume(path: Path, series: str | None, volume: int | None = None) -> Volume:
+    from .checks import require_regular_file
+
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
     if volume is not None and not (path.is_file() and is_nifti(path)):
         raise VolumeReadError(f"{path}: --volume picks a volume of a 4D NIfTI file; this is not one")
+    require_regular_file(path)
     if path.is_file() and (is_nifti(path) or is_itk(path)):
         return _with_label_table(read_nifti_file(path, volume) if is_nifti(path) else _read_itk_file(path))
     from . import dicom
@@ -99,7 +114,7 @@ def read_all_volumes(path: str | Path) -> list[Volume]:
     found = dicom.scan(path)
     if not found:
         raise VolumeReadError(f"{path}: no DICOM image series found")
-    return [s.load() for s in found]
+    return [_with_nonfinite_warning(s.load()) for s in found]
 
 
 def read_nifti_file(path: Path, volume: int | None = None) -> Volume:
@@ -127,9 +142,12 @@ def _with_label_table(volume: Volume) -> Volume:
 
 def list_series(path: str | Path) -> list[SeriesSummary]:
     """Summaries of what ``path`` holds: each DICOM series, or the one volume of a file."""
+    from .checks import require_regular_file
+
     path = Path(path)
     if not path.exists():
         raise VolumeReadError(f"{path}: no such file or folder")
+    require_regular_file(path)
     if path.is_file() and (is_nifti(path) or is_itk(path)):
         vol = read_volume(path)
         return [
@@ -158,8 +176,12 @@ def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtyp
     Refuses to overwrite the reference's own source file, unless that is a label map
     (a label map opened, edited and saved again).
     """
+    from ..volume import affine_problem
+
     path = Path(path)
     check_write_suffix(path)
+    if (problem := affine_problem(reference.affine)) is not None:
+        raise MedsegError(f"{path}: not written: {problem}")
     source = None if reference.meta.get("labels") else reference.meta.get("path")
     if source and Path(source).exists() and path.exists() and path.resolve() == Path(source).resolve():
         raise MedsegError(f"{path}: refusing to overwrite the source image; choose another file name")

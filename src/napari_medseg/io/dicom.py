@@ -49,6 +49,7 @@ import numpy as np
 
 from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
+from .checks import require_fits_in_memory
 from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
 from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
@@ -139,6 +140,7 @@ class DicomSeries:
         spacings = {s.pixel_spacing for s in ordered}
         if len(spacings) > 1:
             warns.append(f"PixelSpacing differs between slices {sorted(spacings)}; using {first.pixel_spacing}")
+        warns += list(dict.fromkeys(note for s in ordered for note in s.notes))
         problems = [s.problem for s in ordered if s.problem]
         if problems:
             warns.append(f"{len(problems)} file(s) cannot be loaded, so neither can this series: {problems[0]}")
@@ -148,7 +150,10 @@ class DicomSeries:
     def summary(self) -> SeriesSummary:
         """Shape and spacing (volume axis order, mm) from the headers, without decoding pixels."""
         ordered, affine, warns = self._plan()
-        order = canonical_file_order(affine)
+        try:
+            order = canonical_file_order(affine)
+        except ValueError as exc:  # the header checks should leave none; never a traceback
+            raise VolumeReadError(f"{ordered[0].path}: unusable geometry: {exc}") from None
         file_shape = (len(ordered), *ordered[0].size)
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
         decodable = self._decodable(ordered, warns)
@@ -209,6 +214,13 @@ class DicomSeries:
             When any slice cannot be decoded (one line naming the file and why).
         """
         ordered, affine, warns = self._plan()
+        problems = [s.problem for s in ordered if s.problem]
+        if problems:  # refused before any pixel memory is allocated
+            more = f" (and {len(problems) - 1} more file(s))" if len(problems) > 1 else ""
+            raise VolumeReadError(problems[0] + more)
+        first = ordered[0].ref.layout
+        require_fits_in_memory(len(ordered) * first.rows * first.columns * 4, ordered[0].path,
+                               f"{len(ordered)} slices of {first.rows} x {first.columns}")
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")  # pydicom's validation warnings; errors still raise
             raw = read_stack([s.ref for s in ordered], workers=workers, progress=progress)

@@ -89,7 +89,7 @@ def _native_data_start(fp, ref: SliceRef) -> int:
     else:
         length, start = int.from_bytes(head[4:8], "little"), lay.pixel_offset + 8
     expected = lay.rows * lay.columns * (lay.bits_allocated // 8) * lay.frames
-    if length == 0xFFFFFFFF or length < expected:
+    if length == 0xFFFFFFFF or not expected <= length <= expected + 1:  # + 1: padding to an even length
         raise VolumeReadError(
             f"{ref.path}: broken DICOM file (Pixel Data holds {length} bytes, {expected} expected "
             f"for {lay.frames} frame(s) of {lay.rows}x{lay.columns} at {lay.bits_allocated} bits)"

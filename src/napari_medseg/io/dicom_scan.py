@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..volume import MAX_COORDINATE_MM
+from .checks import is_regular_file
+from .dicom_checks import check_layout, check_plane, check_rescale, colour_problem, pixel_data_problem, pixel_spacing
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 from .rtstruct import is_structure_set, referenced_series_uids
@@ -59,6 +62,7 @@ class SliceHeader:
     window: tuple[float, float] | None
     problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
     phase: tuple[str, str] = ("", "")  # (TemporalPositionIdentifier, AcquisitionNumber): phases of one series
+    notes: tuple[str, ...] = ()  # header values replaced by a documented fallback (see dicom_checks)
 
     @property
     def path(self) -> Path:
@@ -105,8 +109,11 @@ def sniff(path: str | os.PathLike) -> str | None:
         ``'dicm'``: the standard 'DICM' marker at byte 128; ``'bare'``: no preamble
         but the file starts with a plausible group 0002/0008 element (old ACR-NEMA
         style); ``'named'``: neither, but the name ends in .dcm/.dicom/.ima, so the
-        file is meant to be DICOM and is damaged; ``None``: not DICOM.
+        file is meant to be DICOM and is damaged; ``None``: not DICOM (also for FIFOs and
+        devices, which are never opened: a FIFO would block).
     """
+    if not is_regular_file(path):
+        return None
     try:
         with open(path, "rb") as fp:
             head = fp.read(132)
@@ -133,13 +140,16 @@ def is_dicom_file(path: str | os.PathLike) -> bool:
 
 
 def list_files(path: Path) -> list[Path]:
-    """Every regular file under ``path`` (recursive, sorted), or ``[path]`` for a file."""
+    """Every regular file under ``path`` (recursive, sorted), or ``[path]`` for a file.
+
+    FIFOs, devices and sockets are left out from their ``stat`` alone (opening a FIFO blocks).
+    """
     if path.is_file():
         return [path]
     found = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+        found.extend(p for p in (Path(root) / f for f in sorted(files) if not f.startswith(".")) if is_regular_file(p))
     return found
 
 
@@ -246,9 +256,10 @@ def _pixel_layout(ds, pixel_offset: int | None, frames: int) -> PixelLayout:
     )
 
 
-def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[SliceHeader]:
+def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: int) -> list[SliceHeader]:
     frames = _int(ds, "NumberOfFrames", 1)
     layout = _pixel_layout(ds, pixel_offset, frames)
+    check_layout(layout, file_size)  # before one record per frame is built
     image_type = tuple(str(v).strip().upper() for v in _split(_value(ds, "ImageType")))
     common = dict(
         series_uid=str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
@@ -265,33 +276,45 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None) -> list[Slic
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     iop0 = _floats(_value(ds, "ImageOrientationPatient"), 6)
     ipp0 = _floats(_value(ds, "ImagePositionPatient"), 3)
-    spacing0 = _floats(_value(ds, "PixelSpacing"), 2) or _floats(_value(ds, "ImagerPixelSpacing"), 2)
+    spacing0, n_spacing = pixel_spacing(_split(_value(ds, "PixelSpacing")))
+    if spacing0 is None:
+        spacing0, n_spacing = pixel_spacing(_split(_value(ds, "ImagerPixelSpacing")))
     slope0, inter0 = _first(_value(ds, "RescaleSlope")), _first(_value(ds, "RescaleIntercept"))
     if slope0 is None and common["modality"] == "RTDOSE":
         slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
-    base = dict(iop=iop0, ipp=ipp0, spacing=spacing0, slope=slope0, inter=inter0, window=_window(ds), thick=thickness)
+    base = dict(iop=iop0, ipp=ipp0, spacing=spacing0, n_spacing=n_spacing, slope=slope0, inter=inter0,
+                window=_window(ds), thick=thickness)
+    if per_frame is not None and frames > 1 and len(per_frame) < frames:
+        raise ValueError(f"NumberOfFrames = {frames} but only {len(per_frame)} per-frame functional groups")
     out = []
     for f in range(frames):
         groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
         v = _functional_groups(base, groups, shared)
+        check_rescale(v["slope"], v["inter"], layout.bits_stored)
         has_geometry = v["iop"] is not None and v["ipp"] is not None
-        iop = v["iop"] or _DEFAULT_IOP
+        iop, spacing, notes = check_plane(v["iop"], v["ipp"], v["spacing"], v["n_spacing"])
+        iop = iop or _DEFAULT_IOP
         ipp = v["ipp"] or (0.0, 0.0, 0.0)
+        thick = v["thick"] if np.isfinite(v["thick"]) and 0 < abs(v["thick"]) < 1e4 else 1.0
         if frames > 1 and groups is None:  # classic multi-frame: frames along the normal
-            step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * v["thick"]
+            step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
             ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
+            if not np.all(np.abs(ipp) <= MAX_COORDINATE_MM):  # False for NaN too
+                raise ValueError(f"frame {f + 1}: GridFrameOffsetVector or slice thickness places it nowhere "
+                                 f"({tuple(ipp)})")
         out.append(
             SliceHeader(
                 ref=SliceRef(path, f, layout),
                 iop=tuple(iop),
                 position=tuple(float(c) for c in ipp),
-                pixel_spacing=tuple(v["spacing"] or (1.0, 1.0)),
-                fallback_spacing=float(v["thick"]),
+                pixel_spacing=spacing,
+                fallback_spacing=float(abs(thick)),
                 slope=1.0 if v["slope"] is None else v["slope"],
                 intercept=0.0 if v["inter"] is None else v["inter"],
                 has_geometry=has_geometry,
                 window=v["window"],
+                notes=tuple(notes),
                 **common,
             )
         )
@@ -308,7 +331,9 @@ def _functional_groups(base: dict, groups, shared) -> dict:
     if (item := _item("PlanePositionSequence", groups, shared)) is not None:
         v["ipp"] = _floats(item.get("ImagePositionPatient"), 3) or v["ipp"]
     if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
-        v["spacing"] = _floats(item.get("PixelSpacing"), 2) or v["spacing"]
+        spacing, n = pixel_spacing(_split(item.get("PixelSpacing")))
+        if spacing is not None:
+            v["spacing"], v["n_spacing"] = spacing, n
         v["thick"] = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or v["thick"]
     if (item := _item("PixelValueTransformationSequence", groups, shared)) is not None:
         v["slope"] = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else v["slope"]
@@ -331,7 +356,10 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
     try:
         with open(path, "rb") as fp:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
-            offset, tag = fp.tell(), fp.read(4)
+            offset = fp.tell()
+            head = fp.read(12)  # the Pixel Data element's tag, VR and length
+            size = os.fstat(fp.fileno()).st_size
+        tag = head[:4]
         has_pixels, offset = tag in _PIXEL_TAGS, offset if tag == _PIXEL_TAGS[0] else None
         if _transfer_syntax(ds) == DEFLATED:  # inflated in memory: no offset in the file; look in the whole dataset
             has_pixels, offset = "PixelData" in pydicom.dcmread(path, force=True), None
@@ -346,20 +374,12 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
             return StructureSetFile(path, referenced_series_uids(ds))
         return None  # DICOMDIR, structured report...: not an image
     try:
-        headers = _headers_from_dataset(ds, path, offset)
+        headers = _headers_from_dataset(ds, path, offset, size)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
         return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
-    problem = _truncation(path, headers[0].ref.layout)
+    problem = (colour_problem(path, _value(ds, "PhotometricInterpretation"))
+               or pixel_data_problem(path, headers[0].ref.layout, head, size))
     return [dataclasses.replace(h, problem=problem) for h in headers] if problem else headers
-
-
-def _truncation(path: Path, layout: PixelLayout) -> str | None:
-    """A note when a file is too short for its uncompressed pixel data (checked from its size)."""
-    if not layout.native:
-        return None
-    expected = layout.pixel_offset + 8 + layout.rows * layout.columns * (layout.bits_allocated // 8) * layout.frames
-    size = path.stat().st_size
-    return f"{path}: truncated pixel data ({size} bytes, at least {expected} needed)" if size < expected else None
 
 
 def read_headers(files: list[Path], workers: int | None = None

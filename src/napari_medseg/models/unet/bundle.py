@@ -233,7 +233,10 @@ def load_bundle(root: str | Path, trust_now: bool = False, name: str | None = No
     metadata = read_metadata(root)
     parser = ConfigParser()
     parser.read_meta(metadata)
-    parser.read_config(str(config))
+    try:
+        parser.read_config(str(config))
+    except Exception as exc:  # JSON / YAML syntax errors: one line naming the file
+        raise MedsegError(f"{config}: not a valid config ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
     parser["bundle_root"] = str(root)
     for required in ("network_def", "preprocessing", "inferer"):
         if required not in parser:

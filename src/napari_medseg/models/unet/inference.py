@@ -11,12 +11,20 @@ window batch down to one window, then stitches on the CPU (``device='cpu'``,
 Progress callbacks take ``(fraction in [0, 1], message)``; returning ``False`` cancels,
 as does setting the ``cancel`` event. Cancelling raises :class:`SegmentationCancelled`
 between two window batches.
+
+Runs are re-entrant: a cached :class:`~.pipeline.Pipeline` is never changed by a run. Each
+run works on its own copy of the inferer (window batch size and devices are per run), and a
+network wanted on another device than the one it was loaded on is copied there once
+(:func:`network_on`), never moved in place, so two runs sharing one cached model in two
+threads (a Dask worker's threads, the GUI beside ``medseg gui``) do not interfere.
 """
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
+import weakref
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -161,6 +169,37 @@ class _Reporter:
         self(0.05, message)
 
 
+#: Copies of cached networks on other devices than the one they were loaded on: network -> {device: copy}.
+_ON_DEVICE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ON_DEVICE_LOCK = threading.Lock()
+
+
+def network_on(network: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``network`` itself when its parameters are on ``device``, else a copy there (made once).
+
+    The cached network is never moved: another run may be using it on its own device.
+    """
+    tensors = list(network.parameters()) + list(network.buffers())
+    if all(t.device == device for t in tensors) or (not tensors and device.type == "cpu"):
+        return network
+    with _ON_DEVICE_LOCK:
+        copies = _ON_DEVICE.setdefault(network, {})
+        if str(device) not in copies:
+            copies[str(device)] = copy.deepcopy(network).to(device).eval()
+        return copies[str(device)]
+
+
+def require_finite(volume: Volume) -> None:
+    """Refuse a volume with NaN or infinite voxels (a network turns them into labels), or a single voxel."""
+    array = volume.array
+    if array.size < 2:
+        raise MedsegError(f"{volume.meta.get('path') or 'the image'}: a single voxel; nothing to segment")
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise MedsegError(f"{volume.meta.get('path') or 'the image'}: {bad} voxels are NaN or infinite; a model "
+                          "would turn them into labels. Replace them (e.g. with the background value) first")
+
+
 def _sliding(inferer) -> bool:
     return all(hasattr(inferer, a) for a in ("roi_size", "sw_batch_size", "overlap"))
 
@@ -182,9 +221,11 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
     Raises
     ------
     SegmentationCancelled, MedsegError
+        Also for a volume with NaN or infinite voxels (:func:`require_finite`).
     """
     from monai.data import decollate_batch, list_data_collate
 
+    require_finite(volume)
     start = time.perf_counter()
     dev = resolve_device(device)
     report = _Reporter(progress, cancel)
@@ -194,8 +235,8 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
     with axis_aligned_grids():  # Spacingd's grid, bit for bit, without the matrix product
         batch = list_data_collate([pipeline.preprocessing({key: image})])
     inputs = batch[key]
-    network = pipeline.network.to(dev).eval()
-    inferer = pipeline.inferer
+    network = network_on(pipeline.network, dev)
+    inferer = copy.copy(pipeline.inferer)  # per-run batch size and devices; the cached one stays as built
     sliding = _sliding(inferer)
     bundle_sw = int(inferer.sw_batch_size) if sliding else 1
     amp = torch.autocast("cuda", dtype=torch.float16) if dev.type == "cuda" else nullcontext()
@@ -238,11 +279,7 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
         if not stitch_on_gpu:
             report.say(f"{channels} channels of {tuple(inputs.shape[2:])} voxels would not fit in free GPU memory: "
                        "windows on the GPU, stitching on the CPU")
-    try:
-        pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev, stitch_on_gpu), report.say)
-    finally:
-        if sliding:
-            inferer.sw_batch_size = bundle_sw
+    pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev, stitch_on_gpu), report.say)
     report(0.9, "post-processing")
     item = decollate_batch({key: inputs, "pred": pred.detach().float().cpu()})[0]
     with axis_aligned_grids():  # the same for Invertd's resampling back (or ours, without Invertd)

@@ -11,8 +11,10 @@ and broadcasts it: 5x faster, and equal bit for bit to ``affine_grid`` here (the
 by zero in the matrix product add nothing; ``tests/test_unet_fast_paths.py`` checks the
 equality), so the bundle's labels do not change.
 
-:func:`axis_aligned_grids` makes MONAI use it while a pipeline runs; any other transform
-(rotations, 2D, CUDA) goes to ``affine_grid`` unchanged.
+:func:`axis_aligned_grids` makes MONAI use it while a pipeline runs, in the running thread
+only, without replacing torch's function (two runs at once in two threads, or other code
+calling ``affine_grid`` meanwhile, are unaffected); any other transform (rotations, 2D, CUDA)
+goes to ``affine_grid`` unchanged.
 """
 from __future__ import annotations
 
@@ -24,8 +26,7 @@ import torch
 import torch.nn.functional as F
 
 _LOCK = threading.Lock()
-_USERS = [0]
-_TORCH_AFFINE_GRID = F.affine_grid
+_THREAD = threading.local()  # .depth: how many axis_aligned_grids() this thread is inside
 
 
 def base_coordinates(n: int, dtype: torch.dtype, align_corners: bool) -> torch.Tensor:
@@ -70,26 +71,53 @@ def axis_aligned_affine_grid(theta: torch.Tensor, size: Sequence[int], align_cor
     return grid
 
 
-def _affine_grid(theta, size, align_corners=None):
-    grid = axis_aligned_affine_grid(theta, size, bool(align_corners))
-    return grid if grid is not None else _TORCH_AFFINE_GRID(theta, size, align_corners=align_corners)
+class _Functional:
+    """``torch.nn.functional`` as MONAI's resampling sees it: ``affine_grid`` is ours in threads
+    inside :func:`axis_aligned_grids`, torch's everywhere else; every other name is torch's."""
+
+    def __getattr__(self, name: str):
+        return getattr(F, name)
+
+    @staticmethod
+    def affine_grid(theta, size, align_corners=None):
+        if getattr(_THREAD, "depth", 0):
+            grid = axis_aligned_affine_grid(theta, size, bool(align_corners))
+            if grid is not None:
+                return grid
+        return F.affine_grid(theta, size, align_corners=align_corners)
+
+
+class _TorchNN:
+    """``torch.nn`` with :class:`_Functional` as its ``functional``, for MONAI's spatial_transforms module."""
+
+    functional = _Functional()
+
+    def __getattr__(self, name: str):
+        return getattr(torch.nn, name)
+
+
+def _route_monai_resampling() -> None:
+    """Let MONAI's ``AffineTransform`` (behind ``Spacingd`` and ``Invertd``) look up ``affine_grid``
+    through :class:`_TorchNN` (once per process). Torch itself is never patched, and MONAI behaves
+    as before in every thread that is not inside :func:`axis_aligned_grids`."""
+    from monai.networks.layers import spatial_transforms
+
+    with _LOCK:
+        if not isinstance(spatial_transforms.nn, _TorchNN):
+            spatial_transforms.nn = _TorchNN()
 
 
 @contextmanager
 def axis_aligned_grids() -> Iterator[None]:
-    """While inside, ``torch.nn.functional.affine_grid`` builds rotation-free 3D grids by
-    broadcasting (:func:`axis_aligned_affine_grid`); other calls are passed through.
+    """While inside, in this thread only, MONAI's resampling builds rotation-free 3D grids by
+    broadcasting (:func:`axis_aligned_affine_grid`); other transforms go to torch's ``affine_grid``.
 
-    Nested and concurrent uses (several threads) share one installation, removed when the
-    last one leaves.
+    ``torch.nn.functional.affine_grid`` is never replaced: other threads, other libraries and
+    user code calling it see torch's own function. Nested uses are fine.
     """
-    with _LOCK:
-        _USERS[0] += 1
-        F.affine_grid = _affine_grid
+    _route_monai_resampling()
+    _THREAD.depth = getattr(_THREAD, "depth", 0) + 1
     try:
         yield
     finally:
-        with _LOCK:
-            _USERS[0] -= 1
-            if _USERS[0] == 0:
-                F.affine_grid = _TORCH_AFFINE_GRID
+        _THREAD.depth -= 1

@@ -1,11 +1,13 @@
 """Which MONAI bundles may run: a bundle's config is code, so the user decides once.
 
 A bundle's ``configs/*.json|yaml`` run Python (``$`` expressions are ``eval``-ed and
-``_target_`` names any callable) and ``models/model.ts`` is TorchScript. The bundles
-we ship are trusted; any other bundle runs only after the user trusted it (GUI dialog,
-CLI ``--trust-bundle``). The decision is remembered by a SHA-256 of that code, so an
-edited config asks again. Weights (``model.pt``) are loaded with
-``torch.load(weights_only=True)`` and are not part of the hash.
+``_target_`` names any callable, so a config can import the bundle's ``scripts/*.py``)
+and ``models/model.ts`` is TorchScript. The bundles we ship are trusted; any other bundle
+runs only after the user trusted it (GUI dialog, CLI ``--trust-bundle``). The decision is
+remembered by a SHA-256 over *every* file of the bundle folder, so any edited config,
+script or data file asks again. Left out: the weights ``models/model.pt`` (loaded with
+``torch.load(weights_only=True)``, which runs no code, and large) and Python's
+``__pycache__`` folders (written by Python itself when a trusted script is imported).
 
 The record is a small JSON file in the user's config folder (``platformdirs``), or in
 ``$MEDSEG_CONFIG_DIR`` when set.
@@ -21,7 +23,8 @@ from pathlib import Path
 from ...errors import MedsegError
 from ..registry import SHIPPED_BUNDLES
 
-_CODE_SUFFIXES = (".json", ".yaml", ".yml")
+#: Files of a bundle outside the hash, relative to its root: weights read with ``weights_only=True``.
+UNHASHED_FILES = ("models/model.pt",)
 
 
 class UntrustedBundleError(MedsegError):
@@ -50,15 +53,29 @@ def _record_path() -> Path:
     return config_dir() / "trusted_bundles.json"
 
 
-def bundle_digest(root: str | Path) -> str:
-    """SHA-256 over the bundle's code: every config file and a TorchScript model, by relative path."""
+def hashed_files(root: str | Path) -> list[Path]:
+    """The files the trust hash covers: all of the bundle folder but :data:`UNHASHED_FILES` and caches."""
     root = Path(root)
-    files = sorted(p for p in (root / "configs").rglob("*") if p.is_file() and p.suffix.lower() in _CODE_SUFFIXES)
-    files += [p for p in (root / "models").glob("*.ts") if p.is_file()]
+    files = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if "__pycache__" in rel.parts or rel.as_posix() in UNHASHED_FILES or not p.is_file():
+            continue
+        files.append(p)
+    return sorted(files)
+
+
+def bundle_digest(root: str | Path) -> str:
+    """SHA-256 over every file the bundle can run or import (:func:`hashed_files`), by relative path."""
+    root = Path(root)
     h = hashlib.sha256()
-    for p in files:
+    for p in hashed_files(root):
         h.update(p.relative_to(root).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(p.read_bytes()).digest())
+        file_hash = hashlib.sha256()
+        with open(p, "rb") as fp:
+            for block in iter(lambda: fp.read(1 << 20), b""):
+                file_hash.update(block)
+        h.update(file_hash.digest())
     return h.hexdigest()
 
 
