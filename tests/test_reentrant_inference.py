@@ -9,7 +9,7 @@ import torch
 
 from napari_medseg.errors import MedsegError
 from napari_medseg.io import read_volume
-from napari_medseg.models.inference import run_pipeline
+from napari_medseg.models.unet.inference import run_pipeline
 from napari_medseg.models.segment import load_pipeline
 from napari_medseg.samples import brain_mri_paths
 from napari_medseg.volume import Volume
@@ -51,7 +51,7 @@ def test_two_threads_sharing_one_cached_model_get_the_results_of_running_one_aft
 
 
 def test_a_network_wanted_on_another_device_is_copied_not_moved():
-    from napari_medseg.models.inference import network_on
+    from napari_medseg.models.unet.inference import network_on
 
     network = torch.nn.Linear(3, 2)
     elsewhere = network_on(network, torch.device("meta"))
