@@ -76,8 +76,8 @@ def object_at(decode: BoxDecoder, shape: tuple[int, int], x: float, y: float,
 
     Probe boxes (:func:`probe_boxes`) are decoded together; each mask's component at the
     click is a candidate. Candidates that fit inside their box are preferred, the best
-    predicted IoU first (the smallest box on ties); when none fits, the largest box's is
-    used, or nothing with ``enclosed_only``.
+    predicted IoU first (the smallest box on ties); when none fits, the best predicted IoU
+    of all, or nothing with ``enclosed_only``.
     """
     boxes = probe_boxes(shape, x, y)
     masks, iou = decode(boxes)
@@ -89,7 +89,7 @@ def object_at(decode: BoxDecoder, shape: tuple[int, int], x: float, y: float,
         key = (_inside_box(comp, box, shape), round(float(score), 2))
         if enclosed_only and not key[0]:
             continue
-        if best_key is None or key > best_key or (not key[0] and not best_key[0]):
+        if best_key is None or key > best_key:
             best, best_key = comp, key
     return best
 

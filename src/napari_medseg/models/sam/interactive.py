@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from .corrections import Click, apply_click
+from .corrections import Click, apply_click, component_at
 from .predictor import SamPredictor
 from .propagation import (
     Extent,
@@ -193,9 +193,27 @@ class InteractiveSession:
         state = self._prompts.setdefault((axis, index), _SliceState())
         state.clicks.append((float(x), float(y), bool(include)))
         old = self._slice(axis, index).copy()
-        new = apply_click(lambda boxes: self._decode(axis, index, boxes), old, state.clicks)
+        new = self._continued(axis, index, x, y) if include and not old.any() else None
+        if new is None:
+            new = apply_click(lambda boxes: self._decode(axis, index, boxes), old, state.clicks)
         self._set_slice(axis, index, new)
         return self._carry(axis, index, old, new) if carry else Change(axis, index, index)
+
+    def _continued(self, axis: int, index: int, x: float, y: float) -> np.ndarray | None:
+        """The structure continued onto an empty slice from a neighbouring slice that holds it.
+
+        The slice is prompted with the neighbour's mask box, as propagation would have done;
+        the component under the click is kept. None when no neighbour holds the structure or
+        the answer does not reach the click (then the click segments the object under it).
+        """
+        margin = default_margin(self._slice(axis, index).shape)
+        for j in (index - 1, index + 1):
+            if 0 <= j < self.shape[axis] and self._slice(axis, j).any():
+                masks, _ = self._decode(axis, index, [mask_box(self._slice(axis, j), margin)])
+                found = component_at(masks[0], x, y)
+                if found.any():
+                    return found
+        return None
 
     def add_stroke(self, axis: int, index: int, stroke: np.ndarray, include: bool = True,
                    carry: bool = True) -> Change:
@@ -244,7 +262,8 @@ class InteractiveSession:
         on the slice before (:func:`_zone`) take the new result, so a correction stays local
         in 3D as in 2D. It stops at a prompted slice, at the volume's end, where the
         structure ends (``propagation.structure_ends``: such a slice is left as it was,
-        never wiped), or once a slice changes by less than 2 %.
+        never wiped), once a slice changes by less than 2 %, or where it would change a slice
+        holding the structure beyond recognition (Dice to it below 0.5).
         """
         first = last = index
         if _dice(old, new) > 1 - _SETTLED or not new.any():
@@ -260,9 +279,10 @@ class InteractiveSession:
                 current = self._slice(axis, j)
                 candidate, iou = self._segment_like(axis, j, mask_box(previous, margin), previous, clicks)
                 merged = np.where(zone, candidate, current)
+                change = _dice(merged, current)
                 if (structure_ends(candidate, iou, previous, reference, stack[j], profile)
-                        or _dice(merged, current) > 1 - _SETTLED):
-                    break
+                        or change > 1 - _SETTLED or (current.any() and change < 0.5)):
+                    break  # ended, settled, or it would replace a slice rather than correct it
                 self._set_slice(axis, j, merged)
                 first, last = min(first, j), max(last, j)
                 previous, zone, j = merged, _zone(current ^ merged, merged), j + step

@@ -31,7 +31,7 @@ def _cached_predictor(sam_type: str, checkpoint: str | None, device: str, cache_
     if backend == "onnx" and onnx is None:
         raise MedsegError("the ONNX Runtime backend needs LiteMedSAM on the CPU and the packages onnx and onnxruntime")
     encoder, box_decoder = onnx if onnx is not None else (None, None)
-    return SamPredictor(network, EmbeddingCache(max_items=96, directory=cache_dir), encoder=encoder,
+    return SamPredictor(network, EmbeddingCache(max_items=48, directory=cache_dir), encoder=encoder,
                         box_decoder=box_decoder)
 
 
