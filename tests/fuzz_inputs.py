@@ -50,7 +50,7 @@ def write_seeds(folder: Path) -> list[Path]:
     sources = [_site("pydicom") / "data" / "test_files" / n for n in PYDICOM_SEEDS]
     sources += [_site("nibabel") / "tests" / "data" / n for n in NIBABEL_SEEDS]
     repo = Path(__file__).resolve().parents[1]
-    sources += [repo / "sample_data" / "ct_phantom_organ.nii.gz", repo / "sample_data" / "ct_phantom" / "slice_000.dcm"]
+    sources += [repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom_organ.nii.gz", repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom" / "slice_000.dcm"]
     for src in sources:
         if src.is_file():
             seeds.append(Path(shutil.copy(src, folder / src.name)))
@@ -245,7 +245,7 @@ def _copy_seed(seed: Path, folder: Path) -> Path:
 def special_cases(work: Path, big: bool) -> list[Case]:
     """Special files and hostile layouts, always included."""
     repo = Path(__file__).resolve().parents[1]
-    series = sorted((repo / "sample_data" / "ct_phantom").glob("*.dcm"))[:4]
+    series = sorted((repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom").glob("*.dcm"))[:4]
     cases = []
 
     def folder_with_series(name: str) -> Path:
@@ -307,7 +307,7 @@ def make_cases(work: Path, n: int, seed: int, big: bool = False) -> list[Case]:
     rng = np.random.default_rng(seed)
     seeds = write_seeds(work / "seeds")
     repo = Path(__file__).resolve().parents[1]
-    series = sorted((repo / "sample_data" / "ct_phantom").glob("*.dcm"))[:5]
+    series = sorted((repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom").glob("*.dcm"))[:5]
     cases = special_cases(work, big)
     for i in range(n):
         if rng.random() < 1 / 6:

@@ -92,6 +92,7 @@ def test_a_dicom_file_of_the_input_folder_is_never_an_output_but_a_new_file_ther
     written = write_series(tmp_path / "series", np.zeros((2, 4, 5), np.int16))
     before = written.paths[0].read_bytes()
     assert main(["convert", str(tmp_path / "series"), str(written.paths[0]) + ".nii"]) == 0  # a new file: fine
+    capsys.readouterr()  # its 'wrote ...' line goes to stderr
     target = tmp_path / "series" / "slice_000.dcm.nii"
     assert main(["convert", str(tmp_path / "series"), str(target)]) == 1  # now it would be one of the inputs
     _one_line_error(capsys, "inside the input folder")

@@ -202,7 +202,7 @@ def test_nifti_without_any_usable_affine_is_refused(tmp_path, fields):
 @pytest.mark.parametrize(("data", "word"), [
     (np.zeros((3, 4, 5), np.complex64), "complex"),
     (np.zeros((3, 4, 5), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")]), "RGB"),
-    (np.zeros((3, 4, 5, 2), np.int16), "4D"),
+    (np.zeros((3, 4, 5, 2, 2), np.int16), "5D"),  # 4D files open one volume at a time (test_io_volumes)
 ])
 def test_nifti_that_is_no_grey_3d_volume_is_refused(tmp_path, data, word):
     _refused(_nifti(tmp_path / "a.nii", data), word)
@@ -331,7 +331,7 @@ def test_nifti_header_promising_more_than_the_file_can_hold_is_refused_before_al
 @pytest.mark.parametrize("source", [
     NIBABEL_DATA / "example4d.nii.gz",  # scaled int16 in nibabel's test data (4D: first volume kept apart)
     NIBABEL_DATA / "standard.nii.gz",
-    Path(__file__).resolve().parents[1] / "sample_data" / "brain_mri" / "mni152_t1_2mm.nii.gz",
+    Path(__file__).resolve().parents[1] / "src" / "napari_medseg" / "sample_data" / "brain_mri" / "mni152_t1_2mm.nii.gz",
 ])
 def test_gz_voxels_read_in_chunks_equal_nibabels(tmp_path, source):
     img = nib.load(source)

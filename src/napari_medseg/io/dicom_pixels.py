@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import VolumeReadError
+from .native_stderr import native_stderr
 
 __all__ = ["PixelLayout", "SliceRef", "read_stack", "rescale_stack", "default_workers", "transfer_syntax_name"]
 
@@ -113,15 +114,17 @@ def _decode_file(ref: SliceRef) -> np.ndarray:
 
     Returns (rows, columns) for a single frame, (frames, rows, columns) otherwise, stored values.
     """
-    if ref.layout.transfer_syntax in GDCM_FIRST:
-        return _read_with_simpleitk(ref)
-    try:
-        return _read_with_pydicom(ref)
-    except VolumeReadError as first:
-        try:
+    printed: list[str] = []  # the decoders' own complaints (OpenJPEG, libjpeg, GDCM) stay off the terminal
+    with native_stderr(printed):
+        if ref.layout.transfer_syntax in GDCM_FIRST:
             return _read_with_simpleitk(ref)
-        except VolumeReadError:
-            raise VolumeReadError(f"{first}; SimpleITK/GDCM cannot decode it either") from None
+        try:
+            return _read_with_pydicom(ref)
+        except VolumeReadError as first:
+            try:
+                return _read_with_simpleitk(ref)
+            except VolumeReadError:
+                raise VolumeReadError(f"{first}; SimpleITK/GDCM cannot decode it either") from None
 
 
 def _read_with_pydicom(ref: SliceRef) -> np.ndarray:

@@ -156,7 +156,7 @@ def list_files(path: Path) -> list[Path]:
 _US_KEYWORDS = {"Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tag(keyword: str) -> int:
     from pydicom.datadict import tag_for_keyword
 

@@ -6,12 +6,7 @@ device or ``../``), and the image the header describes must fit in the memory av
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,33 +15,12 @@ from ..errors import VolumeReadError
 from ..volume import Volume
 from .atomic import atomic_path
 from .checks import require_fits_in_memory, require_inside_folder
+from .native_stderr import native_stderr
 
 #: Header lines of detached headers that name data files: MetaImage and NRRD.
 _DATA_FILE_FIELDS = {".mhd": re.compile(r"^\s*ElementDataFile\s*=\s*(.*?)\s*$", re.I),
                      ".nhdr": re.compile(r"^\s*data\s?file\s*:\s*(.*?)\s*$", re.I)}
 _HEADER_LIMIT = 1 << 20  # detached headers are text of a few hundred bytes
-_STDERR_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _itk_messages(into: list[str]):
-    """Collect what ITK's C++ readers print on stderr (MetaIO writes to it directly) into ``into``.
-
-    File descriptor 2 is redirected while the block runs (under a lock): anything another
-    thread prints in that time is collected too instead of shown.
-    """
-    with _STDERR_LOCK, tempfile.TemporaryFile() as tmp:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            text = tmp.read(1 << 16).decode("utf-8", errors="replace")
-            into.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def _data_files(header: Path) -> list[str]:
@@ -137,10 +111,10 @@ def read_itk(path: str | Path) -> Volume:
         data_files = _check_detached(path)
         reader = sitk.ImageFileReader()
         reader.SetFileName(str(path))
-        with _itk_messages(printed):
+        with native_stderr(printed):
             reader.ReadImageInformation()
         _check_raw_size(path, data_files, _check_header(reader, path))
-        with _itk_messages(printed):
+        with native_stderr(printed):
             image = reader.Execute()
     except OSError as exc:
         raise VolumeReadError(f"{path}: cannot read it ({exc.strerror or exc})") from None

@@ -155,7 +155,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
         rois.append(roi)
         sequence = []
         for k in np.flatnonzero((file_labels == value).any(axis=(0, 1))):
-            for rc in mask_contours(file_labels[:, :, k].T == value):  # (row, column) of slice k
+            for rc in mask_contours(value == file_labels[:, :, k].T):  # (row, column) of slice k
                 index = np.column_stack([rc[:, 1], rc[:, 0], np.full(len(rc), k), np.ones(len(rc))])
                 contour = Dataset()
                 contour.ContourImageSequence = [image_reference(int(k))]
