@@ -27,13 +27,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interactive_cases import ct_organs, mni_deep, sample_ct  # noqa: E402
 
 from napari_medseg.models.sam import InteractiveSession, load_predictor  # noqa: E402
 from napari_medseg.models.sam.propagation import default_margin, mask_box  # noqa: E402
+from napari_medseg.models.sam.simulated_user import next_click  # noqa: E402
 
 CLICKS = 10
 NOC_CAP = 20
@@ -42,23 +42,6 @@ NOC_CAP = 20
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
-def next_click(pred: np.ndarray, truth: np.ndarray):
-    """(x, y, include) at the interior point farthest from the border of the largest error region."""
-    best = None
-    for error, include in ((truth & ~pred, True), (pred & ~truth, False)):
-        labels, n = ndimage.label(error)
-        if n == 0:
-            continue
-        sizes = np.bincount(labels.ravel())[1:]
-        if best is None or sizes.max() > best[0]:
-            best = (sizes.max(), labels == np.argmax(sizes) + 1, include)
-    if best is None:
-        return None
-    depth = ndimage.distance_transform_edt(np.pad(best[1], 1))[1:-1, 1:-1]
-    r, c = np.unravel_index(np.argmax(depth), depth.shape)
-    return float(c), float(r), best[2]
 
 
 def jittered_box(truth2d: np.ndarray, rng) -> tuple:

@@ -13,11 +13,11 @@ from pathlib import Path
 import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
-from scipy import ndimage
 
 from napari_medseg._napari.layers import image_layer_data
 from napari_medseg._napari.sam_widget import SamWidget
 from napari_medseg.io import read_volume
+from napari_medseg.models.sam.simulated_user import next_click
 from napari_medseg.samples import sample_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,19 +33,6 @@ def wait(widget: SamWidget) -> None:
 
 def dice(a, b) -> float:
     return 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
-
-
-def worst_error_click(pred, truth):
-    """(row, col, inside) at the centre of the largest error region of a slice."""
-    best = None
-    for error, inside in ((truth & ~pred, True), (pred & ~truth, False)):
-        labels, n = ndimage.label(error)
-        if n and (best is None or np.bincount(labels.ravel())[1:].max() > best[0]):
-            sizes = np.bincount(labels.ravel())[1:]
-            best = (sizes.max(), labels == np.argmax(sizes) + 1, inside)
-    depth = ndimage.distance_transform_edt(np.pad(best[1], 1))[1:-1, 1:-1]
-    r, c = np.unravel_index(np.argmax(depth), depth.shape)
-    return r, c, best[2]
 
 
 def main() -> None:
@@ -73,7 +60,7 @@ def main() -> None:
     print(f"box + propagation: Dice {dice(preview, organ):.3f}; slice {k}: {dice(preview[k], organ[k]):.3f}")
     viewer.screenshot(str(OUT / "sam_box_prompt.png"), canvas_only=False)
     for _ in range(3):  # the slice the user looks at: click where the preview is most wrong
-        r, c, inside = worst_error_click(widget.preview_layer.data[k] > 0, organ[k])
+        c, r, inside = next_click(widget.preview_layer.data[k] > 0, organ[k])
         widget.point_mode(inside)
         widget.points.add(np.array([[k, r, c]], float))
         wait(widget)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from napari_medseg.models.sam import InteractiveSession
 from napari_medseg.models.sam.corrections import apply_click, object_at
 from napari_medseg.models.sam.propagation import structure_ends
+from napari_medseg.models.sam.simulated_user import next_click
 from test_sam_model import ct_phantom, dice, predictor  # noqa: F401  (fixture)
 
 
@@ -101,18 +101,6 @@ def box_of(mask2d, grow=0):
     return (cols.min() - grow, rows.min() - grow, cols.max() + grow, rows.max() + grow)
 
 
-def largest_error_click(pred, truth):
-    best = None
-    for error, include in ((truth & ~pred, True), (pred & ~truth, False)):
-        labels, n = ndimage.label(error)
-        if n and (best is None or np.bincount(labels.ravel())[1:].max() > best[0]):
-            sizes = np.bincount(labels.ravel())[1:]
-            best = (sizes.max(), labels == np.argmax(sizes) + 1, include)
-    depth = ndimage.distance_transform_edt(np.pad(best[1], 1))[1:-1, 1:-1]
-    r, c = np.unravel_index(np.argmax(depth), depth.shape)
-    return float(c), float(r), best[2]
-
-
 def test_click_alone_segments_the_organ_under_it(predictor, organ_case):  # noqa: F811
     vol, organ = organ_case
     session = InteractiveSession(predictor, vol)
@@ -130,7 +118,7 @@ def test_clicks_never_make_a_too_large_box_worse(predictor, organ_case):  # noqa
     session.add_box(0, k, box_of(organ[k], grow=25))  # a sloppy box: the model takes in too much
     scores = [dice(session.mask[k], organ[k])]
     for _ in range(3):
-        session.add_click(0, k, *largest_error_click(session.mask[k], organ[k]), carry=False)
+        session.add_click(0, k, *next_click(session.mask[k], organ[k]), carry=False)
         scores.append(dice(session.mask[k], organ[k]))
     assert all(b >= a - 0.005 for a, b in zip(scores, scores[1:])), scores
     assert scores[-1] >= scores[0]
@@ -148,7 +136,7 @@ def test_propagation_stops_where_the_organ_ends_and_a_3d_correction_wipes_no_sli
     assert dice(session.mask, organ) >= 0.85
     before = session.mask.any(axis=(1, 2)).copy()
     j = int(zs[1])
-    session.add_click(0, j, *largest_error_click(session.mask[j], organ[j]))
+    session.add_click(0, j, *next_click(session.mask[j], organ[j]))
     after = session.mask.any(axis=(1, 2))
     assert not (before & ~after).any()  # no slice that held the organ was emptied
 

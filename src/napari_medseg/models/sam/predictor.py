@@ -141,20 +141,23 @@ class SamPredictor:
         iou : (B,) float
             The decoder's predicted IoU of each mask (its confidence, 0..1).
         """
-        t, net, device = self.transform, self.network, self.device
+        t = self.transform
         frame = np.stack([t.box(b, geo) for b in np.asarray(boxes, float).reshape(-1, 4)])
-        threads = 1 if device.type == "cpu" else None
-        with self._lock, torch.inference_mode(), torch_threads(threads):
-            sparse, dense = net.prompt_encoder(points=None, boxes=torch.from_numpy(frame)[:, None].to(device),
-                                               masks=None)
-            logits, iou = net.mask_decoder(
-                image_embeddings=embedding[None].to(device),
-                image_pe=net.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
+        with self._lock, torch.inference_mode(), torch_threads(1 if self.device.type == "cpu" else None):
+            logits, iou = self._decode(embedding, torch.from_numpy(frame)[:, None].to(self.device), None)
             return t.masks(logits, geo).cpu().numpy(), iou[:, 0].float().cpu().numpy()
+
+    def _decode(self, embedding: torch.Tensor, boxes, point_prompt) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAM's prompt encoder and mask decoder: low-resolution logits and predicted IoU."""
+        net = self.network
+        sparse, dense = net.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
+        return net.mask_decoder(
+            image_embeddings=embedding[None].to(self.device),
+            image_pe=net.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
 
     def predict_with(self, embedding: torch.Tensor, geo: SliceGeometry, box=None, points=None,
                      point_labels=None) -> np.ndarray:
@@ -168,17 +171,9 @@ class SamPredictor:
             coords = torch.from_numpy(t.points(points, geo))[None].to(device)
             labels = np.ones(len(coords[0])) if point_labels is None else np.asarray(point_labels)
             point_prompt = (coords, torch.as_tensor(labels, dtype=torch.int64, device=device)[None])
-        net = self.network
         threads = 1 if device.type == "cpu" else None
         with self._lock, torch.inference_mode(), torch_threads(threads):
             if point_prompt is None and self.box_decoder is not None:
                 return t.masks(self.box_decoder(embedding[None], boxes), geo)[0].cpu().numpy()
-            sparse, dense = net.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
-            logits, _ = net.mask_decoder(
-                image_embeddings=embedding[None].to(device),
-                image_pe=net.prompt_encoder.get_dense_pe(),
-                sparse_prompt_embeddings=sparse,
-                dense_prompt_embeddings=dense,
-                multimask_output=False,
-            )
+            logits, _ = self._decode(embedding, boxes, point_prompt)
             return t.masks(logits, geo)[0].cpu().numpy()
