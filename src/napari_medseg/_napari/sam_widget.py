@@ -30,6 +30,7 @@ from ..ct_windows import WINDOWS
 from ..models.registry import DEVICES, SAM_TYPES
 from ..models.sam import InteractiveSession, load_predictor
 from ..models.sam.propagation import Extent
+from .adapt_panel import AdaptPanel
 from .autosave import ensure_autosave
 from .volume_legend import VolumeLegend
 
@@ -94,6 +95,8 @@ class SamWidget(Container):
         self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
                      self.window, self.device, self.first, self.last, *self.buttons.values(), self.progress,
                      self.embedding_progress, self.status, self.volumes])
+        self.adapt_panel = AdaptPanel(self)  # Adapt to this structure: its own module
+        self.append(self.adapt_panel)
 
         self.session: InteractiveSession | None = None
         self._session_key: tuple | None = None

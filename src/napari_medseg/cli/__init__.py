@@ -11,12 +11,12 @@ import sys
 
 from ..errors import MedsegError
 from ..library_warnings import quiet_library_warnings
-from . import convert, demo, evaluate, gui, info, models, rtstruct, segment, structures
+from . import adapt, convert, demo, evaluate, gui, info, models, rtstruct, segment, structures
 from .heap import keep_freed_memory
 
-COMMANDS = (info, convert, structures, rtstruct, segment, models, evaluate, demo, gui)
+COMMANDS = (info, convert, structures, rtstruct, segment, adapt, models, evaluate, demo, gui)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
-VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "segment", "evaluate", "demo")
+VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "segment", "adapt", "evaluate", "demo")
 
 
 class ExitWithStatus(MedsegError):
