@@ -16,8 +16,9 @@ adapter wrongly applied. Wall time and peak memory (process RSS above the start,
 every 20 ms) are those of adapting; the load average is printed because the CPU is shared.
 
 Cases: ``interactive_cases.py``: deep structures of the MNI T1 at 2 mm (``mni_deep``) and
-synthetic CT organs (``ct_organs``). Run:
-``.venv/bin/python benchmarks/bench_adapt.py [--ks 3,5,10] [--steps 100] [--mni 3] [--ct 2]``
+synthetic CT organs (``ct_organs``); the same rule on nilearn's 1 mm ICBM152 2009a (T1 and
+its GM / WM maps). Run:
+``.venv/bin/python benchmarks/bench_adapt.py [--ks 3,5,10] [--steps 100] [--mni 3] [--mni1 2] [--ct 2]``
 """
 from __future__ import annotations
 
@@ -89,7 +90,33 @@ class PeakRss:
         return (self.peak - self.start) / 1e9
 
 
-def images(n_mni: int, n_ct: int):
+def mni_deep_1mm():
+    """``interactive_cases.mni_deep`` on nilearn's 1 mm ICBM152 2009a (T1, GM and WM maps):
+    the same rule with depths and sizes scaled to 1 mm voxels."""
+    import nilearn
+    from scipy import ndimage
+
+    from napari_medseg.io import read_volume
+    from napari_medseg.samples import brain_tissue_labels
+
+    data = Path(nilearn.__file__).parent / "datasets" / "data"
+    t1, gm, wm = (read_volume(data / f"mni_icbm152_{part}_tal_nlin_sym_09a_converted.nii.gz")
+                  for part in ("t1", "gm", "wm"))
+    labels = brain_tissue_labels(gm.array, wm.array)
+    brain = ndimage.binary_fill_holes(labels > 0)
+    depth = ndimage.distance_transform_edt(brain)
+    found = {}
+    for value, name, min_depth in ((1, "nucleus", 18), (0, "ventricle", 14)):
+        candidate = ndimage.binary_opening((labels == value) & (depth > min_depth) & brain, iterations=2)
+        comps, n = ndimage.label(candidate)
+        sizes = ndimage.sum(candidate, comps, range(1, n + 1))
+        for i in np.argsort(sizes)[::-1][:4]:
+            if sizes[i] >= 1200:
+                found[f"{name}{len(found)}"] = comps == i + 1
+    return t1.array.astype(np.float32), found
+
+
+def images(n_mni: int, n_mni_1mm: int, n_ct: int):
     """(family, image name, image, {structure: mask}) with the structures to adapt listed first."""
     mni = list(mni_deep()) if n_mni > 0 else []
     if mni:
@@ -97,6 +124,8 @@ def images(n_mni: int, n_ct: int):
     for seed in range(n_ct):
         hu, structures = ct_organ_volume(1000 + seed)
         yield "ct_organs", f"ct v{seed}", hu, structures
+    if n_mni_1mm > 0:
+        yield ("mni_deep 1 mm", "MNI T1 1mm", *mni_deep_1mm())
 
 
 def main() -> None:
@@ -104,6 +133,7 @@ def main() -> None:
     parser.add_argument("--ks", default="3,5,10")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--mni", type=int, default=3, help="MNI structures to adapt (largest first)")
+    parser.add_argument("--mni1", type=int, default=2, help="MNI structures at 1 mm to adapt")
     parser.add_argument("--ct", type=int, default=2, help="CT volumes (their target organ is adapted)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -115,14 +145,14 @@ def main() -> None:
     print("| family | structure | K | box before | box after | propagated before | propagated after | "
           "other structures base / adapter wrongly applied | adapt s | peak GB | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for family, image_name, image, structures in images(args.mni, args.ct):
+    for family, image_name, image, structures in images(args.mni, args.mni1, args.ct):
         session = InteractiveSession(predictor, image)
         base = session.predictor
         names = list(structures)
-        targets = (names[:1] + [n for n in names if n.startswith("ventricle")][:1] + names[1:])[: args.mni] \
-            if family.startswith("mni") else names[:1]
+        count = args.mni if family == "mni_deep 2 mm" else args.mni1 if family.startswith("mni") else 1
+        targets = list(dict.fromkeys(names[:1] + [n for n in names if n.startswith("ventricle")][:1] + names))[:count]
         others_base = {n: box_dice(base, session, m, np.flatnonzero(m.any(axis=(1, 2))))
-                       for n, m in structures.items()}
+                       for n, m in list(structures.items())[:5]}
         for name in targets:
             truth = structures[name]
             extent = np.flatnonzero(truth.any(axis=(1, 2)))

@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                    help="corrected slices: voxel indices along INPUT's K axis (default: every slice holding label N)")
     p.add_argument("--out", help="adapter folder to write (default: <cache>/adapters/<image>-label<N>, "
                                  "listed by `medseg models`)")
-    p.add_argument("--steps", type=int, default=120, help="optimiser steps of 2 slices each (default 120)")
+    p.add_argument("--steps", type=int, default=100, help="optimiser steps of 2 slices each (default 100)")
     p.add_argument("--prompt-encoder", action="store_true", help="fine-tune the prompt encoder too")
     p.add_argument("--window", metavar="PRESET|L,W",
                    help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH (default: soft_tissue for CT)")

@@ -197,7 +197,7 @@ def _held_out_dice(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndar
 
 
 def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: Sequence[int], *,
-                label: int, steps: int = 120, lr: float = 1e-4, batch_size: int = 2, flips: bool = True,
+                label: int, steps: int = 100, lr: float = 1e-4, batch_size: int = 2, flips: bool = True,
                 train_prompt_encoder: bool = False, jitter: float | None = None, held_out: Sequence[int] | None = None,
                 keys: Callable[[int], object] | None = None, seed: int = 0, record: dict | None = None
                 ) -> Generator[tuple[int, int], None, Adapter]:
