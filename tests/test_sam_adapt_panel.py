@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from napari_medseg._napari.sam_widget import SamWidget
-from napari_medseg.models.sam.adapter_store import list_adapters, default_adapter_folder
-
+from napari_medseg.models.sam.adapter_store import default_adapter_folder, list_adapters
 from test_sam_adapter import ring_phantom
 from test_sam_model import dice
 from test_sam_widget import WAIT_MS, wait_idle

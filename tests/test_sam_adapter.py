@@ -13,7 +13,6 @@ from napari_medseg.errors import MedsegError
 from napari_medseg.models.sam import InteractiveSession, load_predictor
 from napari_medseg.models.sam.adapter import adapt, adapted_predictor, held_out_slices
 from napari_medseg.models.sam.adapter_store import CARD, WEIGHTS, list_adapters, load_adapter, save_adapter
-
 from test_sam_model import dice
 
 

@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt-encoder", action="store_true", help="fine-tune the prompt encoder too")
     p.add_argument("--window", metavar="PRESET|L,W",
                    help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH (default: soft_tissue for CT)")
-    p.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto", help="intensity handling, as for segment")
+    p.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto",
+                   help="intensity handling, as for segment")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -97,7 +98,8 @@ def run(args) -> int:
                     sorted(array_index.values()), label=args.label, steps=args.steps,
                     train_prompt_encoder=args.prompt_encoder, keys=session.volume.key_function(axis),
                     record=record, progress=progress)
-    out = Path(args.out) if args.out else default_adapter_folder() / f"{Path(args.image).name.split('.')[0]}-label{args.label}"
+    stem = Path(args.image).name.split(".")[0]
+    out = Path(args.out) if args.out else default_adapter_folder() / f"{stem}-label{args.label}"
     save_adapter(adapter, out)
     card = adapter.card
     held = ", ".join(str(k) for k in sorted(k for k, i in array_index.items() if i in card["held_out"])) or "none"

@@ -45,5 +45,6 @@ def run(args) -> int:
                 if card.get("dice_after") is not None else "no held-out slices")
         name = f" {card['label_name']}" if card.get("label_name") else ""
         print(f"{path.name:<16} {'adapter':<10} label: {card['label']}{name}  ({card['base_model']}, "
-              f"{len(card.get('slices', []))} slices, {card.get('steps')} steps, {dice}; {path}; not a validated model)")
+              f"{len(card.get('slices', []))} slices, {card.get('steps')} steps, {dice}; {path}; "
+              "not a validated model)")
     return 0

@@ -22,21 +22,21 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .embedding_cache import Key
 from .networks import SamNetwork
 from .predictor import SamPredictor, torch_threads
 from .propagation import default_margin, mask_box
 
 __all__ = ["Adapter", "AdaptationCancelled", "STATEMENT", "adapt", "adapt_steps", "adapted_predictor",
-           "held_out_slices", "state_hash"]
+           "held_out_slices"]
 
 #: What every adapter card says about itself.
 STATEMENT = ("This adapter learned one structure from one user's corrections on one image. It is not a "
@@ -63,25 +63,6 @@ class Adapter:
 
     state: dict[str, torch.Tensor]
     card: dict = field(default_factory=dict)
-
-    @property
-    def label(self) -> int:
-        return int(self.card["label"])
-
-    @property
-    def id(self) -> str:
-        """Short hash of the weights: tells two adapters apart."""
-        return state_hash(self.state)[:16]
-
-
-def state_hash(state: dict[str, torch.Tensor]) -> str:
-    """Hex SHA-256 of a state dict's names, shapes and values (in name order)."""
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
 
 
 def held_out_slices(indices: Sequence[int], fraction: float = 0.2, minimum_k: int = 5) -> list[int]:
@@ -155,8 +136,8 @@ def adapted_predictor(base: SamPredictor, adapter: Adapter) -> SamPredictor:
 
     The base network is untouched: the mask decoder (and the prompt encoder, when the adapter
     trained it) are deep copies. Box prompts decode in PyTorch (the base's ONNX box decoder
-    holds the base weights). The network keeps the base's ``model_id`` (embedding keys stay
-    valid: the encoder is the same) and records the adapter in ``adapter_id``.
+    holds the base weights). The network keeps the base's ``model_id``: embedding keys stay
+    valid (the encoder is the same) and nothing caches decoder outputs.
 
     Raises
     ------
@@ -176,13 +157,12 @@ def adapted_predictor(base: SamPredictor, adapter: Adapter) -> SamPredictor:
     if missing:
         raise ValueError(f"the adapter's weights do not fit a {net.sam_type} decoder (e.g. {missing[0]})")
     adapted.load_state_dict(own, strict=False)
-    adapted.adapter_id = adapter.id
     return SamPredictor(adapted.to(net.device).eval(), cache=base.cache, batch_size=base.batch_size,
                         encoder=base.encoder)
 
 
 def _held_out_dice(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: list[int],
-                   keys: Callable[[int], object]) -> float | None:
+                   keys: Callable[[int], Key | None]) -> float | None:
     """Mean Dice of box prompts (each held-out mask's box, as propagation draws it) on ``indices``."""
     if not indices:
         return None
@@ -199,7 +179,7 @@ def _held_out_dice(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndar
 def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: Sequence[int], *,
                 label: int, steps: int = 100, lr: float = 1e-4, batch_size: int = 2, flips: bool = True,
                 train_prompt_encoder: bool = False, jitter: float | None = None, held_out: Sequence[int] | None = None,
-                keys: Callable[[int], object] | None = None, seed: int = 0, record: dict | None = None
+                keys: Callable[[int], Key | None] | None = None, seed: int = 0, record: dict | None = None
                 ) -> Generator[tuple[int, int], None, Adapter]:
     """Fine-tune a copy of the decoder on slices of one structure; a generator of ``(done, total)``
     returning the :class:`Adapter` (closing it early trains nothing further).
@@ -287,7 +267,7 @@ def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray
     losses = []
     threads = 1 if net.device.type == "cpu" else None  # 1.4 s a step where 2 threads took 5 s on a busy 2-core CPU
     with torch.enable_grad(), torch_threads(threads):
-        for step in range(steps):
+        for _ in range(steps):
             chosen = torch.randint(len(pairs), (batch_size,), generator=generator).tolist()
             embeddings = torch.stack([pairs[c][0] for c in chosen]).to(net.device)
             boxes = np.stack([predictor.transform.box(_jittered_box(pairs[c][1], rng, margin, jitter), geo)
