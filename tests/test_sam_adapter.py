@@ -11,7 +11,7 @@ import torch
 from napari_medseg.cli import main
 from napari_medseg.errors import MedsegError
 from napari_medseg.models.sam import InteractiveSession, load_predictor
-from napari_medseg.models.sam.adapter import adapt, adapted_predictor, held_out_slices
+from napari_medseg.models.sam.adapter import AdaptationCancelled, adapt, adapted_predictor, held_out_slices
 from napari_medseg.models.sam.adapter_store import CARD, WEIGHTS, list_adapters, load_adapter, save_adapter
 from test_sam_model import dice
 
@@ -133,3 +133,13 @@ def test_cli_adapt_then_segment_with_the_adapter(tmp_path, capsys):
 
     assert main(["models", "--adapters", str(tmp_path)]) == 0
     assert "adapter" in capsys.readouterr().out
+
+
+def test_cancel_stops_adapting_and_progress_counts_up(predictor, trained):
+    _, ring, session, *_ = trained
+    seen, polls = [], iter(range(1000))
+    with pytest.raises(AdaptationCancelled):
+        adapt(predictor, session.volume.stack(0), ring, np.flatnonzero(ring.any(axis=(1, 2))), label=3, steps=50,
+              flips=False, keys=session.volume.key_function(0), progress=lambda d, t: seen.append((d, t)),
+              cancel=lambda: next(polls) >= 4)
+    assert [d for d, _ in seen] == [1, 2, 3, 4] and seen[0][1] > 50
