@@ -143,3 +143,11 @@ def test_cancel_stops_adapting_and_progress_counts_up(predictor, trained):
               flips=False, keys=session.volume.key_function(0), progress=lambda d, t: seen.append((d, t)),
               cancel=lambda: next(polls) >= 4)
     assert [d for d, _ in seen] == [1, 2, 3, 4] and seen[0][1] > 50
+
+
+def test_segment_refuses_an_adapter_for_a_unet_model(tmp_path, capsys):
+    vol, _ = ring_phantom(shape=(4, 32, 32))
+    nib.save(nib.Nifti1Image(vol.transpose(2, 1, 0), np.eye(4)), tmp_path / "ct.nii.gz")
+    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "brain-tissue", "--adapter", str(tmp_path),
+                 "--out", str(tmp_path / "o.nii.gz")]) == 1
+    assert "--adapter works with SAM models" in capsys.readouterr().err

@@ -69,6 +69,10 @@ def run(args) -> int:
     if is_folder_of_cases(args.input) and not args.out.lower().endswith(VOLUME_SUFFIXES):
         return run_folder(args)
     check_write_suffix(args.out)  # before the model runs, not after
+    if getattr(args, "adapter", None) and not _is_sam(args):
+        from ..errors import MedsegError
+
+        raise MedsegError("--adapter works with SAM models (--model litemedsam); see `medseg adapt`")
     volume = read_volume(args.input, series=args.series)
     if _is_sam(args):
         from .sam_segment import run_sam
