@@ -92,7 +92,8 @@ class PeakRss:
 
 def mni_deep_1mm():
     """``interactive_cases.mni_deep`` on nilearn's 1 mm ICBM152 2009a (T1, GM and WM maps):
-    the same rule with depths and sizes scaled to 1 mm voxels."""
+    the same rule with depths and sizes scaled to 1 mm voxels (components over 50,000 voxels,
+    deep grey matter joined to the cortex, are left out)."""
     import nilearn
     from scipy import ndimage
 
@@ -110,8 +111,8 @@ def mni_deep_1mm():
         candidate = ndimage.binary_opening((labels == value) & (depth > min_depth) & brain, iterations=2)
         comps, n = ndimage.label(candidate)
         sizes = ndimage.sum(candidate, comps, range(1, n + 1))
-        for i in np.argsort(sizes)[::-1][:4]:
-            if sizes[i] >= 1200:
+        for i in np.argsort(sizes)[::-1][:8]:
+            if 1200 <= sizes[i] <= 50_000:  # larger: deep grey matter joined to the cortex, not a nucleus
                 found[f"{name}{len(found)}"] = comps == i + 1
     return t1.array.astype(np.float32), found
 

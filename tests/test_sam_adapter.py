@@ -118,6 +118,9 @@ def test_cli_adapt_then_segment_with_the_adapter(tmp_path, capsys):
     assert main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4",
                  "--slices", "0", "--out", str(tmp_path / "bad")]) == 1
     assert "absent from slice" in capsys.readouterr().err
+    assert main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4",
+                 "--out", str(out)]) == 1
+    assert "never overwritten" in capsys.readouterr().err
 
     k = int(ks[len(ks) // 2])
     rows, cols = np.nonzero(ring[k])

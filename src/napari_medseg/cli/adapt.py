@@ -9,6 +9,7 @@ adapter with ``medseg segment IMAGE --model litemedsam --adapter ADAPTER_DIR --l
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--sam-type", choices=SAM_TYPES, default=None, help="architecture of a --model .pth file")
     p.add_argument("--slices", metavar="K0,K1,...",
                    help="corrected slices: voxel indices along INPUT's K axis (default: every slice holding label N)")
-    p.add_argument("--out", help="adapter folder to write (default: <cache>/adapters/<image>-label<N>, "
+    p.add_argument("--out", help="new adapter folder to write (default: <cache>/adapters/<image>-label<N>-<time>, "
                                  "listed by `medseg models`)")
     p.add_argument("--steps", type=int, default=100, help="optimiser steps of 2 slices each (default 100)")
     p.add_argument("--prompt-encoder", action="store_true", help="fine-tune the prompt encoder too")
@@ -83,6 +84,11 @@ def run(args) -> int:
     along = _to_array_indices(volume, np.array([[0.0, 0.0, k] for k in chosen]))[:, axis]
     array_index = {k: int(round(i)) for k, i in zip(chosen, along)}
 
+    name = f"{Path(args.image).name.split('.')[0]}-label{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(args.out) if args.out else default_adapter_folder() / name
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MedsegError(f"--out {out}: exists and is not an empty folder; choose a new folder (adapters are never "
+                          "overwritten)")
     sam_type, checkpoint = _model_and_type(args)
     modality = None if args.modality == "auto" else args.modality
     predictor = load_predictor(sam_type, checkpoint, args.device)
@@ -98,8 +104,6 @@ def run(args) -> int:
                     sorted(array_index.values()), label=args.label, steps=args.steps,
                     train_prompt_encoder=args.prompt_encoder, keys=session.volume.key_function(axis),
                     record=record, progress=progress)
-    stem = Path(args.image).name.split(".")[0]
-    out = Path(args.out) if args.out else default_adapter_folder() / f"{stem}-label{args.label}"
     save_adapter(adapter, out)
     card = adapter.card
     held = ", ".join(str(k) for k in sorted(k for k, i in array_index.items() if i in card["held_out"])) or "none"
