@@ -65,6 +65,7 @@ def test_the_base_network_is_never_modified(predictor, trained):
     *_, before, adapter = trained
     after = predictor.network.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in predictor.network.parameters())  # no gradients left on the base either
     adapted = adapted_predictor(predictor, adapter)
     assert adapted.network.mask_decoder is not predictor.network.mask_decoder
     assert adapted.network.image_encoder is predictor.network.image_encoder  # shared encoder, shared cache

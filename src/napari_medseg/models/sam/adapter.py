@@ -118,11 +118,15 @@ def _jittered_box(mask: np.ndarray, rng: np.random.Generator, margin: float, jit
     return np.array([min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])])
 
 
-def _decode(network: SamNetwork, decoder, prompt_encoder, embeddings: torch.Tensor, boxes: torch.Tensor
-            ) -> torch.Tensor:
-    """(B, 1, s, s) logits for B embeddings and B boxes (model frame), one box per embedding."""
-    sparse, dense = prompt_encoder(points=None, boxes=boxes[:, None], masks=None)
-    pe = prompt_encoder.get_dense_pe()
+def _decode(network: SamNetwork, decoder, prompt_encoder, embeddings: torch.Tensor, boxes: torch.Tensor,
+            train_prompt_encoder: bool = False) -> torch.Tensor:
+    """(B, 1, s, s) logits for B embeddings and B boxes (model frame), one box per embedding.
+
+    Gradients reach the prompt encoder only when it is trained (a shared base prompt encoder
+    gets no ``.grad``)."""
+    with torch.set_grad_enabled(train_prompt_encoder and torch.is_grad_enabled()):
+        sparse, dense = prompt_encoder(points=None, boxes=boxes[:, None], masks=None)
+        pe = prompt_encoder.get_dense_pe()
     if network.sam_type == "litemedsam":  # its decoder pairs the i-th embedding with the i-th box
         return decoder(image_embeddings=embeddings, image_pe=pe, sparse_prompt_embeddings=sparse,
                        dense_prompt_embeddings=dense, multimask_output=False)[0]
@@ -272,7 +276,8 @@ def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray
             embeddings = torch.stack([pairs[c][0] for c in chosen]).to(net.device)
             boxes = np.stack([predictor.transform.box(_jittered_box(pairs[c][1], rng, margin, jitter), geo)
                               for c in chosen])
-            logits = _decode(net, decoder, prompt_encoder, embeddings, torch.from_numpy(boxes).to(net.device))
+            logits = _decode(net, decoder, prompt_encoder, embeddings, torch.from_numpy(boxes).to(net.device),
+                             train_prompt_encoder)
             loss = _loss(logits, torch.stack([targets[c] for c in chosen]).to(net.device), valid)
             optimiser.zero_grad()
             loss.backward()
