@@ -29,6 +29,7 @@ from ..library_warnings import quietly
 from ..models.registry import DEVICES, SAM_TYPES
 from ..models.sam import InteractiveSession, load_predictor
 from ..models.sam.propagation import Extent
+from .adapt_panel import AdaptPanel
 from .autosave import ensure_autosave
 from .layers import layer_grid
 from .sam_embedding import BackgroundEmbedder
@@ -91,6 +92,8 @@ class SamWidget(Container):
                      self.window, self.device, self.first, self.last, *self._button_rows(), self.progress,
                      self.embedding_progress,
                      Container(widgets=[self.status, self.volumes], labels=False)])  # the dock's full width
+        self.adapt_panel = AdaptPanel(self)  # Adapt to this structure: its own module
+        self.append(self.adapt_panel)
 
         self.session: InteractiveSession | None = None
         self._session_key: tuple | None = None

@@ -18,14 +18,16 @@ import sys
 from .. import __version__
 from ..errors import AmbiguousInputError, MedsegError
 from ..library_warnings import quiet_library_warnings
-from . import convert, demo, evaluate, finetune, gui, info, interpolate, models, rtstruct, seg, segment, structures
+from . import (adapt, convert, demo, evaluate, finetune, gui, info, interpolate, models, rtstruct, seg, segment,
+               structures)
 from .heap import keep_freed_memory
 
 #: Exit statuses besides 0 (done) and 130 (interrupted); see the module docstring.
 EXIT_ERROR, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_PARTIAL = 1, 2, 3, 4
-COMMANDS = (info, convert, structures, rtstruct, seg, segment, interpolate, finetune, models, evaluate, demo, gui)
+COMMANDS = (info, convert, structures, rtstruct, seg, segment, adapt, interpolate, finetune, models, evaluate, demo, gui)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
-VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "seg", "segment", "interpolate", "finetune", "evaluate", "demo")
+VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "seg", "segment", "adapt", "interpolate", "finetune", "evaluate",
+                   "demo")
 
 
 def batch_status(n_failed: int, n_cases: int) -> int:

@@ -44,6 +44,8 @@ def add_sam_arguments(parser) -> None:
                         "its label --label, other labels are kept, and the corrected map is written to --out")
     g.add_argument("--label", type=int, default=1, metavar="N",
                    help="the label value written, or corrected with --labels (default 1)")
+    g.add_argument("--adapter", metavar="ADAPTER_DIR",
+                   help="decode with an adapter made by `medseg adapt` for this structure (its --label)")
 
 
 def _numbers(text: str, n: int, what: str) -> list[float]:
@@ -142,4 +144,5 @@ def run_sam(args, volume: Volume) -> np.ndarray:
 
     return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, labels=existing, label=label,
                           model=sam_type, checkpoint=checkpoint, window=getattr(args, "window", None),
-                          modality=modality, device=getattr(args, "device", None) or "auto", progress=progress)
+                          modality=modality, device=getattr(args, "device", None) or "auto", progress=progress,
+                          adapter=getattr(args, "adapter", None))

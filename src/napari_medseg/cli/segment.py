@@ -73,6 +73,10 @@ def run(args) -> int:
     from ..io.outputs import check_output_file
 
     check_write_suffix(args.out)  # before the model runs, not after
+    if getattr(args, "adapter", None) and not _is_sam(args):
+        from ..errors import MedsegError
+
+        raise MedsegError("--adapter works with SAM models (--model litemedsam); see `medseg adapt`")
     check_output_file(args.out, [args.input])
     volume = read_volume(args.input, series=args.series)
     if _is_sam(args):

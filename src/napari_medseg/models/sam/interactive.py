@@ -155,6 +155,19 @@ class InteractiveSession:
         values = np.where(add[indices], value, 0).astype(labels.dtype)
         return indices, values
 
+    def set_predictor(self, predictor: SamPredictor) -> None:
+        """Decode with ``predictor`` from now on (e.g. an adapter's); it must share this
+        session's encoder, so cached embeddings stay valid (same ``network.model_id``)."""
+        if predictor.network.model_id != self.predictor.network.model_id:
+            raise ValueError("the new predictor has another encoder; start a new session for it")
+        self.predictor = self.volume.predictor = predictor
+
+    def add_slices(self, axis: int, indices) -> None:
+        """Take the structure's current masks on these slices as given by the user: they
+        seed :meth:`propagate` like prompted slices and are kept as they are."""
+        for index in indices:
+            self._prompts.setdefault((axis, int(index)), _SliceState())
+
     def prompted(self) -> set[tuple[int, int]]:
         """``(axis, index)`` of every slice the user prompted since the last reset."""
         return set(self._prompts)

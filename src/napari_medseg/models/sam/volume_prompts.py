@@ -36,17 +36,26 @@ def _cached_predictor(sam_type: str, checkpoint: str | None, device: str, cache_
 
 
 def load_predictor(sam_type: str = "litemedsam", checkpoint: str | Path | None = None, device: str = "auto",
-                   cache_dir: str | Path | None = None, backend: str = "auto") -> SamPredictor:
+                   cache_dir: str | Path | None = None, backend: str = "auto", adapter: str | Path | None = None
+                   ) -> SamPredictor:
     """A predictor for a SAM-family checkpoint, built once per (type, file, device, cache folder, backend).
 
     ``backend``: ``"auto"`` runs LiteMedSAM's encoder through ONNX Runtime on the CPU when it
     is installed (same embeddings, about 3x faster; box prompts also decode there), ``"torch"`` always PyTorch,
     ``"onnx"`` requires ONNX Runtime. ``cache_dir``: also keep embeddings on disk there.
+    ``adapter``: an adapter folder (:mod:`.adapter_store`) trained on this model: its decoder
+    replaces the base's (the base predictor stays cached and unchanged).
     """
     if backend not in ("auto", "torch", "onnx"):
         raise MedsegError(f"unknown backend {backend!r}; use auto, torch or onnx")
-    return _cached_predictor(sam_type, None if checkpoint is None else str(Path(checkpoint).resolve()),
+    base = _cached_predictor(sam_type, None if checkpoint is None else str(Path(checkpoint).resolve()),
                              str(resolve_device(device)), None if cache_dir is None else str(cache_dir), backend)
+    if adapter is None:
+        return base
+    from .adapter import adapted_predictor
+    from .adapter_store import load_adapter
+
+    return adapted_predictor(base, load_adapter(adapter, base.network.model_id.split(":")[-1]))
 
 
 def box_prompt(shape: tuple[int, int, int], box, slice_axis: int = 0) -> tuple[int, tuple, Extent]:
@@ -85,7 +94,8 @@ def box_prompt(shape: tuple[int, int, int], box, slice_axis: int = 0) -> tuple[i
 
 def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels=None, label: int = 1,
                    model: str = "litemedsam", checkpoint: str | Path | None = None, window: str | None = None,
-                   modality: str | None = None, device: str = "auto", progress=None, cancel=None) -> np.ndarray:
+                   modality: str | None = None, device: str = "auto", progress=None, cancel=None,
+                   adapter: str | Path | None = None) -> np.ndarray:
     """Segment or correct one structure of a volume from a 3D box and/or clicks with a SAM-family model.
 
     Parameters
@@ -116,6 +126,8 @@ def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels
         ``progress(done, total)`` per propagated slice.
     cancel : callable, optional
         Returning True stops the run (raises ``PropagationCancelled``).
+    adapter : path, optional
+        An adapter folder made for this structure (``medseg adapt``); its label must be ``label``.
 
     Returns
     -------
@@ -132,7 +144,15 @@ def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels
     if labels is not None and tuple(np.shape(labels)) != tuple(volume.shape):
         raise MedsegError(f"the label map's shape {tuple(np.shape(labels))} differs from the image's "
                           f"{tuple(volume.shape)}; give labels on the image's grid")
-    session = InteractiveSession(load_predictor(model, checkpoint, device), volume.array, window, modality)
+    if adapter is not None:
+        from .adapter_store import read_card
+
+        learned = int(read_card(adapter)["label"])
+        if learned != label:
+            raise MedsegError(f"{adapter}: this adapter learned label {learned}, not {label}; an adapter is used "
+                              f"only for the structure it learned (pass --label {learned})")
+    session = InteractiveSession(load_predictor(model, checkpoint, device, adapter=adapter), volume.array, window,
+                                 modality)
     session.set_target(labels, label)
     if box is not None:
         index, rect, extent = box_prompt(volume.shape, box, slice_axis)
