@@ -9,7 +9,7 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 l
 	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1 \
 	dcmtk dicom3tools
 
-.PHONY: run test quick lint install install-dev system-deps demo bench clean
+.PHONY: run test quick lint typecheck install install-dev system-deps demo bench clean
 
 $(BIN)/python:
 	@$(PY) -m venv $(VENV) 2>/dev/null || { \
@@ -60,6 +60,9 @@ quick: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
 	$(BIN)/mypy
 
 bench: install-dev

@@ -20,6 +20,7 @@ synthetic CT organs (``ct_organs``); the same rule on nilearn's 1 mm ICBM152 200
 its GM / WM maps). Run:
 ``.venv/bin/python benchmarks/bench_adapt.py [--ks 3,5,10] [--steps 100] [--mni 3] [--mni1 2] [--ct 2]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,8 +102,9 @@ def mni_deep_1mm():
     from napari_medseg.samples import brain_tissue_labels
 
     data = Path(nilearn.__file__).parent / "datasets" / "data"
-    t1, gm, wm = (read_volume(data / f"mni_icbm152_{part}_tal_nlin_sym_09a_converted.nii.gz")
-                  for part in ("t1", "gm", "wm"))
+    t1, gm, wm = (
+        read_volume(data / f"mni_icbm152_{part}_tal_nlin_sym_09a_converted.nii.gz") for part in ("t1", "gm", "wm")
+    )
     labels = brain_tissue_labels(gm.array, wm.array)
     brain = ndimage.binary_fill_holes(labels > 0)
     depth = ndimage.distance_transform_edt(brain)
@@ -141,10 +143,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
     predictor = load_predictor("litemedsam", device="cpu")
-    print(f"# load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs; "
-          f"{args.steps} steps, batch 2, AdamW 1e-4, flips")
-    print("| family | structure | K | box before | box after | propagated before | propagated after | "
-          "other structures base / adapter wrongly applied | adapt s | peak GB | load |")
+    print(
+        f"# load average at start: {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs; "
+        f"{args.steps} steps, batch 2, AdamW 1e-4, flips"
+    )
+    print(
+        "| family | structure | K | box before | box after | propagated before | propagated after | "
+        "other structures base / adapter wrongly applied | adapt s | peak GB | load |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for family, image_name, image, structures in images(args.mni, args.mni1, args.ct):
         session = InteractiveSession(predictor, image)
@@ -152,8 +158,9 @@ def main() -> None:
         names = list(structures)
         count = args.mni if family == "mni_deep 2 mm" else args.mni1 if family.startswith("mni") else 1
         targets = list(dict.fromkeys(names[:1] + [n for n in names if n.startswith("ventricle")][:1] + names))[:count]
-        others_base = {n: box_dice(base, session, m, np.flatnonzero(m.any(axis=(1, 2))))
-                       for n, m in list(structures.items())[:5]}
+        others_base = {
+            n: box_dice(base, session, m, np.flatnonzero(m.any(axis=(1, 2)))) for n, m in list(structures.items())[:5]
+        }
         for name in targets:
             truth = structures[name]
             extent = np.flatnonzero(truth.any(axis=(1, 2)))
@@ -164,19 +171,36 @@ def main() -> None:
                 others = [int(i) for i in extent if i not in corrected]
                 with PeakRss() as memory:
                     started = time.perf_counter()
-                    adapter = adapt(base, session.volume.stack(0), truth, corrected, label=1, steps=args.steps,
-                                    held_out=[], keys=session.volume.key_function(0))
+                    adapter = adapt(
+                        base,
+                        session.volume.stack(0),
+                        truth,
+                        corrected,
+                        label=1,
+                        steps=args.steps,
+                        held_out=[],
+                        keys=session.volume.key_function(0),
+                    )
                     seconds = time.perf_counter() - started
                 adapted = adapted_predictor(base, adapter)
-                scores = [box_dice(base, session, truth, others), box_dice(adapted, session, truth, others),
-                          propagated_dice(base, session, truth, corrected, others),
-                          propagated_dice(adapted, session, truth, corrected, others)]
-                other = [(others_base[n], box_dice(adapted, session, m, np.flatnonzero(m.any(axis=(1, 2)))))
-                         for n, m in list(structures.items())[:5] if n != name]
+                scores = [
+                    box_dice(base, session, truth, others),
+                    box_dice(adapted, session, truth, others),
+                    propagated_dice(base, session, truth, corrected, others),
+                    propagated_dice(adapted, session, truth, corrected, others),
+                ]
+                other = [
+                    (others_base[n], box_dice(adapted, session, m, np.flatnonzero(m.any(axis=(1, 2)))))
+                    for n, m in list(structures.items())[:5]
+                    if n != name
+                ]
                 other_text = ", ".join(f"{b:.2f}/{a:.2f}" for b, a in other) or "-"
-                print(f"| {family} | {image_name} {name} | {k} | " + " | ".join(f"{s:.2f}" for s in scores)
-                      + f" | {other_text} | {seconds:.0f} | {memory.above_start_gb:.2f} | {os.getloadavg()[0]:.1f} |",
-                      flush=True)
+                print(
+                    f"| {family} | {image_name} {name} | {k} | "
+                    + " | ".join(f"{s:.2f}" for s in scores)
+                    + f" | {other_text} | {seconds:.0f} | {memory.above_start_gb:.2f} | {os.getloadavg()[0]:.1f} |",
+                    flush=True,
+                )
         session.set_predictor(base)
 
 

@@ -8,6 +8,7 @@ is blocked for the whole write). Run under Xvfb:
 
 ``xvfb-run -a python benchmarks/bench_autosave.py [--repeats 3]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,10 @@ def main(repeats: int) -> None:
     viewer.close()
     med = statistics.median
     print(f"labels {SHAPE} uint8, {repeats} runs (median)")
-    print(f"  ours: copy on the GUI thread {1000 * med(ours_copy):.0f} ms, longest event-loop gap while the worker "
-          f"writes {1000 * med(ours_gap):.0f} ms")
+    print(
+        f"  ours: copy on the GUI thread {1000 * med(ours_copy):.0f} ms, longest event-loop gap while the worker "
+        f"writes {1000 * med(ours_gap):.0f} ms"
+    )
     print(f"  baseline (write on the GUI thread): loop blocked {1000 * med(baseline):.0f} ms")
     print(f"  ratio longest stall ours / baseline: {max(med(ours_copy), med(ours_gap)) / med(baseline):.2f}")
 

@@ -16,6 +16,7 @@ Run::
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_finetune.py [--epochs 20] [--patches 16]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from napari_medseg.models.unet.finetune import TrainingCase, finetune_bundle
 from napari_medseg.models.segment import segment_volume
+from napari_medseg.models.unet.finetune import TrainingCase, finetune_bundle
 from napari_medseg.samples import load_brain_mri
 from napari_medseg.volume import Volume
 
@@ -60,12 +61,14 @@ def inverted_case(t1: Volume, truth: Volume, seed: int) -> tuple[Volume, Volume]
     brain = base > 1.0
     top = np.percentile(base[brain], 99.5)
     grids = np.meshgrid(*[np.linspace(-1, 1, s) for s in base.shape], indexing="ij")
-    field = sum(rng.uniform(-1, 1) * g + rng.uniform(-1, 1) * g ** 2 for g in grids)
+    field = sum(rng.uniform(-1, 1) * g + rng.uniform(-1, 1) * g**2 for g in grids)
     bias = 1.0 + 0.25 * field / np.abs(field).max()
     inverted = (1.1 * top - base) * bias + rng.normal(0, 0.04 * top, base.shape)
     image = np.where(brain, np.clip(inverted, 1, None), 0)
-    return (t1.with_array(np.round(image).astype(np.int16), path=f"inverted-{seed}"),
-            truth.with_array(labels, path=f"inverted-{seed}-truth"))
+    return (
+        t1.with_array(np.round(image).astype(np.int16), path=f"inverted-{seed}"),
+        truth.with_array(labels, path=f"inverted-{seed}-truth"),
+    )
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,8 +82,11 @@ def scores(model, cases: dict[str, tuple[Volume, Volume]]) -> dict[str, tuple[fl
     for name, (image, truth) in cases.items():
         start = time.perf_counter()
         labels = segment_volume(image, model, device="cpu").labels
-        out[name] = (dice(labels == 1, truth.array == 1), dice(labels == 2, truth.array == 2),
-                     time.perf_counter() - start)
+        out[name] = (
+            dice(labels == 1, truth.array == 1),
+            dice(labels == 2, truth.array == 2),
+            time.perf_counter() - start,
+        )
     return out
 
 
@@ -94,19 +100,30 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     t1, truth = load_brain_mri()
     train_case = inverted_case(t1, truth, seed=1)
-    cases = {"B: inverted, held out": inverted_case(t1, truth, seed=2), "A: inverted, trained on": train_case,
-             "T1 sample (original contrast)": (t1, truth)}
+    cases = {
+        "B: inverted, held out": inverted_case(t1, truth, seed=2),
+        "A: inverted, trained on": train_case,
+        "T1 sample (original contrast)": (t1, truth),
+    }
     before = scores("brain-tissue", cases)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MEDSEG_CONFIG_DIR"] = str(Path(tmp) / "config")  # trust record of this run only
         start = time.perf_counter()
-        result = finetune_bundle([TrainingCase(*train_case, name="A")], "brain-tissue", Path(tmp) / "tuned",
-                                 epochs=args.epochs, patches_per_case=args.patches, learning_rate=args.lr)
+        result = finetune_bundle(
+            [TrainingCase(*train_case, name="A")],
+            "brain-tissue",
+            Path(tmp) / "tuned",
+            epochs=args.epochs,
+            patches_per_case=args.patches,
+            learning_rate=args.lr,
+        )
         tune_s = time.perf_counter() - start
         after = scores(result.bundle, cases)
-    print(f"fine-tuning: {args.epochs} epochs x {args.patches} patches of 64^3 (batch 2, "
-          f"{args.epochs * args.patches // 2} steps) on 1 case in {tune_s:.0f} s, {args.threads} CPU threads; "
-          f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}")
+    print(
+        f"fine-tuning: {args.epochs} epochs x {args.patches} patches of 64^3 (batch 2, "
+        f"{args.epochs * args.patches // 2} steps) on 1 case in {tune_s:.0f} s, {args.threads} CPU threads; "
+        f"loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}"
+    )
     print("| case | Dice GM before | Dice GM after | Dice WM before | Dice WM after | segment s (before / after) |")
     print("|---|---|---|---|---|---|")
     for name in cases:

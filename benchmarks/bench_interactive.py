@@ -18,6 +18,7 @@ Cases: ``interactive_cases.py`` (synthetic CT organs, MNI deep structures, the s
 No model was trained or tuned on them. Run:
 ``.venv/bin/python benchmarks/bench_interactive.py [--ct-volumes 8] [--families ct_organs,mni_deep,sample_ct]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,17 @@ def before_propagate(predictor, stack, seeds: dict, keys) -> np.ndarray:
     """Seeds: index -> (box, clicks); each seed fills towards the next, until the mask vanishes."""
     n, h, w = stack.shape
     geo, margin = predictor.transform.geometry(h, w), default_margin((h, w))
-    out, distance = np.zeros((n, h, w), bool), np.full(n, 10 ** 9)
+    out, distance = np.zeros((n, h, w), bool), np.full(n, 10**9)
     indices = sorted(seeds)
     for k, seed in enumerate(indices):
         low = 0 if k == 0 else indices[k - 1] + 1
         high = n - 1 if k == len(indices) - 1 else indices[k + 1] - 1
         box, clicks = seeds[seed]
-        own = before_decode(predictor, predictor.embed([stack[seed]], [keys(seed)])[0], geo, box, clicks) \
-            if (box is not None or clicks) else np.zeros((h, w), bool)
+        own = (
+            before_decode(predictor, predictor.embed([stack[seed]], [keys(seed)])[0], geo, box, clicks)
+            if (box is not None or clicks)
+            else np.zeros((h, w), bool)
+        )
         out[seed], distance[seed] = own, 0
         for step, stop in ((1, high), (-1, low)):
             previous, z = own, seed + step
@@ -176,8 +180,10 @@ def noc(curve, threshold):
 
 def report(family: str, record: dict) -> None:
     print(f"\n## {family}: {len(record['ours']['curves3d'])} structures, {len(record['ours']['curves'])} slices")
-    print("| method | Dice after 0 / 1 / 3 / 5 / 10 clicks | box < 0.9: 0 -> 5 clicks | NoC@85 | NoC@90 "
-          "| click alone | 3D Dice after 0 / 1 / 3 / 5 corrections | voxels outside the true slices |")
+    print(
+        "| method | Dice after 0 / 1 / 3 / 5 / 10 clicks | box < 0.9: 0 -> 5 clicks | NoC@85 | NoC@90 "
+        "| click alone | 3D Dice after 0 / 1 / 3 / 5 corrections | voxels outside the true slices |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for method in ("before", "ours"):
         r = record[method]
@@ -185,15 +191,19 @@ def report(family: str, record: dict) -> None:
         low = curves[:, 0] < 0.9
         lows = f"{curves[low, 0].mean():.3f} -> {curves[low, 5].mean():.3f} (n={low.sum()})" if low.any() else "n=0"
         c3 = np.array(r["curves3d"])
-        print(f"| {method} | {' / '.join(f'{curves[:, k].mean():.3f}' for k in (0, 1, 3, 5, 10))} | {lows} "
-              f"| {np.mean([noc(c, 0.85) for c in curves]):.2f} | {np.mean([noc(c, 0.90) for c in curves]):.2f} "
-              f"| {np.mean(r['alone']):.3f} | {' / '.join(f'{c3[:, k].mean():.3f}' for k in (0, 1, 3, 5))} "
-              f"| {int(np.sum(r['outside']))} |")
+        print(
+            f"| {method} | {' / '.join(f'{curves[:, k].mean():.3f}' for k in (0, 1, 3, 5, 10))} | {lows} "
+            f"| {np.mean([noc(c, 0.85) for c in curves]):.2f} | {np.mean([noc(c, 0.90) for c in curves]):.2f} "
+            f"| {np.mean(r['alone']):.3f} | {' / '.join(f'{c3[:, k].mean():.3f}' for k in (0, 1, 3, 5))} "
+            f"| {int(np.sum(r['outside']))} |"
+        )
     ours = np.array(record["ours"]["curves"])
     drops = [ours[:, k].mean() - ours[:, k - 1].mean() for k in range(1, CLICKS + 1)]
     c3 = np.array(record["ours"]["curves3d"])
-    print(f"ours: worst change of the mean Dice from one click to the next {min(drops):+.4f} (target >= -0.005); "
-          f"3D Dice raised by 3 corrections on {np.mean(c3[:, 3] > c3[:, 0]) * 100:.0f} % of structures")
+    print(
+        f"ours: worst change of the mean Dice from one click to the next {min(drops):+.4f} (target >= -0.005); "
+        f"3D Dice raised by 3 corrections on {np.mean(c3[:, 3] > c3[:, 0]) * 100:.0f} % of structures"
+    )
     for method in ("before", "ours"):
         r = record[method]
         timing = f"propagation median {np.median(r['propagate_s']):.2f} s"
@@ -223,10 +233,13 @@ def main() -> None:
             run_2d(predictor, session, truth, rng, record)
             run_3d(predictor, session, truth, rng, record)
             o, b = record["ours"], record["before"]
-            print(f"  {family}/{name}: 2D 0->5 clicks ours {np.mean([c[5] for c in o['curves'][-3:]]):.3f} "
-                  f"before {np.mean([c[5] for c in b['curves'][-3:]]):.3f}; 3D 0->3 corrections ours "
-                  f"{o['curves3d'][-1][0]:.3f}->{o['curves3d'][-1][3]:.3f} before "
-                  f"{b['curves3d'][-1][0]:.3f}->{b['curves3d'][-1][3]:.3f}", flush=True)
+            print(
+                f"  {family}/{name}: 2D 0->5 clicks ours {np.mean([c[5] for c in o['curves'][-3:]]):.3f} "
+                f"before {np.mean([c[5] for c in b['curves'][-3:]]):.3f}; 3D 0->3 corrections ours "
+                f"{o['curves3d'][-1][0]:.3f}->{o['curves3d'][-1][3]:.3f} before "
+                f"{b['curves3d'][-1][0]:.3f}->{b['curves3d'][-1][3]:.3f}",
+                flush=True,
+            )
         report(family, record)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 

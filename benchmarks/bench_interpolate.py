@@ -20,13 +20,14 @@ lobed or thin (target Dice >= 0.85): the lateral ventricles and the deep grey nu
     twists along its axis and a curved tube 3 mm in radius (1 mm voxels).
 
 ITK's filter comes from ``pip install itk-morphologicalcontourinterpolation`` (it pulls
-the ``itk`` packages, about 280 MB of wheels); without it only our column is printed. ITK runs in a child process (``itk_mci_child.py``):
-its wheels abort now and then in the interpreter's teardown.
+the ``itk`` packages, about 280 MB of wheels); without it only our column is printed. ITK runs in
+a child process (``itk_mci_child.py``): its wheels abort now and then in the interpreter's teardown.
 
 Run::
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_interpolate.py
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -62,7 +63,8 @@ def organ_blob(shape, spacing, volume_ml: float, seed: int) -> np.ndarray:
     for _ in range(4):
         lm = rng.integers(1, 4, 2)
         radius = radius + rng.uniform(-0.08, 0.08) * np.cos(lm[0] * theta + rng.uniform(0, 6)) * np.cos(
-            lm[1] * phi + rng.uniform(0, 6))
+            lm[1] * phi + rng.uniform(0, 6)
+        )
     return r < radius
 
 
@@ -105,8 +107,10 @@ def mni_structures() -> dict[str, np.ndarray]:
         sizes = ndi.sum(mask, lab, range(1, n + 1))
         return np.isin(lab, 1 + np.flatnonzero(sizes >= min_voxels))
 
-    return {"lateral ventricles": big_parts(brain & (gm + wm < 0.3) & box(30, (-50, 35), (-10, 35)) & (depth > 8)),
-            "deep grey nuclei": big_parts((gm > 0.5) & box(35, (-40, 30), (-15, 25)) & (depth > 14))}
+    return {
+        "lateral ventricles": big_parts(brain & (gm + wm < 0.3) & box(30, (-50, 35), (-10, 35)) & (depth > 8)),
+        "deep grey nuclei": big_parts((gm > 0.5) & box(35, (-40, 30), (-15, 25)) & (depth > 14)),
+    }
 
 
 def structures():
@@ -149,8 +153,9 @@ def itk_fill_all(jobs: list[tuple[np.ndarray, int, tuple]]) -> list[tuple[np.nda
         for i, (sparse, axis, spacing) in enumerate(jobs):
             arrays.update({f"mask_{i}": sparse, f"axis_{i}": axis, f"spacing_{i}": np.asarray(spacing, float)})
         np.savez(source, **arrays)
-        subprocess.run([sys.executable, str(Path(__file__).with_name("itk_mci_child.py")), str(source), str(target)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("itk_mci_child.py")), str(source), str(target)], check=True
+        )
         done = np.load(target)
         return [(done[f"out_{i}"], float(done[f"seconds_{i}"])) for i in range(len(jobs))]
 
@@ -170,8 +175,18 @@ def main() -> None:
             start = time.perf_counter()
             ours = fill_between_slices(sparse, 1, axis, spacing) == 1
             seconds = time.perf_counter() - start
-            rows.append((name, group, axis, mask.sum() * np.prod(spacing) / 1000, dice_in_span(ours, mask, axis, span),
-                         seconds, mask, span))
+            rows.append(
+                (
+                    name,
+                    group,
+                    axis,
+                    mask.sum() * np.prod(spacing) / 1000,
+                    dice_in_span(ours, mask, axis, span),
+                    seconds,
+                    mask,
+                    span,
+                )
+            )
             jobs.append((sparse, axis, spacing))
     theirs = itk_fill_all(jobs)
     print(f"contours kept on every {STEP}th slice; Dice over the span of the kept slices; seconds per structure\n")
@@ -187,8 +202,10 @@ def main() -> None:
         print(f"| {name} | {group} | {axis} | {ml:.1f} | {d_ours:.3f} | {d_itk:.3f} | {t_ours:.2f} | {itk_s} |")
     print()
     for group, d in groups.items():
-        print(f"{group}: mean Dice ours {np.mean(d['ours']):.3f} (min {np.min(d['ours']):.3f}), "
-              f"ITK {np.mean(d['itk']):.3f} (min {np.min(d['itk']):.3f})")
+        print(
+            f"{group}: mean Dice ours {np.mean(d['ours']):.3f} (min {np.min(d['ours']):.3f}), "
+            f"ITK {np.mean(d['itk']):.3f} (min {np.min(d['itk']):.3f})"
+        )
 
 
 if __name__ == "__main__":

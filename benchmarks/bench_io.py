@@ -9,6 +9,7 @@ that tracemalloc cannot see). Both readers must return the same voxels.
 
 Usage: ``python benchmarks/bench_io.py [--slices 300] [--repeats 3] [--workers N]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,17 @@ def make_series(folder: Path, slices: int, size: int = 512) -> None:
     for k in range(slices):
         hu = np.where(body, 40, -1000) + rng.normal(0, 15, (size, size))
         stored[k] = np.clip(hu + 1024, 0, 4095).astype(np.int16)
-    write_series(folder, stored, origin=(-250.0, -250.0, -400.0), pixel_spacing=(0.98, 0.98), slice_spacing=1.25,
-                 intercept=-1024, instance_order="reversed", names="random", rng=rng)
+    write_series(
+        folder,
+        stored,
+        origin=(-250.0, -250.0, -400.0),
+        pixel_spacing=(0.98, 0.98),
+        slice_spacing=1.25,
+        intercept=-1024,
+        instance_order="reversed",
+        names="random",
+        rng=rng,
+    )
 
 
 def peak_rss_mib() -> float:
@@ -73,8 +83,18 @@ def child(reader: str, folder: str, workers: int | None) -> None:
     seconds = time.perf_counter() - t0
     peak = peak_rss_mib()
     checksum = float(np.asarray(arr, dtype=np.float64).sum())
-    print(json.dumps({"seconds": seconds, "peak_mib": peak, "base_mib": base, "checksum": checksum,
-                      "shape": list(arr.shape), "dtype": str(arr.dtype)}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mib": peak,
+                "base_mib": base,
+                "checksum": checksum,
+                "shape": list(arr.shape),
+                "dtype": str(arr.dtype),
+            }
+        )
+    )
 
 
 def run_child(reader: str, folder: Path, workers: int | None) -> dict:
@@ -107,16 +127,19 @@ def main() -> None:
             for reader in results:  # alternate so both see the same cache state
                 results[reader].append(run_child(reader, folder, args.workers))
     ours, theirs = results["medseg"], results["sitk"]
-    if abs(ours[0]["checksum"] - theirs[0]["checksum"]) > 1e-6 * abs(theirs[0]["checksum"]) or \
-            sorted(ours[0]["shape"]) != sorted(theirs[0]["shape"]):
+    if abs(ours[0]["checksum"] - theirs[0]["checksum"]) > 1e-6 * abs(theirs[0]["checksum"]) or sorted(
+        ours[0]["shape"]
+    ) != sorted(theirs[0]["shape"]):
         raise SystemExit(f"readers disagree: {ours[0]} vs {theirs[0]}")
     t_ours = float(np.median([r["seconds"] for r in ours]))
     t_sitk = float(np.median([r["seconds"] for r in theirs]))
     for name, rs, t in (("napari-medseg", ours, t_ours), ("SimpleITK", theirs, t_sitk)):
         peak = max(r["peak_mib"] for r in rs)
         extra = max(r["peak_mib"] - r["base_mib"] for r in rs)
-        print(f"{name:14s} median {t:6.2f} s over {len(rs)} runs; peak RSS {peak:6.0f} MiB "
-              f"(+{extra:.0f} MiB over imports); output {rs[0]['dtype']}")
+        print(
+            f"{name:14s} median {t:6.2f} s over {len(rs)} runs; peak RSS {peak:6.0f} MiB "
+            f"(+{extra:.0f} MiB over imports); output {rs[0]['dtype']}"
+        )
     print(f"time ratio (napari-medseg / SimpleITK): {t_ours / t_sitk:.2f}  (target <= 1.0)")
 
 

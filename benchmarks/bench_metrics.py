@@ -13,6 +13,7 @@ Peak extra memory is the rise of the process's peak resident set (VmHWM, reset t
 
 Run: ``python benchmarks/bench_metrics.py [--repeats 3]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,7 @@ def make_pair(seed: int = 0, islands: int = 25) -> tuple[np.ndarray, np.ndarray]
     pred[grown_region] = grown
     for _ in range(islands):  # small islands anywhere in the body
         c = [int(rng.integers(10, n - 10)) for n in SHAPE]
-        pred[c[0] - 1:c[0] + 1, c[1] - 2:c[1] + 2, c[2] - 2:c[2] + 2] = 1
+        pred[c[0] - 1 : c[0] + 1, c[1] - 2 : c[1] + 2, c[2] - 2 : c[2] + 2] = 1
     return pred, ref
 
 
@@ -83,8 +84,12 @@ def ours(pred, ref, surface="voxel"):
 
 
 def monai_set(p, r):
-    from monai.metrics import (compute_average_surface_distance, compute_dice, compute_hausdorff_distance,
-                               compute_surface_dice)
+    from monai.metrics import (
+        compute_average_surface_distance,
+        compute_dice,
+        compute_hausdorff_distance,
+        compute_surface_dice,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -100,16 +105,22 @@ def monai_set(p, r):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of ours (best and median reported)")
-    parser.add_argument("--islands", type=int, default=25,
-                        help="false-positive islands in the prediction (0: a compact pair, MONAI's best case)")
+    parser.add_argument(
+        "--islands",
+        type=int,
+        default=25,
+        help="false-positive islands in the prediction (0: a compact pair, MONAI's best case)",
+    )
     args = parser.parse_args()
-    import torch
     import monai.metrics  # noqa: F401  (import time is not part of the comparison)
+    import torch
 
     torch.set_num_threads(min(4, os.cpu_count() or 1))
     pred, ref = make_pair(islands=args.islands)
-    print(f"pair: {SHAPE} voxels at {SPACING} mm; reference {np.count_nonzero(ref):,} voxels, "
-          f"prediction {np.count_nonzero(pred):,} voxels with {args.islands} islands")
+    print(
+        f"pair: {SHAPE} voxels at {SPACING} mm; reference {np.count_nonzero(ref):,} voxels, "
+        f"prediction {np.count_nonzero(pred):,} voxels with {args.islands} islands"
+    )
     runs = [measure(lambda: ours(pred, ref)) for _ in range(args.repeats)]
     t_ours = float(np.median([r[0] for r in runs]))
     mem_ours = max(r[1] for r in runs)
@@ -121,15 +132,21 @@ def main() -> None:
     for key, value in values.items():
         mine = getattr(record, key)
         print(f"{key:<10}{mine:>14.6f}{value:>14.6f}{abs(mine - value) / max(abs(value), 1e-12):>11.1e}")
-    print(f"time   ours {t_ours:.3f} s (median of {args.repeats}; best {min(r[0] for r in runs):.3f} s, "
-          f"all metrics + volumes)  MONAI {t_monai:.3f} s (dice, hd, hd95, assd, nsd)  "
-          f"ratio {t_ours / t_monai:.3f} (target <= 0.1)")
-    print(f"memory ours {mem_ours:.0f} MiB extra  MONAI {mem_monai:.0f} MiB extra  "
-          f"ratio {mem_ours / mem_monai:.3f} (target <= 0.25)")
+    print(
+        f"time   ours {t_ours:.3f} s (median of {args.repeats}; best {min(r[0] for r in runs):.3f} s, "
+        f"all metrics + volumes)  MONAI {t_monai:.3f} s (dice, hd, hd95, assd, nsd)  "
+        f"ratio {t_ours / t_monai:.3f} (target <= 0.1)"
+    )
+    print(
+        f"memory ours {mem_ours:.0f} MiB extra  MONAI {mem_monai:.0f} MiB extra  "
+        f"ratio {mem_ours / mem_monai:.3f} (target <= 0.25)"
+    )
     t_area, mem_area, area = measure(lambda: ours(pred, ref, "area"))
-    print(f"area-weighted variant (ours, surface='area'): {t_area:.3f} s, {mem_area:.0f} MiB extra; "
-          f"hd95 {area.hd95_mm:.4f} mm, assd {area.assd_mm:.4f} mm, nsd {area.nsd:.4f} "
-          f"(voxel: {record.hd95_mm:.4f}, {record.assd_mm:.4f}, {record.nsd:.4f})")
+    print(
+        f"area-weighted variant (ours, surface='area'): {t_area:.3f} s, {mem_area:.0f} MiB extra; "
+        f"hd95 {area.hd95_mm:.4f} mm, assd {area.assd_mm:.4f} mm, nsd {area.nsd:.4f} "
+        f"(voxel: {record.hd95_mm:.4f}, {record.assd_mm:.4f}, {record.nsd:.4f})"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ which clashes with opencv-python-headless); install it beside it without its dep
     .venv/bin/pip install --no-deps rt-utils
     .venv/bin/python benchmarks/bench_rtstruct.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def make_case(folder: Path, shape, rois: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     stored = rng.normal(1064, 20, size=(n, rows, cols)).astype(np.int16)
     study = folder / "study"
-    write_series(study, stored, pixel_spacing=(0.9, 0.9), slice_spacing=2.5, origin=(-200.0, -200.0, -100.0),
-                 intercept=-1024)
+    write_series(
+        study, stored, pixel_spacing=(0.9, 0.9), slice_spacing=2.5, origin=(-200.0, -200.0, -100.0), intercept=-1024
+    )
     volume = read_volume(study)
     z, y, x = np.ogrid[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
     labels = np.zeros(volume.shape, np.uint8)
@@ -103,8 +105,10 @@ def main() -> None:
         t_ours, t_theirs = np.median(times["napari-medseg"]), np.median(times["rt-utils"])
         print(f"{args.shape[0]}x{args.shape[1]}x{args.shape[2]} CT, {args.rois} ROIs, medians of {args.repeats}:")
         print(f"  napari-medseg {t_ours:.2f} s, rt-utils {t_theirs:.2f} s, ratio {t_ours / t_theirs:.2f}")
-        print(f"  ROIs equal to the labels they were written from: napari-medseg {equal_ours}/{args.rois}, "
-              f"rt-utils {equal_theirs}/{args.rois}")
+        print(
+            f"  ROIs equal to the labels they were written from: napari-medseg {equal_ours}/{args.rois}, "
+            f"rt-utils {equal_theirs}/{args.rois}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the two so a busy machine slows both alike; medians are printed with their ratio
 Run: ``.venv/bin/python benchmarks/bench_sam.py [--device cpu|cuda] [--repeats 3] [--threads N]``
 Uses the sample CT series (``sample_data/ct_phantom``, 40 x 160 x 160, organ on 22 slices).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def main() -> None:
     rows, cols = np.nonzero(organ[mid])
     box = (int(cols.min()), int(rows.min()), int(cols.max()), int(rows.max()))
     geo = predictor.transform.geometry(*stack.shape[1:])
-    print(f"device {device}, torch threads {torch.get_num_threads()}, encoder backend "
-          f"{type(predictor.encoder).__name__}, volume {volume.shape}, organ slices {first}..{last}")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, encoder backend "
+        f"{type(predictor.encoder).__name__}, volume {volume.shape}, organ slices {first}..{last}"
+    )
 
     # warm both paths once
     official_decode(net, *official_embed(net, stack[mid], device), stack.shape[1:], box)
@@ -107,24 +110,37 @@ def main() -> None:
     naive_slice = med(naive_embed) + med(naive_decode)
     ours_slice = med(our_embed) + med(our_decode)
     print(f"per slice (median of {args.repeats}):")
-    print(f"  embedding   naive {med(naive_embed):.3f} s | ours {med(our_embed):.3f} s "
-          f"(batch of {predictor.batch_size}: {med(our_embed_batched):.3f} s/slice) | ratio {med(our_embed) / med(naive_embed):.2f}")
-    print(f"  decoding    naive {med(naive_decode):.3f} s | ours {med(our_decode):.3f} s | "
-          f"ratio {med(our_decode) / med(naive_decode):.2f}")
-    print(f"  slice total naive {naive_slice:.3f} s | ours {ours_slice:.3f} s | ratio {ours_slice / naive_slice:.2f} "
-          f"(target <= 0.5)")
-    print(f"prompt update with cached embedding: median {med(our_update) * 1000:.0f} ms, max "
-          f"{max(our_update) * 1000:.0f} ms over {len(our_update)} (target < 150 ms); naive re-runs the whole slice: "
-          f"{naive_slice * 1000:.0f} ms")
+    print(
+        f"  embedding   naive {med(naive_embed):.3f} s | ours {med(our_embed):.3f} s "
+        f"(batch of {predictor.batch_size}: {med(our_embed_batched):.3f} s/slice) | "
+        f"ratio {med(our_embed) / med(naive_embed):.2f}"
+    )
+    print(
+        f"  decoding    naive {med(naive_decode):.3f} s | ours {med(our_decode):.3f} s | "
+        f"ratio {med(our_decode) / med(naive_decode):.2f}"
+    )
+    print(
+        f"  slice total naive {naive_slice:.3f} s | ours {ours_slice:.3f} s | ratio {ours_slice / naive_slice:.2f} "
+        f"(target <= 0.5)"
+    )
+    print(
+        f"prompt update with cached embedding: median {med(our_update) * 1000:.0f} ms, max "
+        f"{max(our_update) * 1000:.0f} ms over {len(our_update)} (target < 150 ms); naive re-runs the whole slice: "
+        f"{naive_slice * 1000:.0f} ms"
+    )
 
     extent = Extent(first, last, box=None)
     t_naive, naive_mask = timed(lambda: official_propagate(net, stack, mid, first, last, box, device))
     predictor.cache.clear()
     t_ours, our_mask = timed(lambda: session.propagate(0, [SlicePrompt(mid, box)], extent))
-    print(f"propagation over slices {first}..{last} ({last - first + 1}), cold cache: naive {t_naive:.1f} s | "
-          f"ours {t_ours:.1f} s | ratio {t_ours / t_naive:.2f}")
-    print(f"  Dice to the organ truth: naive {dice(naive_mask, organ):.3f} | ours {dice(our_mask, organ):.3f}; "
-          f"ours vs naive {dice(our_mask, naive_mask):.3f}")
+    print(
+        f"propagation over slices {first}..{last} ({last - first + 1}), cold cache: naive {t_naive:.1f} s | "
+        f"ours {t_ours:.1f} s | ratio {t_ours / t_naive:.2f}"
+    )
+    print(
+        f"  Dice to the organ truth: naive {dice(naive_mask, organ):.3f} | ours {dice(our_mask, organ):.3f}; "
+        f"ours vs naive {dice(our_mask, naive_mask):.3f}"
+    )
 
 
 if __name__ == "__main__":

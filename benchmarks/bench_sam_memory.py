@@ -10,6 +10,7 @@ includes the windowed uint8 copy, the structure mask and every embedding compute
 Run: ``.venv/bin/python benchmarks/bench_sam_memory.py``. The issue's figure for the code
 before this work: 2.3 GB for one box.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -55,9 +56,11 @@ def child() -> None:
     seconds = time.perf_counter() - start
     peak = rss_kib("VmHWM")
     truth = np.flatnonzero(organ.any(axis=(1, 2)))
-    print(f"512x512x300 int16 CT ({ct.nbytes / 2**20:.0f} MiB): box + default-range propagation + one click "
-          f"in {seconds:.0f} s; mask on slices {reached.min()}..{reached.max()} (organ {truth.min()}..{truth.max()}); "
-          f"peak extra memory {(peak - before) / 2**20:.2f} GiB (target <= 1 GiB; before this work 2.3 GiB)")
+    print(
+        f"512x512x300 int16 CT ({ct.nbytes / 2**20:.0f} MiB): box + default-range propagation + one click "
+        f"in {seconds:.0f} s; mask on slices {reached.min()}..{reached.max()} (organ {truth.min()}..{truth.max()}); "
+        f"peak extra memory {(peak - before) / 2**20:.2f} GiB (target <= 1 GiB; before this work 2.3 GiB)"
+    )
 
 
 if __name__ == "__main__":

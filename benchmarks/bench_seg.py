@@ -19,6 +19,7 @@ and of the best runs (on a shared machine the best run is the least disturbed on
 
     .venv/bin/python benchmarks/bench_seg.py [--shape 512 512 300] [--segments 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,14 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 def make_case(folder: Path, shape, segments: int, seed: int = 0):
     """Write the CT series; return its volume and a label map of ``segments`` ellipsoids (no overlaps)."""
     from dicom_factory import write_series
-
     from napari_medseg.io import read_volume
 
     cols, rows, n = shape
     rng = np.random.default_rng(seed)
     stored = rng.normal(1064, 20, size=(n, rows, cols)).astype(np.int16)
-    write_series(folder, stored, pixel_spacing=(0.8, 0.8), slice_spacing=1.5, origin=(-200.0, -200.0, -100.0),
-                 intercept=-1024)
+    write_series(
+        folder, stored, pixel_spacing=(0.8, 0.8), slice_spacing=1.5, origin=(-200.0, -200.0, -100.0), intercept=-1024
+    )
     volume = read_volume(folder)
     z, y, x = np.ogrid[: volume.shape[0], : volume.shape[1], : volume.shape[2]]
     labels = np.zeros(volume.shape, np.uint8)
@@ -75,19 +76,45 @@ def highdicom_write(out: Path, files: list[Path], stacked: np.ndarray, segments:
 
     sources = [pydicom.dcmread(f) for f in files]
     for ds in sources:  # highdicom needs the Type 2 patient/study attributes present
-        for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID", "AccessionNumber",
-                        "ReferringPhysicianName"):
+        for keyword in (
+            "PatientBirthDate",
+            "PatientSex",
+            "StudyDate",
+            "StudyTime",
+            "StudyID",
+            "AccessionNumber",
+            "ReferringPhysicianName",
+        ):
             setattr(ds, keyword, ds.get(keyword, ""))
-    algorithm = hd.AlgorithmIdentificationSequence(name="bench", version="1",
-                                                   family=codes.cid7162.ArtificialIntelligence)
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=k, segment_label=name, segmented_property_category=codes.SCT.Tissue,
-        segmented_property_type=codes.SCT.Tissue, algorithm_type="AUTOMATIC", algorithm_identification=algorithm,
-        display_color=hd.color.CIELabColor.from_rgb(200, 50, 50)) for k, name in names_of(segments).items()]
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="bench", version="1", family=codes.cid7162.ArtificialIntelligence
+    )
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=k,
+            segment_label=name,
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type="AUTOMATIC",
+            algorithm_identification=algorithm,
+            display_color=hd.color.CIELabColor.from_rgb(200, 50, 50),
+        )
+        for k, name in names_of(segments).items()
+    ]
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=stacked, segmentation_type="BINARY", segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(), series_number=999, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="bench", manufacturer_model_name="bench", software_versions="1", device_serial_number="1")
+        source_images=sources,
+        pixel_array=stacked,
+        segmentation_type="BINARY",
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=999,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="bench",
+        manufacturer_model_name="bench",
+        software_versions="1",
+        device_serial_number="1",
+    )
     seg.save_as(out)
 
 
@@ -149,23 +176,29 @@ def main() -> None:
         highdicom_write(tmp / "theirs.dcm", files, stacked, args.segments)
         our_read(tmp / "theirs.dcm", volume)
         highdicom_read(tmp / "theirs.dcm")
-        calls = {"our write": (our_write, tmp / "ours.dcm", volume, labels, args.segments),
-                 "highdicom write": (highdicom_write, tmp / "theirs.dcm", files, stacked, args.segments),
-                 "our read": (our_read, tmp / "theirs.dcm", volume),  # both readers read highdicom's file
-                 "highdicom read": (highdicom_read, tmp / "theirs.dcm")}
+        calls = {
+            "our write": (our_write, tmp / "ours.dcm", volume, labels, args.segments),
+            "highdicom write": (highdicom_write, tmp / "theirs.dcm", files, stacked, args.segments),
+            "our read": (our_read, tmp / "theirs.dcm", volume),  # both readers read highdicom's file
+            "highdicom read": (highdicom_read, tmp / "theirs.dcm"),
+        }
         for k in range(args.repeats):
-            for name in (list(calls) if k % 2 == 0 else list(calls)[::-1]):  # alternate who goes first
+            for name in list(calls) if k % 2 == 0 else list(calls)[::-1]:  # alternate who goes first
                 times[name].append(timed(*calls[name])[0])
         ours = our_read(tmp / "theirs.dcm", volume)
-        ours_ok = bool(np.array_equal(ours, labels)) and bool(np.array_equal(our_read(tmp / "ours.dcm", volume),
-                                                                               labels))
-        theirs_ok = bool(np.array_equal(on_grid(highdicom_read(tmp / "ours.dcm"), volume),
-                                        volume.to_file_order(labels)))
+        ours_ok = bool(np.array_equal(ours, labels)) and bool(
+            np.array_equal(our_read(tmp / "ours.dcm", volume), labels)
+        )
+        theirs_ok = bool(
+            np.array_equal(on_grid(highdicom_read(tmp / "ours.dcm"), volume), volume.to_file_order(labels))
+        )
         med = {k: statistics.median(v) for k, v in times.items()}
         best = {k: min(v) for k, v in times.items()}
         frames = int(highdicom.seg.segread(tmp / "ours.dcm").NumberOfFrames)
-    print(f"CT {args.shape[0]}x{args.shape[1]}x{args.shape[2]}, {args.segments} segments, {frames} frames; "
-          f"highdicom {highdicom.__version__}; {args.repeats} repeats")
+    print(
+        f"CT {args.shape[0]}x{args.shape[1]}x{args.shape[2]}, {args.segments} segments, {frames} frames; "
+        f"highdicom {highdicom.__version__}; {args.repeats} repeats"
+    )
     for k, v in med.items():
         print(f"  {k:16s} median {v:7.3f} s, best {best[k]:7.3f} s  (all: {' '.join(f'{t:.2f}' for t in times[k])})")
     print(f"  ours reads both SEGs back exactly: {ours_ok}; highdicom reads ours back exactly: {theirs_ok}")

@@ -13,6 +13,7 @@ Runtime on the CPU; the export cache starts empty, so the first of our runs incl
     .venv/bin/python benchmarks/bench_unet.py                      # CPU, 512x512x120 CT-like input
     .venv/bin/python benchmarks/bench_unet.py --device cuda        # GPU, 512x512x300 input, volumes/minute
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def make_input(path: Path, shape, spacing, seed: int = 0) -> Path:
     coarse = gaussian_filter(rng.normal(size=tuple(max(s // 8, 4) for s in shape)), 1.0)
     field = zoom(coarse, [s / c for s, c in zip(shape, coarse.shape)], order=1)[: shape[0], : shape[1], : shape[2]]
     x, y = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
-    body = (x ** 2 / 0.9 + y ** 2 / 0.6) < 1
+    body = (x**2 / 0.9 + y**2 / 0.6) < 1
     ct = np.where(body[..., None], 40 + 80 * field / field.std(), -1000).astype(np.int16)
     affine = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])  # LPS-like storage, not RAS
     nib.save(nib.Nifti1Image(ct, affine), path)
@@ -69,8 +70,9 @@ def make_input(path: Path, shape, spacing, seed: int = 0) -> Path:
 
 
 def child(mode: str, args: list[str], threads: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD.format(threads=threads), mode, *args],
-                          capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD.format(threads=threads), mode, *args], capture_output=True, text=True, timeout=3600
+    )
     if done.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -101,36 +103,56 @@ def main() -> None:
         data = tmp / "data"
         data.mkdir()
         src = make_input(data / "ct.nii.gz", shape, spacing)
-        print(f"input {shape} voxels at {spacing} mm, bundle {bundle.name}, device {args.device}, "
-              f"{args.threads} threads", flush=True)
-        monai_args = [f"--config_file={bundle / 'configs' / 'inference.json'}",
-                      f"--meta_file={bundle / 'configs' / 'metadata.json'}", f"--bundle_root={bundle}",
-                      f"--dataset_dir={data}", f"--output_dir={tmp / 'monai_out'}"]
+        print(
+            f"input {shape} voxels at {spacing} mm, bundle {bundle.name}, device {args.device}, {args.threads} threads",
+            flush=True,
+        )
+        monai_args = [
+            f"--config_file={bundle / 'configs' / 'inference.json'}",
+            f"--meta_file={bundle / 'configs' / 'metadata.json'}",
+            f"--bundle_root={bundle}",
+            f"--dataset_dir={data}",
+            f"--output_dir={tmp / 'monai_out'}",
+        ]
         base = [str(src), "--model", str(bundle), "--device", args.device, "--trust-bundle", "--quiet"]
         runs = {"monai": [], "ours": [], "fast": []}
         for _ in range(args.repeats):  # alternate, so load changes from other jobs hit every path alike
             runs["monai"].append(child("monai", monai_args, args.threads))
             runs["ours"].append(child("medseg", base + ["--out", str(tmp / "ours.nii.gz")], args.threads))
-            runs["fast"].append(child("medseg", base + ["--out", str(tmp / "fast.nii.gz"), "--argmax-first"],
-                                      args.threads))
+            runs["fast"].append(
+                child("medseg", base + ["--out", str(tmp / "fast.nii.gz"), "--argmax-first"], args.threads)
+            )
         theirs, ours, fast = (median_run(runs[k]) for k in ("monai", "ours", "fast"))
         ref = np.rint(np.asanyarray(nib.load(tmp / "monai_out" / "ct_seg.nii.gz").dataobj).squeeze())
-        agree = {name: float((np.asanyarray(nib.load(tmp / f"{name}.nii.gz").dataobj) == ref).mean())
-                 for name in ("ours", "fast")}
-    rows = [("python -m monai.bundle run", theirs, 1.0), ("medseg segment", ours, agree["ours"]),
-            ("medseg segment --argmax-first", fast, agree["fast"])]
-    print(f"medians of {args.repeats} alternating runs; times (s) per run: "
-          + "; ".join(f"{k} " + ", ".join(f"{r['seconds']:.1f}" for r in v) for k, v in runs.items()))
+        agree = {
+            name: float((np.asanyarray(nib.load(tmp / f"{name}.nii.gz").dataobj) == ref).mean())
+            for name in ("ours", "fast")
+        }
+    rows = [
+        ("python -m monai.bundle run", theirs, 1.0),
+        ("medseg segment", ours, agree["ours"]),
+        ("medseg segment --argmax-first", fast, agree["fast"]),
+    ]
+    print(
+        f"medians of {args.repeats} alternating runs; times (s) per run: "
+        + "; ".join(f"{k} " + ", ".join(f"{r['seconds']:.1f}" for r in v) for k, v in runs.items())
+    )
     print(f"{'path':<32} {'time (s)':>9} {'peak RSS (MiB)':>15} {'voxels equal to bundle':>23}")
     for name, r, a in rows:
         print(f"{name:<32} {r['seconds']:>9.2f} {r['peak_mib']:>15.0f} {100 * a:>22.3f}%")
-    print(f"time ratio medseg / monai.bundle: {ours['seconds'] / theirs['seconds']:.2f} (default), "
-          f"{fast['seconds'] / theirs['seconds']:.2f} (--argmax-first); target <= 0.7 on CPU")
-    print(f"peak memory ratio: {ours['peak_mib'] / theirs['peak_mib']:.2f} (default), "
-          f"{fast['peak_mib'] / theirs['peak_mib']:.2f} (--argmax-first)")
+    print(
+        f"time ratio medseg / monai.bundle: {ours['seconds'] / theirs['seconds']:.2f} (default), "
+        f"{fast['seconds'] / theirs['seconds']:.2f} (--argmax-first); target <= 0.7 on CPU"
+    )
+    print(
+        f"peak memory ratio: {ours['peak_mib'] / theirs['peak_mib']:.2f} (default), "
+        f"{fast['peak_mib'] / theirs['peak_mib']:.2f} (--argmax-first)"
+    )
     if args.device == "cuda":
-        print(f"volumes/minute ({shape}): medseg {60 / ours['seconds']:.1f}, --argmax-first "
-              f"{60 / fast['seconds']:.1f}, monai.bundle {60 / theirs['seconds']:.1f}")
+        print(
+            f"volumes/minute ({shape}): medseg {60 / ours['seconds']:.1f}, --argmax-first "
+            f"{60 / fast['seconds']:.1f}, monai.bundle {60 / theirs['seconds']:.1f}"
+        )
 
 
 if __name__ == "__main__":

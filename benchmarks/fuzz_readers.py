@@ -8,6 +8,7 @@ every run that was not a success, a warning or a clean refusal. Exit status 1 wh
     .venv/bin/python benchmarks/fuzz_readers.py                 # 1000 inputs, seed 0, with a gzip bomb
     .venv/bin/python benchmarks/fuzz_readers.py --n 3000 --seed 7 --json runs.json
 """
+
 from __future__ import annotations
 
 import sys

@@ -13,6 +13,7 @@
 Nothing here was used to build or tune a model: the corrections are training-free.
 Each case is ``(family, name, image (Z, Y, X) float, truth (Z, Y, X) bool)``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,9 +30,12 @@ def _organ_shape(kind: str, x, y, z, centre, radii, rng) -> np.ndarray:
     angle = np.arctan2(dy, dx)
     r = (dx / radii[0]) ** 2 + (dy / radii[1]) ** 2 + (dz / radii[2]) ** 2
     if kind == "lobed":
-        lobes = 1 + rng.uniform(0.05, 0.2) * np.cos(2 * angle + rng.uniform(0, 6)) \
+        lobes = (
+            1
+            + rng.uniform(0.05, 0.2) * np.cos(2 * angle + rng.uniform(0, 6))
             + rng.uniform(0.03, 0.12) * np.sin(3 * angle + rng.uniform(0, 6))
-        return r < lobes ** 2
+        )
+        return r < lobes**2
     if kind == "kidney":
         notch = ((dx + radii[0] * 0.9) / (radii[0] * 0.5)) ** 2 + (dy / (radii[1] * 0.35)) ** 2 < 1
         return (r < 1) & ~notch
@@ -51,8 +55,8 @@ def ct_organ_volume(seed: int, shape=(24, 160, 160)):
     body = (x / 74.0) ** 2 + (y / 60.0) ** 2
     hu = np.full(shape, -1000.0)
     hu[body < 1] = -100.0
-    hu[body < 0.88 ** 2] = 45.0
-    cavity = body < 0.80 ** 2
+    hu[body < 0.88**2] = 45.0
+    cavity = body < 0.80**2
     hu[cavity] = -90.0
     hu[(x / 14) ** 2 + ((y - 38) / 12) ** 2 < 1] = 700.0  # vertebra
     kinds = ["lobed", "kidney", "crescent", "tube"]
@@ -121,12 +125,15 @@ def sample_ct():
     x, y, z = phantom.grid_mm()  # (slice, row, column) as written; the reader keeps that order here
     assert x.shape == ct.shape
     body = (x / 72.0) ** 2 + ((y - 5.0) / 58.0) ** 2
-    cavity = body < 0.80 ** 2
+    cavity = body < 0.80**2
     truth = {"organ": organ}
     for side, label in ((-1, "right"), (1, "left")):
         truth[f"kidney_{label}"] = phantom.ellipsoid(x, y, z, (side * 45.0, 25.0, -25.0), (13.0, 14.0, 25.0)) < 1
-        truth[f"psoas_{label}"] = ((phantom.ellipsoid(x, y, z, (side * 22.0, 38.0, 0.0), (9.0, 12.0, 1e3)) < 1)
-                                   & cavity & ~truth[f"kidney_{label}"])
+        truth[f"psoas_{label}"] = (
+            (phantom.ellipsoid(x, y, z, (side * 22.0, 38.0, 0.0), (9.0, 12.0, 1e3)) < 1)
+            & cavity
+            & ~truth[f"kidney_{label}"]
+        )
     truth["vertebra"] = phantom.ellipsoid(x, y, z, (0.0, 35.0, 0.0), (14.0, 12.0, 1e3)) < 1
     for name, mask in truth.items():
         yield "sample_ct", name, ct.array.astype(np.float32), mask

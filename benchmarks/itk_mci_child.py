@@ -9,6 +9,7 @@ Usage: ``python itk_mci_child.py IN.npz OUT.npz``; IN holds ``mask_<i>`` (uint8,
 order), ``axis_<i>`` (numpy axis) and ``spacing_<i>`` (mm per numpy axis); OUT gets ``out_<i>``
 (bool) and ``seconds_<i>`` (wall time of the filter alone, one work unit).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ def main(source: str, target: str) -> None:
     jobs = np.load(source)
     out = {}
     for key in [k for k in jobs.files if k.startswith("mask_")]:
-        i = key[len("mask_"):]
+        i = key[len("mask_") :]
         start = time.perf_counter()
         image = itk.image_from_array(np.ascontiguousarray(jobs[key]))
         image.SetSpacing([float(s) for s in reversed(jobs[f"spacing_{i}"])])

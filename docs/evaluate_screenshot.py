@@ -6,6 +6,7 @@ matter shifted by one voxel, a false-positive island), standing in for a model r
 
 Run under a display or Xvfb: ``xvfb-run -a python docs/evaluate_screenshot.py``
 """
+
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ def perturbed(ref: np.ndarray) -> np.ndarray:
     pred[(pred == 1) & ~gm_shifted] = 0
     pred[gm_shifted & (pred == 0)] = 1
     z, y, x = (n // 2 for n in ref.shape)
-    pred[z - 2:z + 2, y + 30:y + 35, x + 25:x + 30] = 1  # an island
+    pred[z - 2 : z + 2, y + 30 : y + 35, x + 25 : x + 30] = 1  # an island
     return pred
 
 
@@ -39,8 +40,9 @@ def main(out: Path = Path(__file__).parent / "img" / "evaluate_widget.png") -> N
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1500, 900)
     image, ref = viewer.open_sample("napari-medseg", "brain_mri")
-    viewer.add_labels(perturbed(np.asarray(ref.data)), name="prediction (perturbed)", affine=ref.affine,
-                      units=ref.units, opacity=0.5)
+    viewer.add_labels(
+        perturbed(np.asarray(ref.data)), name="prediction (perturbed)", affine=ref.affine, units=ref.units, opacity=0.5
+    )
     ref.visible = False
     widget = EvaluateWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Evaluate", area="right")

@@ -6,6 +6,7 @@ shows the coronal plane, where the filled slices between the drawn ones are visi
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/fill_screenshot.py``
 """
+
 from __future__ import annotations
 
 import os

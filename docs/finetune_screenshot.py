@@ -6,6 +6,7 @@ record goes to a temporary config folder too) and takes the screenshot when it i
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/finetune_screenshot.py``
 """
+
 from __future__ import annotations
 
 import os

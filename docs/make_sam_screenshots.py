@@ -6,6 +6,7 @@ docs/img/sam_correction.png (an outside click [Shift-W] removing what the box to
 much, inside clicks [W] adding what it missed) and docs/img/sam_propagated.png (the accepted
 organ). Prints the Dice to the organ's truth after each step.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,8 +66,10 @@ def main() -> None:
         widget.points.add(np.array([[k, r, c]], float))
         wait(widget)
         preview = widget.preview_layer.data > 0
-        print(f"{'inside' if inside else 'outside'} click at ({r}, {c}): Dice {dice(preview, organ):.3f}; "
-              f"slice {k}: {dice(preview[k], organ[k]):.3f}")
+        print(
+            f"{'inside' if inside else 'outside'} click at ({r}, {c}): Dice {dice(preview, organ):.3f}; "
+            f"slice {k}: {dice(preview[k], organ[k]):.3f}"
+        )
     viewer.layers.selection.active = widget.points
     viewer.screenshot(str(OUT / "sam_correction.png"), canvas_only=False)
     widget.accept()

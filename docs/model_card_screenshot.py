@@ -6,6 +6,7 @@ then answered No (nothing runs).
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/model_card_screenshot.py``
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ cursor in RAS/LPS mm with the value (HU for the CT) in the top-left overlay.
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/orientation_screenshot.py``
 """
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ restores it with the Recover labels widget. Snapshots go to a temporary folder.
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/recover_screenshot.py``
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ def main(out: Path = Path(__file__).parent / "img" / "recover_labels.png") -> No
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1300, 800)
     (image,) = viewer.open(str(brain_mri_paths()[0]), plugin="napari-medseg")
-    lesion = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="lesion", affine=image.affine,
-                               units=image.units)
+    lesion = viewer.add_labels(
+        np.zeros(image.data.shape, np.uint8), name="lesion", affine=image.affine, units=image.units
+    )
     lesion.brush_size = 12
     for point in [(47, 60, 40), (47, 62, 44), (47, 58, 47)]:
         lesion.paint(point, 1)

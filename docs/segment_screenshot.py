@@ -5,6 +5,7 @@ thread, progress bar) and saves the whole window once the labels layer has arriv
 
 Run under a display or Xvfb: ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/segment_screenshot.py``
 """
+
 from __future__ import annotations
 
 import time

@@ -8,6 +8,7 @@ saves the window.
 Run under a display or Xvfb:
 ``xvfb-run -a -s "-screen 0 1600x1000x24" python docs/structures_screenshot.py``
 """
+
 from __future__ import annotations
 
 import shutil
@@ -35,9 +36,14 @@ def main(out: Path = ROOT / "docs" / "img" / "structures.png") -> None:
         ct = series.load()
         organ = read_volume(organ_path).array > 0
         bone = ct.array > 400
-        write_rtstruct(study / "rtstruct.dcm", series.series_uid,
-                       [("organ", (230, 160, 40), mask_outlines(organ, ct.affine)),
-                        ("vertebra", (80, 160, 255), mask_outlines(bone, ct.affine))])
+        write_rtstruct(
+            study / "rtstruct.dcm",
+            series.series_uid,
+            [
+                ("organ", (230, 160, 40), mask_outlines(organ, ct.affine)),
+                ("vertebra", (80, 160, 255), mask_outlines(bone, ct.affine)),
+            ],
+        )
         viewer = napari.Viewer(show=True)
         viewer.window.resize(1300, 850)
         image, structures = viewer.open(str(study), plugin="napari-medseg")

@@ -3,6 +3,7 @@
 Run: ``.venv/bin/python scripts/make_brain_mri.py`` (needs nilearn, the dev extra).
 Deterministic: the same nilearn files give byte-identical outputs.
 """
+
 from pathlib import Path
 
 import nibabel as nib
@@ -29,7 +30,9 @@ def main() -> None:
     out_t1.parent.mkdir(parents=True, exist_ok=True)
 
     t1_2mm = resample_from_to(t1, target, order=1).get_fdata()
-    prob = {k: resample_from_to(nib.load(SRC / NAME.format(k)), target, order=1).get_fdata() / 255.0 for k in ("gm", "wm")}
+    prob = {
+        k: resample_from_to(nib.load(SRC / NAME.format(k)), target, order=1).get_fdata() / 255.0 for k in ("gm", "wm")
+    }
     labels = brain_tissue_labels(prob["gm"], prob["wm"])
 
     for data, path in ((np.round(t1_2mm).astype(np.int16), out_t1), (labels, out_labels)):

@@ -13,6 +13,7 @@ patient's right, vertebra 750 with posterior elements 850; Gaussian noise
 ``ct_phantom_organ.nii.gz`` holds the organ (label 1) on the grid of the series as
 the reader loads it (written with ``napari_medseg.io.write_labels``).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -28,7 +29,6 @@ SAMPLE_DATA = ROOT / "src" / "napari_medseg" / "sample_data"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from dicom_factory import write_series  # noqa: E402
-
 from napari_medseg.io import read_volume, write_labels  # noqa: E402
 
 SHAPE = (40, 160, 160)  # (slice, row, column)
@@ -53,7 +53,7 @@ def organ_mask(x, y, z) -> np.ndarray:
     dx, dy, dz = x + 28.0, y + 12.0, z - 5.0
     angle = np.arctan2(dy, dx)
     lobes = 1.0 + 0.08 * np.cos(2 * angle) + 0.05 * np.sin(3 * angle + 0.4)  # gentle, convex-ish
-    return (dx / 22.0) ** 2 + (dy / 20.0) ** 2 + (dz / 25.0) ** 2 < lobes ** 2
+    return (dx / 22.0) ** 2 + (dy / 20.0) ** 2 + (dz / 25.0) ** 2 < lobes**2
 
 
 def phantom() -> tuple[np.ndarray, np.ndarray]:
@@ -90,21 +90,31 @@ def main(out_dir: Path = SAMPLE_DATA) -> None:
         shutil.rmtree(out)
     series_uid = generate_uid(entropy_srcs=["napari-medseg", "ct phantom", "series"])
     write_series(
-        out, stored, origin=ORIGIN, pixel_spacing=(PIXEL_MM, PIXEL_MM), slice_spacing=SLICE_MM,
-        intercept=-1024, series_uid=series_uid,
+        out,
+        stored,
+        origin=ORIGIN,
+        pixel_spacing=(PIXEL_MM, PIXEL_MM),
+        slice_spacing=SLICE_MM,
+        intercept=-1024,
+        series_uid=series_uid,
         study_uid=generate_uid(entropy_srcs=["napari-medseg", "ct phantom", "study"]),
         frame_uid=generate_uid(entropy_srcs=["napari-medseg", "ct phantom", "frame"]),
-        description="Synthetic abdominal CT phantom", window=(40.0, 400.0),
+        description="Synthetic abdominal CT phantom",
+        window=(40.0, 400.0),
     )
     ct = read_volume(out)
-    mask = ct.file_order.to_canonical(organ.astype(np.uint8).transpose(2, 1, 0))  # (slice, row, col) -> file (col, row, slice)
+    mask = ct.file_order.to_canonical(
+        organ.astype(np.uint8).transpose(2, 1, 0)
+    )  # (slice, row, col) -> file (col, row, slice)
     write_labels(out_dir / "ct_phantom_organ.nii.gz", mask, ct)
     slices = np.flatnonzero(organ.any(axis=(1, 2)))
     size = sum(p.stat().st_size for p in out.iterdir()) / 2**20
     print(f"wrote {out} ({len(list(out.iterdir()))} files, {size:.2f} MiB): shape {ct.shape}, spacing {ct.spacing} mm")
-    print(f"organ: {int(organ.sum())} voxels ({organ.sum() * PIXEL_MM**2 * SLICE_MM / 1000:.1f} mL), "
-          f"slices {slices.min()}-{slices.max()} ({len(slices)}), mean {ct.array[mask > 0].mean():.1f} HU; "
-          f"surrounding fat {ct.array[(ct.array < -50) & (ct.array > -150)].mean():.1f} HU")
+    print(
+        f"organ: {int(organ.sum())} voxels ({organ.sum() * PIXEL_MM**2 * SLICE_MM / 1000:.1f} mL), "
+        f"slices {slices.min()}-{slices.max()} ({len(slices)}), mean {ct.array[mask > 0].mean():.1f} HU; "
+        f"surrounding fat {ct.array[(ct.array < -50) & (ct.array > -150)].mean():.1f} HU"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared fixtures: small synthetic volumes with awkward geometry."""
+
 from __future__ import annotations
 
 import os

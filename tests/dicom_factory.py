@@ -6,6 +6,7 @@ ImagePositionPatient in LPS mm, ``pixel_spacing`` is (between rows, between colu
 in mm, and pixel arrays are (slice, row, column) of *stored* values (before
 RescaleSlope/Intercept), slice k at ``origin + k * slice_spacing * normal``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -173,18 +174,28 @@ def write_series(
     if positions is None:
         positions = np.asarray(origin, float) + np.outer(np.arange(n) * slice_spacing, normal_of(iop))
     positions = np.asarray(positions, float)
-    instances = {"ascending": np.arange(1, n + 1), "reversed": np.arange(n, 0, -1),
-                 "random": rng.permutation(n) + 1}[instance_order]
+    instances = {"ascending": np.arange(1, n + 1), "reversed": np.arange(n, 0, -1), "random": rng.permutation(n) + 1}[
+        instance_order
+    ]
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
     frame_uid = frame_uid or generate_uid()
     paths = []
     for k in range(n):
         ds = image_dataset(
-            stored[k], position=positions[k], iop=iop, pixel_spacing=pixel_spacing,
-            slice_thickness=slice_spacing, slope=slope, intercept=intercept, series_uid=series_uid,
-            study_uid=study_uid, frame_uid=frame_uid, instance=int(instances[k]),
-            sop_uid=generate_uid(entropy_srcs=[series_uid, str(k)]), **dataset_kw,
+            stored[k],
+            position=positions[k],
+            iop=iop,
+            pixel_spacing=pixel_spacing,
+            slice_thickness=slice_spacing,
+            slope=slope,
+            intercept=intercept,
+            series_uid=series_uid,
+            study_uid=study_uid,
+            frame_uid=frame_uid,
+            instance=int(instances[k]),
+            sop_uid=generate_uid(entropy_srcs=[series_uid, str(k)]),
+            **dataset_kw,
         )
         name = uuid.UUID(bytes=rng.bytes(16)).hex if names == "random" else f"slice_{k:03d}.dcm"
         path = folder / name
@@ -244,9 +255,15 @@ def write_enhanced_ct(
     return positions
 
 
-
-def write_marked_series(folder, marks, iop=(1.0, 0, 0, 0, 1, 0), shape=(8, 40, 48), spacing=(0.8, 0.7), step=2.0,
-                        origin=(-100.0, -80.0, 30.0)):
+def write_marked_series(
+    folder,
+    marks,
+    iop=(1.0, 0, 0, 0, 1, 0),
+    shape=(8, 40, 48),
+    spacing=(0.8, 0.7),
+    step=2.0,
+    origin=(-100.0, -80.0, 30.0),
+):
     """A series whose stored value is ``value`` inside each (value, slices, rows, cols) box: the truth.
 
     Returns the written series and, per mark, contours of its box's pixel edges in LPS mm.
@@ -258,14 +275,22 @@ def write_marked_series(folder, marks, iop=(1.0, 0, 0, 0, 1, 0), shape=(8, 40, 4
     row_dir, col_dir = np.array(iop[:3]), np.array(iop[3:])
 
     def lps(k, r, c):  # DICOM pixel (slice k, row r, column c) centre in LPS mm
-        return written.positions[0] + k * step * np.cross(row_dir, col_dir) + c * spacing[1] * row_dir \
+        return (
+            written.positions[0]
+            + k * step * np.cross(row_dir, col_dir)
+            + c * spacing[1] * row_dir
             + r * spacing[0] * col_dir
+        )
 
     contours = []
     for _value, ks, rs, cs in marks:
         r0, r1, c0, c1 = rs.start - 0.5, rs.stop - 0.5, cs.start - 0.5, cs.stop - 0.5
-        contours.append([np.array([lps(k, r0, c0), lps(k, r0, c1), lps(k, r1, c1), lps(k, r1, c0)])
-                         for k in range(ks.start, ks.stop)])
+        contours.append(
+            [
+                np.array([lps(k, r0, c0), lps(k, r0, c1), lps(k, r1, c1), lps(k, r1, c0)])
+                for k in range(ks.start, ks.stop)
+            ]
+        )
     return written, contours
 
 

@@ -25,6 +25,7 @@ chatter      (a flag, counted apart) stderr lines that are not ours (library mes
 
 Run ``python tests/fuzz_harness.py --n 200`` for a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,6 +65,7 @@ class Result:
 
 
 # --- running ---------------------------------------------------------------------------------------
+
 
 def _vm_bytes() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -113,8 +115,12 @@ def _child(entry: str, path: str, out: str) -> dict:
         return {"status": 0, "declined": True, "notes": notes, "nbytes": 0}
     layers = reader(path)
     nbytes = sum(int(getattr(layer[0], "nbytes", 0) or 0) for layer in layers if layer and layer[0] is not None)
-    return {"status": 0, "layers": len([la for la in layers if la and la[0] is not None]), "notes": notes,
-            "nbytes": nbytes}
+    return {
+        "status": 0,
+        "layers": len([la for la in layers if la and la[0] is not None]),
+        "notes": notes,
+        "nbytes": nbytes,
+    }
 
 
 def run_one(entry: str, case: Case, scratch: Path, timeout_s: float, memory_bytes: int) -> Result:
@@ -165,12 +171,16 @@ def run_one(entry: str, case: Case, scratch: Path, timeout_s: float, memory_byte
     info = json.loads(facts.read_text()) if facts.exists() else {}
     extra = max(0, rusage.ru_maxrss * 1024 - info.get("start_rss", base_rss))
     outcome, message = classify(entry, case, status, seconds > timeout_s, text, info, extra)
-    foreign = [ln for ln in _stderr_like(entry, text)
-               if ln.strip() and not ln.startswith(("medseg ", "warning:", "  ", "wrote ", "note:"))]
+    foreign = [
+        ln
+        for ln in _stderr_like(entry, text)
+        if ln.strip() and not ln.startswith(("medseg ", "warning:", "  ", "wrote ", "note:"))
+    ]
     if foreign and outcome in ("success", "warning"):
         message = f"chatter: {foreign[0][:200]}"
-    return Result(entry, case.name, case.how, outcome, round(seconds, 3), round(extra / 2**20, 1), bool(foreign),
-                  message)
+    return Result(
+        entry, case.name, case.how, outcome, round(seconds, 3), round(extra / 2**20, 1), bool(foreign), message
+    )
 
 
 def _stderr_like(entry: str, text: str) -> list[str]:
@@ -225,8 +235,14 @@ def classify(entry, case, status, timed_out, text, info, extra) -> tuple[str, st
     return ("warning" if warned else "success"), ""
 
 
-def run_all(cases: list[Case], entries=ENTRY_POINTS, timeout_s: float = 30.0, memory_gib: float = 4.0,
-            scratch: Path | None = None, progress=None) -> list[Result]:
+def run_all(
+    cases: list[Case],
+    entries=ENTRY_POINTS,
+    timeout_s: float = 30.0,
+    memory_gib: float = 4.0,
+    scratch: Path | None = None,
+    progress=None,
+) -> list[Result]:
     """Every case through every entry point; ``progress(i, total, result)`` after each run."""
     scratch = scratch or Path(tempfile.mkdtemp(prefix="fuzz-scratch-"))
     results = []
@@ -264,8 +280,11 @@ def table(results: list[Result]) -> str:
     for entry in sorted({r.entry for r in results}, key=ENTRY_POINTS.index):
         mine = [r for r in results if r.entry == entry]
         counts = Counter(r.outcome for r in mine)
-        rows.append(f"| {entry} | {len(mine)} | " + " | ".join(str(counts.get(o, 0)) for o in OUTCOMES)
-                    + f" | {sum(r.chatter for r in mine)} |")
+        rows.append(
+            f"| {entry} | {len(mine)} | "
+            + " | ".join(str(counts.get(o, 0)) for o in OUTCOMES)
+            + f" | {sum(r.chatter for r in mine)} |"
+        )
     return "\n".join(rows)
 
 
@@ -294,8 +313,10 @@ def main(argv=None) -> int:
 
         start = time.perf_counter()
         results = run_all(cases, args.entries.split(","), args.timeout, args.memory_gib, work / "scratch", progress)
-        print(f"{len(cases)} inputs ({args.n} mutated, seed {args.seed}), {len(results)} runs in "
-              f"{time.perf_counter() - start:.0f} s; limits {args.timeout:g} s, +{args.memory_gib:g} GiB per run")
+        print(
+            f"{len(cases)} inputs ({args.n} mutated, seed {args.seed}), {len(results)} runs in "
+            f"{time.perf_counter() - start:.0f} s; limits {args.timeout:g} s, +{args.memory_gib:g} GiB per run"
+        )
         print(table(results))
         if args.json:
             Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))

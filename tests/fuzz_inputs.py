@@ -7,6 +7,7 @@ through pydicom, NIfTI header fields, MetaImage/NRRD header lines), DICOM series
 damaged slice, and special files (FIFOs, links to ``/dev/zero``, data files outside the header's
 folder, a 64 GB header, optionally a 512 MiB gzip bomb).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -30,15 +31,32 @@ class Case:
 
 # --- seeds -----------------------------------------------------------------------------------------
 
+
 def _site(module: str) -> Path:
     return Path(__import__(module).__file__).parent
 
 
-PYDICOM_SEEDS = ("MR_small.dcm", "CT_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm",
-                 "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "JPEG2000.dcm", "rtdose.dcm",
-                 "liver_1frame.dcm", "SC_rgb_small_odd.dcm", "rtdose_1frame.dcm", "emri_small.dcm")
-NIBABEL_SEEDS = ("anatomical.nii", "example4d.nii.gz", "example_nifti2.nii.gz", "standard.nii.gz",
-                 "row_major.dconn.nii")
+PYDICOM_SEEDS = (
+    "MR_small.dcm",
+    "CT_small.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jp2klossless.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+    "JPEG2000.dcm",
+    "rtdose.dcm",
+    "liver_1frame.dcm",
+    "SC_rgb_small_odd.dcm",
+    "rtdose_1frame.dcm",
+    "emri_small.dcm",
+)
+NIBABEL_SEEDS = (
+    "anatomical.nii",
+    "example4d.nii.gz",
+    "example_nifti2.nii.gz",
+    "standard.nii.gz",
+    "row_major.dconn.nii",
+)
 
 
 def write_seeds(folder: Path) -> list[Path]:
@@ -50,7 +68,10 @@ def write_seeds(folder: Path) -> list[Path]:
     sources = [_site("pydicom") / "data" / "test_files" / n for n in PYDICOM_SEEDS]
     sources += [_site("nibabel") / "tests" / "data" / n for n in NIBABEL_SEEDS]
     repo = Path(__file__).resolve().parents[1]
-    sources += [repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom_organ.nii.gz", repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom" / "slice_000.dcm"]
+    sources += [
+        repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom_organ.nii.gz",
+        repo / "src" / "napari_medseg" / "sample_data" / "ct_phantom" / "slice_000.dcm",
+    ]
     for src in sources:
         if src.is_file():
             seeds.append(Path(shutil.copy(src, folder / src.name)))
@@ -74,36 +95,83 @@ INTERESTING += [struct.pack("<d", v) for v in (float("nan"), float("inf"), 1e308
 
 DICOM_VALUES = {
     "NumberOfFrames": ["0", "-1", "2000000000", "1A", "3", "65535"],
-    "Rows": [0, 1, 65535, 3], "Columns": [0, 1, 65535, 5],
-    "BitsAllocated": [0, 1, 7, 8, 12, 32, 64, 255], "BitsStored": [0, 1, 17, 64],
-    "PixelRepresentation": [1, 2], "SamplesPerPixel": [0, 3, 4],
+    "Rows": [0, 1, 65535, 3],
+    "Columns": [0, 1, 65535, 5],
+    "BitsAllocated": [0, 1, 7, 8, 12, 32, 64, 255],
+    "BitsStored": [0, 1, 17, 64],
+    "PixelRepresentation": [1, 2],
+    "SamplesPerPixel": [0, 3, 4],
     "PixelSpacing": ["nan\\1", "0\\0", "-1\\1", "1", "", "inf\\inf", "1e308\\1e308", "1\\2\\3"],
-    "ImageOrientationPatient": ["nan\\0\\0\\0\\1\\0", "1\\0\\0\\1\\0\\0", "0\\0\\0\\0\\0\\0", "2\\0\\0\\0\\2\\0",
-                                "1\\0\\0\\0\\1", "1e308\\0\\0\\0\\1\\0"],
+    "ImageOrientationPatient": [
+        "nan\\0\\0\\0\\1\\0",
+        "1\\0\\0\\1\\0\\0",
+        "0\\0\\0\\0\\0\\0",
+        "2\\0\\0\\0\\2\\0",
+        "1\\0\\0\\0\\1",
+        "1e308\\0\\0\\0\\1\\0",
+    ],
     "ImagePositionPatient": ["nan\\0\\0", "inf\\0\\0", "1e308\\1e308\\1e308", "0\\0", "-inf\\nan\\0"],
-    "RescaleSlope": ["nan", "inf", "0", "-1e308", "1e308"], "RescaleIntercept": ["nan", "-inf", "1e308"],
-    "SliceThickness": ["0", "nan", "-5"], "SpacingBetweenSlices": ["0", "nan", "-5", "inf"],
+    "RescaleSlope": ["nan", "inf", "0", "-1e308", "1e308"],
+    "RescaleIntercept": ["nan", "-inf", "1e308"],
+    "SliceThickness": ["0", "nan", "-5"],
+    "SpacingBetweenSlices": ["0", "nan", "-5", "inf"],
     "PhotometricInterpretation": ["PALETTE COLOR", "RGB", "YBR_FULL", "MONOCHROME1", ""],
     "GridFrameOffsetVector": ["nan\\1", "", "0\\0\\0", "1e308"],
-    "HighBit": [0, 31], "PlanarConfiguration": [1, 5],
+    "HighBit": [0, 31],
+    "PlanarConfiguration": [1, 5],
 }
-DICOM_DELETE = ("PixelData", "Rows", "ImagePositionPatient", "PixelSpacing", "SeriesInstanceUID",
-                "ImageOrientationPatient", "BitsAllocated", "PhotometricInterpretation")
-TRANSFER_SYNTAXES = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.2",
-                     "1.2.840.10008.1.2.1.99", "1.2.3", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.90")
+DICOM_DELETE = (
+    "PixelData",
+    "Rows",
+    "ImagePositionPatient",
+    "PixelSpacing",
+    "SeriesInstanceUID",
+    "ImageOrientationPatient",
+    "BitsAllocated",
+    "PhotometricInterpretation",
+)
+TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.3",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.4.90",
+)
 
 NIFTI_VALUES = {
-    "dim": [[3, 0, 4, 4, 1, 1, 1, 1], [4, 4, 4, 4, 5, 1, 1, 1], [3, 32767, 32767, 32767, 1, 1, 1, 1],
-            [-1, 4, 4, 4, 1, 1, 1, 1], [7, 1, 1, 1, 1, 1, 1, 2], [3, 2000, 2000, 2000, 1, 1, 1, 1]],
-    "pixdim": [[1, np.nan, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 1, 1, 1, 1], [1, -1, 1, 1, 1, 1, 1, 1],
-               [0, 1, 1, 1, 1, 1, 1, 1], [np.nan, 1, 1, 1, 1, 1, 1, 1], [1, np.inf, 1, 1, 1, 1, 1, 1]],
+    "dim": [
+        [3, 0, 4, 4, 1, 1, 1, 1],
+        [4, 4, 4, 4, 5, 1, 1, 1],
+        [3, 32767, 32767, 32767, 1, 1, 1, 1],
+        [-1, 4, 4, 4, 1, 1, 1, 1],
+        [7, 1, 1, 1, 1, 1, 1, 2],
+        [3, 2000, 2000, 2000, 1, 1, 1, 1],
+    ],
+    "pixdim": [
+        [1, np.nan, 1, 1, 1, 1, 1, 1],
+        [1, 0, 0, 0, 1, 1, 1, 1],
+        [1, -1, 1, 1, 1, 1, 1, 1],
+        [0, 1, 1, 1, 1, 1, 1, 1],
+        [np.nan, 1, 1, 1, 1, 1, 1, 1],
+        [1, np.inf, 1, 1, 1, 1, 1, 1],
+    ],
     "datatype": [32, 128, 2304, 1792, 0, 255, 1024, 1280, 16, 64, 2048],
-    "bitpix": [0, 7, 128], "vox_offset": [0, 1e9, -1, np.nan, 351],
-    "scl_slope": [np.nan, np.inf, 0, -1e38], "scl_inter": [np.nan, np.inf],
-    "srow_x": [[np.nan, 0, 0, 0], [0, 0, 0, 0]], "srow_y": [[0, np.inf, 0, 0], [0, 0, 0, 0]],
-    "srow_z": [[0, 0, 0, np.nan]], "quatern_b": [np.nan, 2.0], "quatern_d": [np.nan, -3.0],
-    "qoffset_x": [np.nan, 1e38], "qform_code": [0, 1, -1, 99], "sform_code": [0, 1, -1, 99],
-    "intent_code": [3001, 1007, 2003, 1011], "magic": [b"ni1\0", b"xxx\0"],
+    "bitpix": [0, 7, 128],
+    "vox_offset": [0, 1e9, -1, np.nan, 351],
+    "scl_slope": [np.nan, np.inf, 0, -1e38],
+    "scl_inter": [np.nan, np.inf],
+    "srow_x": [[np.nan, 0, 0, 0], [0, 0, 0, 0]],
+    "srow_y": [[0, np.inf, 0, 0], [0, 0, 0, 0]],
+    "srow_z": [[0, 0, 0, np.nan]],
+    "quatern_b": [np.nan, 2.0],
+    "quatern_d": [np.nan, -3.0],
+    "qoffset_x": [np.nan, 1e38],
+    "qform_code": [0, 1, -1, 99],
+    "sform_code": [0, 1, -1, 99],
+    "intent_code": [3001, 1007, 2003, 1011],
+    "magic": [b"ni1\0", b"xxx\0"],
 }
 
 TEXT_VALUES = {
@@ -112,13 +180,18 @@ TEXT_VALUES = {
     "elementspacing": ["nan 1 1", "0 0 0", "-1 1 1", "inf 1 1", "1e308 1e308 1e308"],
     "elementtype": ["MET_DOUBLE", "MET_FOO", "MET_UCHAR", "MET_LONG_LONG"],
     "transformmatrix": ["nan 0 0 0 1 0 0 0 1", "0 0 0 0 0 0 0 0 0", "1 0 0 1 0 0 0 0 1", "2 0 0 0 2 0 0 0 2"],
-    "offset": ["nan 0 0", "inf inf inf"], "ndims": ["4", "0", "2", "-1"],
+    "offset": ["nan 0 0", "inf inf inf"],
+    "ndims": ["4", "0", "2", "-1"],
     "elementdatafile": ["/etc/passwd", "../../x.raw", "/dev/zero", "LIST", "nonexistent.raw", "LOCAL"],
-    "compresseddata": ["True"], "elementnumberofchannels": ["3", "0"],
+    "compresseddata": ["True"],
+    "elementnumberofchannels": ["3", "0"],
     "space directions": ["(nan,0,0) (0,1,0) (0,0,1)", "(0,0,0) (0,0,0) (0,0,0)", "(1,0,0) (1,0,0) (0,0,1)", "none"],
-    "type": ["double", "foo", "uchar", "int64"], "encoding": ["gzip", "bzip2", "raw", "ascii", "hex"],
-    "dimension": ["4", "0", "2"], "data file": ["/etc/passwd", "/dev/zero", "../x.raw", "LIST"],
-    "space origin": ["(nan,0,0)"], "kinds": ["RGB-color domain domain", "domain domain"],
+    "type": ["double", "foo", "uchar", "int64"],
+    "encoding": ["gzip", "bzip2", "raw", "ascii", "hex"],
+    "dimension": ["4", "0", "2"],
+    "data file": ["/etc/passwd", "/dev/zero", "../x.raw", "LIST"],
+    "space origin": ["(nan,0,0)"],
+    "kinds": ["RGB-color domain domain", "domain domain"],
 }
 GENERIC_TEXT = ["nan", "0", "-1", "1e308", "", "99999999999999999999", "\x00\x01"]
 
@@ -139,9 +212,12 @@ def _splice(rng, data: bytes) -> bytes:
     value = INTERESTING[int(rng.integers(0, len(INTERESTING)))]
     if len(data) <= len(value):
         return data
-    at = int(rng.integers(0, min(len(data), 2048) - len(value) + 1)) if rng.random() < 0.7 else \
-        int(rng.integers(0, len(data) - len(value) + 1))
-    return data[:at] + value + data[at + len(value):]
+    at = (
+        int(rng.integers(0, min(len(data), 2048) - len(value) + 1))
+        if rng.random() < 0.7
+        else int(rng.integers(0, len(data) - len(value) + 1))
+    )
+    return data[:at] + value + data[at + len(value) :]
 
 
 def _dicom_field(rng, path: Path) -> str:
@@ -188,7 +264,7 @@ def _nifti_field(rng, data: bytes, gz: bool) -> tuple[bytes, str]:
     if key not in dtype.names:
         return data, f"nifti field {key} absent"
     hdr[key] = value
-    out = hdr.tobytes() + raw[dtype.itemsize:]
+    out = hdr.tobytes() + raw[dtype.itemsize :]
     return (gzip.compress(out, 1) if gz else out), f"{key}={value!r}"
 
 
@@ -212,15 +288,23 @@ def _mutate_file(rng, path: Path) -> str:
     """Mutate one file in place; returns how."""
     data = path.read_bytes()
     name = path.name.lower()
-    structured = {".dcm": "dicom", ".nii": "nifti", ".gz": "nifti", ".mha": "text", ".mhd": "text",
-                  ".nrrd": "text", ".nhdr": "text"}.get(path.suffix.lower())
+    structured = {
+        ".dcm": "dicom",
+        ".nii": "nifti",
+        ".gz": "nifti",
+        ".mha": "text",
+        ".mhd": "text",
+        ".nrrd": "text",
+        ".nhdr": "text",
+    }.get(path.suffix.lower())
     roll = rng.random()
     if roll < 0.45 and structured is not None:
         try:
             if structured == "dicom":
                 return _dicom_field(rng, path)
-            data, how = (_nifti_field(rng, data, name.endswith(".gz")) if structured == "nifti"
-                         else _text_field(rng, data))
+            data, how = (
+                _nifti_field(rng, data, name.endswith(".gz")) if structured == "nifti" else _text_field(rng, data)
+            )
         except Exception as exc:  # a seed already too damaged for a structured edit: flip bits instead
             data, how = _flip(rng, data), f"flip bits ({structured} edit failed: {type(exc).__name__})"
     elif roll < 0.6:
@@ -329,5 +413,3 @@ def make_cases(work: Path, n: int, seed: int, big: bool = False) -> list[Case]:
             how += f" + {_mutate_file(rng, target)}"
         cases.append(Case(f"case{i:05d}", str(path), how))
     return cases
-
-

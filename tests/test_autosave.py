@@ -1,4 +1,5 @@
 """Autosave: recovery snapshots of painted labels, on their image's grid, and restoring them in napari."""
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,9 @@ def test_painting_in_napari_is_snapshotted_and_restores_on_the_image(make_napari
     viewer = make_napari_viewer()
     (image,) = viewer.open(str(path), plugin=PLUGIN)  # the reader starts autosave for this viewer
     watcher = autosave_napari.ensure_autosave(viewer)
-    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="lesion", affine=image.affine,
-                               units=image.units)
+    labels = viewer.add_labels(
+        np.zeros(image.data.shape, np.uint8), name="lesion", affine=image.affine, units=image.units
+    )
     labels.paint((40, 50, 30), 3)  # a brush stroke
     qtbot.waitUntil(lambda: bool(watcher.saved) and watcher.worker is None, timeout=30_000)
     (snapshot,) = list_snapshots()

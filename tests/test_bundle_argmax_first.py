@@ -1,4 +1,5 @@
 """Argmax before Invertd: on a trained model it changes labels only on tissue boundaries."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ The bundle is built here in the model zoo's layout (the spleen_ct_segmentation r
 Orientationd RAS, Spacingd, ScaleIntensityRanged, SlidingWindowInferer, Activationsd,
 Invertd, AsDiscreted, SaveImaged) with a tiny U-Net and random weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,40 +33,87 @@ def spleen_style_config(channels=(4, 8, 16), roi=(32, 32, 32), pixdim=PIXDIM) ->
         "dataset_dir": "/workspace/data/Task09_Spleen",
         "datalist": "$list(sorted(glob.glob(@dataset_dir + '/*.nii.gz')))",
         "device": "$torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')",
-        "network_def": {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
-                        "channels": list(channels), "strides": [2] * (len(channels) - 1), "num_res_units": 1,
-                        "norm": "batch"},
+        "network_def": {
+            "_target_": "UNet",
+            "spatial_dims": 3,
+            "in_channels": 1,
+            "out_channels": 2,
+            "channels": list(channels),
+            "strides": [2] * (len(channels) - 1),
+            "num_res_units": 1,
+            "norm": "batch",
+        },
         "network": "$@network_def.to(@device)",
-        "preprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "LoadImaged", "keys": "image"},
-            {"_target_": "EnsureChannelFirstd", "keys": "image"},
-            {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
-            {"_target_": "Spacingd", "keys": "image", "pixdim": list(pixdim), "mode": "bilinear"},
-            {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -57, "a_max": 164, "b_min": 0,
-             "b_max": 1, "clip": True},
-            {"_target_": "EnsureTyped", "keys": "image"},
-        ]},
-        "dataset": {"_target_": "Dataset", "data": "$[{'image': i} for i in @datalist]",
-                    "transform": "@preprocessing"},
-        "dataloader": {"_target_": "DataLoader", "dataset": "@dataset", "batch_size": 1, "shuffle": False,
-                       "num_workers": 0},
+        "preprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "LoadImaged", "keys": "image"},
+                {"_target_": "EnsureChannelFirstd", "keys": "image"},
+                {"_target_": "Orientationd", "keys": "image", "axcodes": "RAS"},
+                {"_target_": "Spacingd", "keys": "image", "pixdim": list(pixdim), "mode": "bilinear"},
+                {
+                    "_target_": "ScaleIntensityRanged",
+                    "keys": "image",
+                    "a_min": -57,
+                    "a_max": 164,
+                    "b_min": 0,
+                    "b_max": 1,
+                    "clip": True,
+                },
+                {"_target_": "EnsureTyped", "keys": "image"},
+            ],
+        },
+        "dataset": {"_target_": "Dataset", "data": "$[{'image': i} for i in @datalist]", "transform": "@preprocessing"},
+        "dataloader": {
+            "_target_": "DataLoader",
+            "dataset": "@dataset",
+            "batch_size": 1,
+            "shuffle": False,
+            "num_workers": 0,
+        },
         "inferer": {"_target_": "SlidingWindowInferer", "roi_size": list(roi), "sw_batch_size": 4, "overlap": 0.5},
-        "postprocessing": {"_target_": "Compose", "transforms": [
-            {"_target_": "Activationsd", "keys": "pred", "softmax": True},
-            {"_target_": "Invertd", "keys": "pred", "transform": "@preprocessing", "orig_keys": "image",
-             "meta_key_postfix": "meta_dict", "nearest_interp": False, "to_tensor": True},
-            {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
-            {"_target_": "SaveImaged", "keys": "pred", "output_dir": "@output_dir", "resample": False,
-             "separate_folder": False, "output_postfix": "seg"},
-        ]},
+        "postprocessing": {
+            "_target_": "Compose",
+            "transforms": [
+                {"_target_": "Activationsd", "keys": "pred", "softmax": True},
+                {
+                    "_target_": "Invertd",
+                    "keys": "pred",
+                    "transform": "@preprocessing",
+                    "orig_keys": "image",
+                    "meta_key_postfix": "meta_dict",
+                    "nearest_interp": False,
+                    "to_tensor": True,
+                },
+                {"_target_": "AsDiscreted", "keys": "pred", "argmax": True},
+                {
+                    "_target_": "SaveImaged",
+                    "keys": "pred",
+                    "output_dir": "@output_dir",
+                    "resample": False,
+                    "separate_folder": False,
+                    "output_postfix": "seg",
+                },
+            ],
+        },
         "handlers": [
-            {"_target_": "CheckpointLoader", "load_path": "$@bundle_root + '/models/model.pt'",
-             "load_dict": {"model": "@network"}},
+            {
+                "_target_": "CheckpointLoader",
+                "load_path": "$@bundle_root + '/models/model.pt'",
+                "load_dict": {"model": "@network"},
+            },
             {"_target_": "StatsHandler", "iteration_log": False},
         ],
-        "evaluator": {"_target_": "SupervisedEvaluator", "device": "@device", "val_data_loader": "@dataloader",
-                      "network": "@network", "inferer": "@inferer", "postprocessing": "@postprocessing",
-                      "val_handlers": "@handlers", "amp": True},
+        "evaluator": {
+            "_target_": "SupervisedEvaluator",
+            "device": "@device",
+            "val_data_loader": "@dataloader",
+            "network": "@network",
+            "inferer": "@inferer",
+            "postprocessing": "@postprocessing",
+            "val_handlers": "@handlers",
+            "amp": True,
+        },
         "initialize": ["$setattr(torch.backends.cudnn, 'benchmark', True)"],
         "run": ["$@evaluator.run()"],
     }
@@ -79,8 +127,13 @@ def write_spleen_style_bundle(root: Path, seed: int = 0, **config) -> Path:
     (root / "models").mkdir()
     cfg = spleen_style_config(**config)
     (root / "configs" / "inference.json").write_text(json.dumps(cfg, indent=1))
-    meta = {"name": "spleen-style test bundle", "version": "0.0.1", "network_data_format": {"outputs": {"pred": {
-        "type": "image", "num_channels": 2, "channel_def": {"0": "background", "1": "spleen"}}}}}
+    meta = {
+        "name": "spleen-style test bundle",
+        "version": "0.0.1",
+        "network_data_format": {
+            "outputs": {"pred": {"type": "image", "num_channels": 2, "channel_def": {"0": "background", "1": "spleen"}}}
+        },
+    }
     (root / "configs" / "metadata.json").write_text(json.dumps(meta))
     torch.manual_seed(seed)
     net_args = {k: v for k, v in cfg["network_def"].items() if k != "_target_"}
@@ -110,9 +163,22 @@ def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
 
 
 def run_monai_bundle(bundle: Path, data_dir: Path, out_dir: Path) -> None:
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(bundle / "configs" / "inference.json"),
-           "--meta_file", str(bundle / "configs" / "metadata.json"), "--bundle_root", str(bundle),
-           "--dataset_dir", str(data_dir), "--output_dir", str(out_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(bundle / "configs" / "inference.json"),
+        "--meta_file",
+        str(bundle / "configs" / "metadata.json"),
+        "--bundle_root",
+        str(bundle),
+        "--dataset_dir",
+        str(data_dir),
+        "--output_dir",
+        str(out_dir),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -140,8 +206,23 @@ def parity_run(tmp_path_factory, oblique_ras_affine_module):
     try:
         for name, path in inputs.items():
             ours[name] = root / f"{name}_medseg.nii.gz"
-            assert main(["segment", str(path), "--model", str(bundle), "--out", str(ours[name]), "--device", "cpu",
-                         "--trust-bundle", "--quiet"]) == 0
+            assert (
+                main(
+                    [
+                        "segment",
+                        str(path),
+                        "--model",
+                        str(bundle),
+                        "--out",
+                        str(ours[name]),
+                        "--device",
+                        "cpu",
+                        "--trust-bundle",
+                        "--quiet",
+                    ]
+                )
+                == 0
+            )
     finally:
         del os.environ["MEDSEG_CONFIG_DIR"]
     theirs = {name: root / "monai_out" / f"{name}_seg.nii.gz" for name in inputs}
@@ -198,8 +279,9 @@ def test_bundle_without_invertd_is_resampled_back_to_the_input_grid(tmp_path, mo
     without = write_spleen_style_bundle(tmp_path / "without")
     cfg_path = without / "configs" / "inference.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg["postprocessing"]["transforms"] = [t for t in cfg["postprocessing"]["transforms"]
-                                           if t["_target_"] in ("Activationsd", "AsDiscreted")]
+    cfg["postprocessing"]["transforms"] = [
+        t for t in cfg["postprocessing"]["transforms"] if t["_target_"] in ("Activationsd", "AsDiscreted")
+    ]
     cfg_path.write_text(json.dumps(cfg))
     flipped_permuted = np.array([[0, -0.8, 0, 10], [0.9, 0, 0, -5], [0, 0, 2.5, 3], [0, 0, 0, 1]])  # not RAS
     volume = read_volume(write_nifti(tmp_path / "in.nii.gz", ct_like((30, 22, 12), 4), flipped_permuted))

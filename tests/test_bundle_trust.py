@@ -1,4 +1,5 @@
 """A user bundle's config is code: it runs only once trusted, remembered by content hash."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Command-line conventions: --version, distinct exit statuses, data on stdout and diagnostics on stderr."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,8 +8,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from dicom_factory import write_series
 
+from dicom_factory import write_series
 from napari_medseg.cli import (
     EXIT_AMBIGUOUS,
     EXIT_ERROR,
@@ -22,9 +23,17 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def _medseg(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {SRC!r}); "
-                           "from napari_medseg.cli import main; sys.exit(main())", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {SRC!r}); from napari_medseg.cli import main; sys.exit(main())",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_version_prints_the_package_version():
@@ -41,8 +50,9 @@ def test_exit_statuses_are_distinct_and_as_documented(tmp_path):
     ambiguous = _medseg("info", str(tmp_path / "two"))
     assert ambiguous.returncode == 0  # listing several series is what info is for
     assert _medseg("convert", str(tmp_path / "two"), str(tmp_path / "o.nii.gz")).returncode == EXIT_AMBIGUOUS
-    assert _medseg("structures", str(tmp_path / "two"), "--out", str(tmp_path / "o.nii.gz")).returncode \
-        == EXIT_AMBIGUOUS  # the same from any command that reads one series
+    assert (
+        _medseg("structures", str(tmp_path / "two"), "--out", str(tmp_path / "o.nii.gz")).returncode == EXIT_AMBIGUOUS
+    )  # the same from any command that reads one series
     assert (batch_status(0, 3), batch_status(1, 3), batch_status(3, 3)) == (0, EXIT_PARTIAL, EXIT_ERROR)
 
 
@@ -51,4 +61,3 @@ def test_convert_writes_its_diagnostics_to_stderr_not_stdout(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "ct"), str(tmp_path / "ct.nii.gz")]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "wrote" in captured.err
-

@@ -1,4 +1,5 @@
 """``medseg evaluate``: files and folders, JSON and CSV, errors as one line."""
+
 import csv
 import json
 
@@ -41,8 +42,19 @@ def test_json_records_match_python_api_after_a_file_round_trip(tmp_path, capsys)
     expected = [rec.as_dict() for rec in evaluate_labels(pred, ref, SPACING, tolerance_mm=1.5)]
     assert [r["label"] for r in records] == [1, 2]
     for got, want in zip(records, expected):
-        assert set(got) >= {"label", "dice", "jaccard", "hd_mm", "hd95_mm", "assd_mm", "nsd", "volume_pred_ml",
-                            "volume_ref_ml", "volume_diff_ml", "status"}
+        assert set(got) >= {
+            "label",
+            "dice",
+            "jaccard",
+            "hd_mm",
+            "hd95_mm",
+            "assd_mm",
+            "nsd",
+            "volume_pred_ml",
+            "volume_ref_ml",
+            "volume_diff_ml",
+            "status",
+        }
         for key, value in want.items():
             assert got[key] == pytest.approx(value, rel=1e-9) if isinstance(value, float) else got[key] == value
 
@@ -91,8 +103,14 @@ def test_folder_mode_pairs_by_name_counts_empty_cases_and_writes_csv(tmp_path, c
     assert "unpaired prediction" in captured.err and "lonely" in captured.err
     assert "label 2: 3 cases (ok 1, both empty 1, prediction empty 1, reference empty 0)" in captured.out
     rows = list(csv.DictReader(out_csv.open()))
-    assert [(r["case"], r["label"]) for r in rows] == [("a", "1"), ("a", "2"), ("b", "1"), ("b", "2"),
-                                                       ("c", "1"), ("c", "2")]
+    assert [(r["case"], r["label"]) for r in rows] == [
+        ("a", "1"),
+        ("a", "2"),
+        ("b", "1"),
+        ("b", "2"),
+        ("c", "1"),
+        ("c", "2"),
+    ]
     missed = rows[3]
     assert missed["status"] == "pred_empty" and missed["hd_mm"] == "" and float(missed["dice"]) == 0.0
     expected = evaluate_labels(pred, ref, SPACING)[0]
@@ -125,7 +143,13 @@ def test_help_states_the_conventions(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     text = capsys.readouterr().out
-    for phrase in ("face-connected", "95th percentiles (linear interpolation)", "pooled", "both_empty", "area-weighted"):
+    for phrase in (
+        "face-connected",
+        "95th percentiles (linear interpolation)",
+        "pooled",
+        "both_empty",
+        "area-weighted",
+    ):
         assert phrase in text
 
 

@@ -1,4 +1,5 @@
 """`medseg info` and `medseg convert` on DICOM folders and broken files."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,39 @@ from dicom_factory import write_series
 from napari_medseg.cli import main
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
-SERIES_KEYS = {"series_uid", "modality", "description", "n_files", "shape", "spacing_mm", "warnings", "structure_sets",
-               "transfer_syntaxes", "decodable"}
+SERIES_KEYS = {
+    "series_uid",
+    "modality",
+    "description",
+    "n_files",
+    "shape",
+    "spacing_mm",
+    "warnings",
+    "structure_sets",
+    "transfer_syntaxes",
+    "decodable",
+}
 
 
 @pytest.fixture
 def two_series(tmp_path):
     rng = np.random.default_rng(5)
-    axial = write_series(tmp_path / "dicom" / "a", rng.integers(0, 900, (6, 12, 10)).astype(np.int16),
-                         pixel_spacing=(0.5, 0.75), slice_spacing=2.0, intercept=-1024, description="axial CT")
-    sag = write_series(tmp_path / "dicom" / "b", rng.integers(0, 900, (4, 9, 7)).astype(np.int16),
-                       iop=(0, 1, 0, 0, 0, -1), slice_spacing=3.0, modality="MR", description="sagittal MR")
+    axial = write_series(
+        tmp_path / "dicom" / "a",
+        rng.integers(0, 900, (6, 12, 10)).astype(np.int16),
+        pixel_spacing=(0.5, 0.75),
+        slice_spacing=2.0,
+        intercept=-1024,
+        description="axial CT",
+    )
+    sag = write_series(
+        tmp_path / "dicom" / "b",
+        rng.integers(0, 900, (4, 9, 7)).astype(np.int16),
+        iop=(0, 1, 0, 0, 0, -1),
+        slice_spacing=3.0,
+        modality="MR",
+        description="sagittal MR",
+    )
     return tmp_path / "dicom", axial, sag
 
 
@@ -91,9 +114,17 @@ def test_convert_broken_file_exits_1_with_one_line_naming_it(name, tmp_path, cap
 def test_broken_header_gives_exactly_one_stderr_line_in_a_real_process(tmp_path):
     # badVR.dcm makes pydicom warn about the invalid value: none of that may reach the terminal
     proc = subprocess.run(
-        [sys.executable, "-m", "napari_medseg.cli", "convert", str(TEST_FILES / "badVR.dcm"),
-         str(tmp_path / "x.nii.gz")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "napari_medseg.cli",
+            "convert",
+            str(TEST_FILES / "badVR.dcm"),
+            str(tmp_path / "x.nii.gz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()

@@ -1,4 +1,5 @@
 """Our RT structure sets and DICOM SEGs pass dicom3tools' dciodvfy (Debian ``dicom3tools``; skipped without it)."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,8 +7,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from dicom_factory import oblique_iop, write_series
 
+from dicom_factory import oblique_iop, write_series
 from napari_medseg.io import read_volume
 from napari_medseg.io.rtstruct_write import write_structure_set
 

@@ -1,4 +1,5 @@
 """`medseg demo`: the headless end-to-end run that `make run` falls back to without a display."""
+
 import csv
 
 import numpy as np

@@ -1,4 +1,5 @@
 """DICOM as it arrives on media and from dynamic scans: DICOMDIR files and multi-phase series."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,8 @@ import numpy as np
 import pydicom
 import pydicom.data
 import pytest
-from dicom_factory import write_series
 
+from dicom_factory import write_series
 from napari_medseg.cli import main
 from napari_medseg.errors import VolumeReadError
 from napari_medseg.io import list_series, read_volume
@@ -35,8 +36,9 @@ def _two_phases(folder, key: str, values=(1, 2)):
     rng = np.random.default_rng(5)
     phases = [rng.integers(0, 1000, (4, 12, 14)).astype(np.int16) for _ in values]
     first = write_series(folder / "a", phases[0], slice_spacing=2.0)
-    write_series(folder / "b", phases[1], slice_spacing=2.0, series_uid=first.series_uid, study_uid="1.2.3",
-                 frame_uid="1.2.3.4")
+    write_series(
+        folder / "b", phases[1], slice_spacing=2.0, series_uid=first.series_uid, study_uid="1.2.3", frame_uid="1.2.3.4"
+    )
     for sub, value in zip(("a", "b"), values):
         for path in sorted((folder / sub).iterdir()):
             ds = pydicom.dcmread(path)
@@ -60,7 +62,9 @@ def test_a_two_phase_series_splits_into_phases_the_user_can_pick(tmp_path, key, 
         np.testing.assert_array_equal(volume.to_file_order().transpose(2, 1, 0), in_order[k])
         assert f"phase {key} = {k + 1}" in " ".join(volume.meta["warnings"])
     assert main(["convert", str(tmp_path), str(tmp_path / "p2.nii.gz"), "--series", f"{uid}.2"]) == 0
-    np.testing.assert_array_equal(read_volume(tmp_path / "p2.nii.gz").array, read_volume(tmp_path, series=f"{uid}.2").array)
+    np.testing.assert_array_equal(
+        read_volume(tmp_path / "p2.nii.gz").array, read_volume(tmp_path, series=f"{uid}.2").array
+    )
 
 
 def test_acquisition_numbers_that_differ_per_slice_do_not_split_a_series(tmp_path):

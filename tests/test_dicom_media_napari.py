@@ -1,4 +1,5 @@
 """In napari: a DICOMDIR opens its series, and each phase of a two-phase series is its own layer."""
+
 import numpy as np
 
 from test_dicom_media import DICOMDIR_TESTS, _two_phases

@@ -6,6 +6,7 @@ position, random file names without extension, and a localizer (sagittal, ImageT
 LOCALIZER) mixed into the folder. All outputs are reoriented with
 ``nibabel.as_closest_canonical`` before comparing.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -48,13 +49,28 @@ def hard_series(tmp_path_factory):
     rng = np.random.default_rng(7)
     stored = rng.integers(-400, 3000, size=(18, 40, 52)).astype(np.int16)
     main_series = write_series(
-        folder, stored, origin=(-30.5, 12.25, 80.0), iop=oblique_iop((20, -10, 15)), pixel_spacing=(0.7, 0.9),
-        slice_spacing=1.5, slope=SLOPE, intercept=INTERCEPT, instance_order="reversed", names="random", rng=rng,
+        folder,
+        stored,
+        origin=(-30.5, 12.25, 80.0),
+        iop=oblique_iop((20, -10, 15)),
+        pixel_spacing=(0.7, 0.9),
+        slice_spacing=1.5,
+        slope=SLOPE,
+        intercept=INTERCEPT,
+        instance_order="reversed",
+        names="random",
+        rng=rng,
     )
     write_series(  # a scout in the same SeriesInstanceUID, as scanners often do
-        folder, rng.integers(0, 1000, (1, 40, 52)).astype(np.int16), origin=(0.0, -100.0, 100.0),
-        iop=(0, 1, 0, 0, 0, -1), pixel_spacing=(2.0, 2.0), series_uid=main_series.series_uid, names="random",
-        rng=rng, image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+        folder,
+        rng.integers(0, 1000, (1, 40, 52)).astype(np.int16),
+        origin=(0.0, -100.0, 100.0),
+        iop=(0, 1, 0, 0, 0, -1),
+        pixel_spacing=(2.0, 2.0),
+        series_uid=main_series.series_uid,
+        names="random",
+        rng=rng,
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
     )
     (folder / "notes.txt").write_text("not DICOM: skipped silently")
     found = dicom.scan(folder)
@@ -102,7 +118,9 @@ def test_loaded_volume_puts_each_stored_slice_at_its_dicom_position(hard_series)
     folder, main_series, stored, _, _ = hard_series
     series = next(s for s in dicom.scan(folder) if s.n_files == len(stored))
     vol = series.load()
-    file_array = vol.to_file_order().transpose(2, 1, 0)  # file order is (column, row, slice); transposed back to the sorted stack
+    file_array = vol.to_file_order().transpose(
+        2, 1, 0
+    )  # file order is (column, row, slice); transposed back to the sorted stack
     np.testing.assert_array_equal(file_array, stored * np.float32(SLOPE) + np.float32(INTERCEPT))
     # voxel (0, 0, k) of the file order is the first pixel of slice k: its ImagePositionPatient
     centres = (vol.file_affine @ np.c_[np.zeros((len(stored), 2)), np.arange(len(stored)), np.ones(len(stored))].T).T
@@ -117,8 +135,15 @@ def test_enhanced_multiframe_matches_simpleitk(tmp_path):
     from dicom_factory import write_enhanced_ct
 
     stored = np.random.default_rng(2).integers(0, 2000, (7, 10, 12)).astype(np.int16)
-    write_enhanced_ct(tmp_path / "enhanced.dcm", stored, origin=(10, 20, 30), iop=oblique_iop((5, 25, -8)),
-                      pixel_spacing=(0.8, 0.6), slice_spacing=1.25, intercept=-1024)
+    write_enhanced_ct(
+        tmp_path / "enhanced.dcm",
+        stored,
+        origin=(10, 20, 30),
+        iop=oblique_iop((5, 25, -8)),
+        pixel_spacing=(0.8, 0.6),
+        slice_spacing=1.25,
+        intercept=-1024,
+    )
     assert main(["convert", str(tmp_path / "enhanced.dcm"), str(tmp_path / "ours.nii.gz")]) == 0
     sitk.WriteImage(sitk.ReadImage(str(tmp_path / "enhanced.dcm")), str(tmp_path / "sitk.nii.gz"))
     shape_o, aff_o, data_o = _canonical(tmp_path / "ours.nii.gz")

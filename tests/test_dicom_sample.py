@@ -1,4 +1,5 @@
 """The shipped CT phantom: what the script makes, where the organ is, and how it reads."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -31,8 +32,10 @@ def test_shipped_phantom_is_exactly_what_the_seeded_script_makes(tmp_path):
     assert shipped == sorted(p.name for p in (tmp_path / "ct_phantom").iterdir())
     for name in shipped:
         assert (tmp_path / "ct_phantom" / name).read_bytes() == (SAMPLES / "ct_phantom" / name).read_bytes(), name
-    np.testing.assert_array_equal(read_nifti_file(tmp_path / "ct_phantom_organ.nii.gz").array,
-                                  read_nifti_file(SAMPLES / "ct_phantom_organ.nii.gz").array)
+    np.testing.assert_array_equal(
+        read_nifti_file(tmp_path / "ct_phantom_organ.nii.gz").array,
+        read_nifti_file(SAMPLES / "ct_phantom_organ.nii.gz").array,
+    )
 
 
 def test_phantom_reads_as_int16_hounsfield_units_on_its_stated_grid(phantom):

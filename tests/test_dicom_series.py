@@ -1,4 +1,5 @@
 """Finding, splitting, sorting and checking DICOM series (synthetic and pydicom's test files)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,9 @@ def _stored(n=6, rows=10, cols=12, seed=0):
 def test_slices_sorted_by_position_not_instance_number_or_file_name(tmp_path):
     stored = _stored(8)
     rng = np.random.default_rng(3)
-    written = write_series(tmp_path, stored, origin=(5.0, -3.0, 40.0), slice_spacing=2.0,
-                           instance_order="random", names="random", rng=rng)
+    written = write_series(
+        tmp_path, stored, origin=(5.0, -3.0, 40.0), slice_spacing=2.0, instance_order="random", names="random", rng=rng
+    )
     vol = read_volume(tmp_path)
     np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0), stored)
     np.testing.assert_allclose(vol.origin, written.positions[0])
@@ -60,8 +62,14 @@ def test_uint16_stored_values_that_overflow_int16_after_rescale_become_int32(tmp
 
 def test_localizer_in_same_uid_is_split_off_not_stacked(tmp_path):
     axial = write_series(tmp_path, _stored(6), slice_spacing=2.5)
-    write_series(tmp_path, _stored(1), iop=(0, 1, 0, 0, 0, -1), series_uid=axial.series_uid,
-                 image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"), names="random")
+    write_series(
+        tmp_path,
+        _stored(1),
+        iop=(0, 1, 0, 0, 0, -1),
+        series_uid=axial.series_uid,
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+        names="random",
+    )
     found = dicom.scan(tmp_path)
     assert [s.series_id for s in found] == [f"{axial.series_uid}.1", f"{axial.series_uid}.2"]
     main, scout = found
@@ -145,8 +153,11 @@ def test_gantry_tilt_correction_agrees_with_dcm2niix(tmp_path):
         pytest.skip("dcm2niix not installed")
     _blob_series(tmp_path / "tilted", tilt_deg=20.0)
     (tmp_path / "out").mkdir()
-    subprocess.run([dcm2niix, "-z", "n", "-f", "t", "-o", str(tmp_path / "out"), str(tmp_path / "tilted")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [dcm2niix, "-z", "n", "-f", "t", "-o", str(tmp_path / "out"), str(tmp_path / "tilted")],
+        check=True,
+        capture_output=True,
+    )
     corrected = sorted((tmp_path / "out").glob("*Tilt*.nii"))
     assert corrected, "dcm2niix wrote no tilt-corrected volume"
     theirs = nib.load(corrected[0])
@@ -161,8 +172,13 @@ def test_gantry_tilt_correction_agrees_with_dcm2niix(tmp_path):
 def test_duplicate_positions_reported_and_one_image_kept_per_position(tmp_path):
     stored = _stored(4)
     written = write_series(tmp_path / "a", stored, slice_spacing=2.0)
-    write_series(tmp_path / "b", stored[:1] + 7, positions=written.positions[:1], series_uid=written.series_uid,
-                 instance_order="ascending")
+    write_series(
+        tmp_path / "b",
+        stored[:1] + 7,
+        positions=written.positions[:1],
+        series_uid=written.series_uid,
+        instance_order="ascending",
+    )
     found = dicom.scan(tmp_path)
     assert len(found) == 1 and found[0].n_files == 5
     vol = found[0].load()
@@ -174,9 +190,16 @@ def test_enhanced_multiframe_frames_stacked_by_per_frame_position(tmp_path):
     stored = _stored(7)
     iop = oblique_iop((0, 25, 0))
     frame_order = [3, 0, 6, 1, 5, 2, 4]
-    positions = write_enhanced_ct(tmp_path / "enhanced.dcm", stored, origin=(10, 20, 30), iop=iop,
-                                  pixel_spacing=(0.8, 0.6), slice_spacing=1.25, intercept=-1024,
-                                  frame_order=frame_order)
+    positions = write_enhanced_ct(
+        tmp_path / "enhanced.dcm",
+        stored,
+        origin=(10, 20, 30),
+        iop=iop,
+        pixel_spacing=(0.8, 0.6),
+        slice_spacing=1.25,
+        intercept=-1024,
+        frame_order=frame_order,
+    )
     (series,) = dicom.scan(tmp_path / "enhanced.dcm")
     vol = series.load()
     assert series.n_files == 1 and series.summary().shape == vol.shape
@@ -295,7 +318,6 @@ def test_single_file_of_a_series_loads_as_one_slice_volume():
     np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0)[0], expected)
 
 
-
 def test_classic_multiframe_dose_uses_grid_frame_offsets_and_dose_scaling():
     ds = pydicom.dcmread(TEST_FILES / "rtdose.dcm")
     vol = read_volume(TEST_FILES / "rtdose.dcm")
@@ -304,7 +326,9 @@ def test_classic_multiframe_dose_uses_grid_frame_offsets_and_dose_scaling():
     iop = np.asarray(ds.ImageOrientationPatient, float)
     first = np.asarray(ds.ImagePositionPatient, float) + offsets[0] * np.cross(iop[:3], iop[3:])
     np.testing.assert_allclose(vol.file_affine[:3, 3], first)
-    np.testing.assert_allclose(vol.to_file_order().transpose(2, 1, 0), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
+    np.testing.assert_allclose(
+        vol.to_file_order().transpose(2, 1, 0), ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6
+    )
 
 
 def test_compressed_multiframe_decodes_to_the_same_volume_as_uncompressed():
@@ -347,4 +371,6 @@ def test_files_without_preamble_or_meta_header_still_load(tmp_path):
         ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
     assert not any(p.read_bytes()[128:132] == b"DICM" for p in written.paths)
     assert all(dicom.is_dicom_file(p) for p in written.paths)
-    np.testing.assert_array_equal(read_volume(tmp_path).to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024)
+    np.testing.assert_array_equal(
+        read_volume(tmp_path).to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024
+    )

@@ -4,6 +4,7 @@ Series are encoded inside the tests: with pydicom's own encoders (JPEG 2000, RLE
 and with Debian's dcmtk tools (``apt-get install dcmtk``: dcmcjpeg, dcmcjpls, dcmcrle) for
 JPEG Lossless, JPEG-LS and 12-bit JPEG Extended; a test whose tool is absent is skipped.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -13,9 +14,9 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from dicom_factory import oblique_iop, write_series
 from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
+from dicom_factory import oblique_iop, write_series
 from napari_medseg.cli import main
 from napari_medseg.errors import VolumeReadError
 from napari_medseg.io import list_series, read_volume
@@ -43,8 +44,15 @@ def stored():
 
 
 def _write_raw(folder, stored):
-    written = write_series(folder, stored, iop=oblique_iop(), pixel_spacing=(0.8, 0.7), slice_spacing=1.5,
-                           intercept=INTERCEPT, instance_order="reversed")
+    written = write_series(
+        folder,
+        stored,
+        iop=oblique_iop(),
+        pixel_spacing=(0.8, 0.7),
+        slice_spacing=1.5,
+        intercept=INTERCEPT,
+        instance_order="reversed",
+    )
     for path in written.paths:  # 12 bits stored, as CT scanners write them
         ds = pydicom.dcmread(path)
         ds.BitsStored, ds.HighBit = 12, 11
@@ -60,8 +68,9 @@ def _simpleitk(folder) -> np.ndarray:
 
 
 def _check(folder, stored, syntax: str) -> None:
-    assert {str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
-            for p in folder.iterdir()} == {syntax}
+    assert {str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID) for p in folder.iterdir()} == {
+        syntax
+    }
     volume = read_volume(folder)
     ours = volume.to_file_order()
     np.testing.assert_array_equal(ours, _simpleitk(folder))

@@ -1,4 +1,5 @@
 """The Evaluate widget in a real napari viewer: worker, table, error layer, export, errors."""
+
 import csv
 
 import numpy as np
@@ -28,8 +29,9 @@ def viewer_and_widget(make_napari_viewer):
     viewer = make_napari_viewer()
     pred, ref = label_pair()
     affine = napari_affine(AFFINE_LPS)
-    viewer.add_labels(ref, name="tissue (reference)", affine=affine,
-                      metadata={"medseg": {"label_names": {1: "liver", 2: "spleen"}}})
+    viewer.add_labels(
+        ref, name="tissue (reference)", affine=affine, metadata={"medseg": {"label_names": {1: "liver", 2: "spleen"}}}
+    )
     viewer.add_labels(pred, name="prediction", affine=affine)
     widget = EvaluateWidget(viewer)
     viewer.window.add_dock_widget(widget)

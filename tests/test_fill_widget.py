@@ -1,4 +1,5 @@
 """The Fill between slices dock widget in a real napari viewer (run under xvfb)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_draw_two_slices_fill_between_then_undo(make_napari_viewer, axis):
     middle = [slice(None)] * 3
     middle[axis] = 15
     filled = after[tuple(middle)] == 3
-    assert filled.sum() > 0.8 * np.pi * 9 ** 2  # radius ~9 between radii 6 and 12 (in-plane 1 mm or 2.5 mm)
+    assert filled.sum() > 0.8 * np.pi * 9**2  # radius ~9 between radii 6 and 12 (in-plane 1 mm or 2.5 mm)
     assert all((np.moveaxis(after, axis, 0)[k] == 3).any() for k in range(11, 20))
     assert np.array_equal(after[before == 9], before[before == 9])  # the other structure is untouched
     assert "between 2 drawn slices" in widget.status.value

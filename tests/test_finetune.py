@@ -1,4 +1,5 @@
 """Fine-tuning a U-Net bundle on corrected labels: data on the network's grid, a new trusted bundle, cancel."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +13,8 @@ import torch
 
 from napari_medseg.cli import main
 from napari_medseg.errors import MedsegError
+from napari_medseg.models.registry import SHIPPED
+from napari_medseg.models.segment import load_pipeline
 from napari_medseg.models.unet import trust
 from napari_medseg.models.unet.finetune import (
     RECORD_NAME,
@@ -21,8 +24,6 @@ from napari_medseg.models.unet.finetune import (
     preprocessed_pair,
     random_patch,
 )
-from napari_medseg.models.registry import SHIPPED
-from napari_medseg.models.segment import load_pipeline
 from napari_medseg.samples import brain_mri_paths, load_brain_mri
 
 BASE_WEIGHTS = SHIPPED["brain-tissue"] / "models" / "model.pt"
@@ -54,10 +55,12 @@ def test_labels_land_on_the_networks_grid_voxel_for_voxel(sample_case):
 def test_labels_follow_the_image_through_reorientation(sample_case):
     """A volume stored in another voxel order (flipped, permuted) gives the same training pair."""
     t1, truth = sample_case.image, sample_case.labels
-    flipped_t1 = type(t1).from_file_order(t1.to_file_order()[::-1].transpose(2, 0, 1),
-                                          t1.file_affine @ _flip_permute(t1.file_shape))
-    flipped_truth = type(truth).from_file_order(truth.to_file_order()[::-1].transpose(2, 0, 1),
-                                                truth.file_affine @ _flip_permute(truth.file_shape))
+    flipped_t1 = type(t1).from_file_order(
+        t1.to_file_order()[::-1].transpose(2, 0, 1), t1.file_affine @ _flip_permute(t1.file_shape)
+    )
+    flipped_truth = type(truth).from_file_order(
+        truth.to_file_order()[::-1].transpose(2, 0, 1), truth.file_affine @ _flip_permute(truth.file_shape)
+    )
     pipeline = load_pipeline("brain-tissue")
     image_a, labels_a = preprocessed_pair(pipeline, sample_case)
     image_b, labels_b = preprocessed_pair(pipeline, TrainingCase(flipped_t1, flipped_truth, "flipped"))
@@ -105,8 +108,22 @@ def test_finetune_writes_a_new_trusted_bundle_that_segment_runs(sample_case, tmp
     assert (out / "README.md").read_text().startswith("> **Fine-tuned copy** of brain-tissue")
 
     labels_out = tmp_path / "seg.nii.gz"
-    assert main(["segment", str(brain_mri_paths()[0]), "--model", str(out), "--out", str(labels_out),
-                 "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(brain_mri_paths()[0]),
+                "--model",
+                str(out),
+                "--out",
+                str(labels_out),
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert set(np.unique(np.asarray(nib.load(labels_out).dataobj))) <= {0, 1, 2}
 
 
@@ -118,8 +135,9 @@ def test_cancel_writes_nothing(sample_case, tmp_path):
             cancel.set()
 
     with pytest.raises(FinetuneCancelled):
-        finetune_bundle([sample_case], "brain-tissue", tmp_path / "tuned", progress=progress, cancel=cancel,
-                        **dict(QUICK, epochs=3))
+        finetune_bundle(
+            [sample_case], "brain-tissue", tmp_path / "tuned", progress=progress, cancel=cancel, **dict(QUICK, epochs=3)
+        )
     assert not (tmp_path / "tuned").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != "config"] == []  # no temporary folder left
 
@@ -148,11 +166,30 @@ def test_cli_pairs_folders_of_cases_by_name(tmp_path, capsys):
     (labels / "case1.nii.gz").write_bytes(labels_path.read_bytes())
     (images / "lonely.nii.gz").write_bytes(t1_path.read_bytes())
     out = tmp_path / "tuned"
-    assert main(["finetune", str(images), str(labels), "--model", "brain-tissue", "--out", str(out),
-                 "--epochs", "1", "--patches", "2", "--patch-size", "32"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(images),
+                str(labels),
+                "--model",
+                "brain-tissue",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--patches",
+                "2",
+                "--patch-size",
+                "32",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "lonely.nii.gz has no partner" in err and f"--model {out}" in err
     assert [c["name"] for c in json.loads((out / RECORD_NAME).read_text())["cases"]] == ["case1"]
-    assert main(["finetune", str(images), str(labels_path), "--model", "brain-tissue", "--out",
-                 str(tmp_path / "x")]) == 1
+    assert (
+        main(["finetune", str(images), str(labels_path), "--model", "brain-tissue", "--out", str(tmp_path / "x")]) == 1
+    )
     assert "both be folders" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """The Fine-tune dock widget on the sample MRI: worker thread, new bundle, cancel (run under xvfb)."""
+
 from __future__ import annotations
 
 import json

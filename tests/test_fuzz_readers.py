@@ -5,6 +5,7 @@ Every run must end in a success, a warning or a one-line refusal naming the inpu
 no hang, no memory blow-up. The long run is ``benchmarks/fuzz_readers.py``; the harness and the
 meaning of each outcome are in ``tests/fuzz_harness.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,11 +24,30 @@ HERE = Path(__file__).resolve().parent
 def fuzz_runs(tmp_path_factory):
     """One fresh process (no Qt, no viewer) runs 120 mutated inputs plus the special files."""
     out = tmp_path_factory.mktemp("fuzz") / "runs.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"), str(HERE),
-                                                        os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, str(HERE / "fuzz_harness.py"), "--n", "120", "--seed", "2024",
-                           "--timeout", "20", "--memory-gib", "3", "--json", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=600, env=env)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"), str(HERE), os.environ.get("PYTHONPATH", "")])
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "fuzz_harness.py"),
+            "--n",
+            "120",
+            "--seed",
+            "2024",
+            "--timeout",
+            "20",
+            "--memory-gib",
+            "3",
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.exists(), done.stderr[-3000:]
     return json.loads(out.read_text()), done
 

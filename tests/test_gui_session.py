@@ -3,6 +3,7 @@
 A child process, because a crash there (e.g. Triton's LLVM loaded beside Mesa's) must fail
 this test rather than kill the test run.
 """
+
 import os
 import subprocess
 import sys

@@ -1,4 +1,5 @@
 """Fill between slices: signed-distance interpolation of one label between its contoured slices."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -62,8 +63,9 @@ def test_other_labels_and_contoured_slices_are_untouched():
 
 
 def test_two_components_stay_two_and_a_gap_of_one_slice_is_left_alone():
-    labels = discs(shape=(9, 80, 80), radii=(8, 8, 8, 8), slices=(0, 0, 8, 8),
-                   centres=((20, 20), (60, 60), (20, 20), (60, 60)))
+    labels = discs(
+        shape=(9, 80, 80), radii=(8, 8, 8, 8), slices=(0, 0, 8, 8), centres=((20, 20), (60, 60), (20, 20), (60, 60))
+    )
     labels[1] = labels[0]  # slices 0 and 1 are both contoured: nothing between them
     filled = fill_between_slices(labels, 1, axis=0)
     from scipy.ndimage import label as components

@@ -1,4 +1,5 @@
 """NIfTI and SimpleITK formats: reading into the package convention and writing labels back."""
+
 import os
 
 import nibabel as nib
@@ -116,10 +117,9 @@ def test_source_is_never_overwritten(tmp_path, random_image):
 
 def test_failed_write_leaves_no_file_behind(tmp_path):
     target = tmp_path / "out.nii.gz"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("disk full")
     assert not target.exists() and os.listdir(tmp_path) == []
 
 

@@ -1,4 +1,5 @@
 """Which package may import which: the core never imports napari or Qt, io never imports metrics or models."""
+
 from __future__ import annotations
 
 import ast
@@ -23,7 +24,7 @@ def _imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             for alias in node.names:  # "from . import x" imports the module x when there is one
                 sub = PACKAGE.parent.joinpath(*module.split("."), alias.name)

@@ -1,4 +1,5 @@
 """Library deprecations are filtered inside the thread that runs the work, generators included."""
+
 from __future__ import annotations
 
 import inspect
@@ -8,14 +9,19 @@ from napari_medseg.library_warnings import quietly
 
 
 def _deprecated_in_timm():
-    warnings.warn_explicit("Importing from timm.models.layers is deprecated", FutureWarning,
-                           "timm/models/layers/__init__.py", 49, module="timm.models.layers")
+    warnings.warn_explicit(
+        "Importing from timm.models.layers is deprecated",
+        FutureWarning,
+        "timm/models/layers/__init__.py",
+        49,
+        module="timm.models.layers",
+    )
 
 
 def test_quietly_filters_library_deprecations_that_always_would_show():
     def work(x):
         _deprecated_in_timm()
-        warnings.warn("a warning of ours", UserWarning)
+        warnings.warn("a warning of ours", UserWarning, stacklevel=2)
         return x + 1
 
     with warnings.catch_warnings(record=True) as caught:

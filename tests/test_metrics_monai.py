@@ -1,4 +1,5 @@
 """Our metrics against MONAI 1.6 and SimpleITK on random anisotropic multi-label volumes."""
+
 import warnings
 
 import numpy as np
@@ -44,15 +45,21 @@ def pair_and_monai(request):
         warnings.simplefilter("ignore")
         monai = {
             "dice": monai_metrics.compute_dice(p, r, include_background=False)[0].numpy(),
-            "hd_mm": monai_metrics.compute_hausdorff_distance(p, r, include_background=False, spacing=SPACING)[0].numpy(),
-            "hd95_mm": monai_metrics.compute_hausdorff_distance(p, r, include_background=False, spacing=SPACING,
-                                                                percentile=95)[0].numpy(),
-            "assd_mm": monai_metrics.compute_average_surface_distance(p, r, include_background=False, symmetric=True,
-                                                                      spacing=SPACING)[0].numpy(),
-            "nsd": monai_metrics.compute_surface_dice(p, r, [1.5] * N_LABELS, include_background=False,
-                                                      spacing=SPACING)[0].numpy(),
-            "nsd_area": monai_metrics.compute_surface_dice(p, r, [1.5] * N_LABELS, include_background=False,
-                                                           spacing=SPACING, use_subvoxels=True)[0].numpy(),
+            "hd_mm": monai_metrics.compute_hausdorff_distance(p, r, include_background=False, spacing=SPACING)[
+                0
+            ].numpy(),
+            "hd95_mm": monai_metrics.compute_hausdorff_distance(
+                p, r, include_background=False, spacing=SPACING, percentile=95
+            )[0].numpy(),
+            "assd_mm": monai_metrics.compute_average_surface_distance(
+                p, r, include_background=False, symmetric=True, spacing=SPACING
+            )[0].numpy(),
+            "nsd": monai_metrics.compute_surface_dice(
+                p, r, [1.5] * N_LABELS, include_background=False, spacing=SPACING
+            )[0].numpy(),
+            "nsd_area": monai_metrics.compute_surface_dice(
+                p, r, [1.5] * N_LABELS, include_background=False, spacing=SPACING, use_subvoxels=True
+            )[0].numpy(),
         }
     return pred, ref, monai
 
@@ -116,8 +123,11 @@ def test_hausdorff_differs_from_simpleitk_all_voxel_filter_for_a_mask_with_a_cav
     (record,) = evaluate_labels(shell, ball, (1.0, 1.0, 1.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        monai_hd = float(monai_metrics.compute_hausdorff_distance(
-            torch.from_numpy(shell)[None, None].float(), torch.from_numpy(ball)[None, None].float()))
+        monai_hd = float(
+            monai_metrics.compute_hausdorff_distance(
+                torch.from_numpy(shell)[None, None].float(), torch.from_numpy(ball)[None, None].float()
+            )
+        )
     hd_filter = sitk.HausdorffDistanceImageFilter()
     hd_filter.Execute(sitk.GetImageFromArray(shell), sitk.GetImageFromArray(ball))
     assert record.hd_mm == pytest.approx(monai_hd, rel=1e-6)

@@ -1,4 +1,5 @@
 """Hand-computed tiny cases: every empty-mask rule, the conventions, and input checks."""
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -179,5 +180,6 @@ def test_label_volumes_count_every_chunk_in_millilitres():
     for chunk in (1, 50, 10_000):  # chunks that end mid-array and a single one
         assert label_volumes_ml(labels, spacing, chunk=chunk) == pytest.approx(expected)
     assert label_volumes_ml(labels, spacing, labels_of_interest=[3, 2, 1, 9]) == pytest.approx(
-        {1: expected[1], 2: 0.0, 3: expected[3], 9: 0.0})
+        {1: expected[1], 2: 0.0, 3: expected[3], 9: 0.0}
+    )
     assert list(label_volumes_ml(labels, spacing, labels_of_interest=[3, 1])) == [1, 3]

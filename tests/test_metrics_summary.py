@@ -1,4 +1,5 @@
 """Folder summaries count undefined cases; area-weighted statistics follow DeepMind's definitions."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The one registry of names, the one device resolver and the one ONNX Runtime switch."""
+
 from __future__ import annotations
 
 import subprocess
@@ -48,10 +49,17 @@ def test_an_unknown_device_is_refused_with_the_choices():
         resolve_device("tpu")
 
 
-@pytest.mark.parametrize("model, sam_type, expected", [
-    ("litemedsam", None, True), ("MedSAM", None, True), ("brain-tissue", None, False),
-    ("finetuned.pth", "litemedsam", True), ("finetuned.pth", None, False), ("bundle_dir", "vit_b", False),
-])
+@pytest.mark.parametrize(
+    "model, sam_type, expected",
+    [
+        ("litemedsam", None, True),
+        ("MedSAM", None, True),
+        ("brain-tissue", None, False),
+        ("finetuned.pth", "litemedsam", True),
+        ("finetuned.pth", None, False),
+        ("bundle_dir", "vit_b", False),
+    ],
+)
 def test_sam_models_are_told_from_automatic_ones_by_name_or_weights_file(model, sam_type, expected):
     assert is_sam_model(model, sam_type) is expected
 

@@ -1,4 +1,5 @@
 """napari end to end: open through the plugin's reader, paint labels, save through its writer."""
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -54,8 +55,10 @@ def test_nifti_opens_in_mm_paint_and_save_align_voxel_for_voxel(make_napari_view
     # SimpleITK sees the label at the same physical points as the image voxels
     s_img, s_lab = sitk.ReadImage(str(las_nifti)), sitk.ReadImage(str(out))
     for f in expected:
-        assert np.allclose(s_img.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)),
-                           s_lab.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)))
+        assert np.allclose(
+            s_img.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)),
+            s_lab.TransformIndexToPhysicalPoint(tuple(int(x) for x in f)),
+        )
         assert s_lab[tuple(int(x) for x in f)] == 2
 
 
@@ -83,7 +86,9 @@ def test_sample_brain_mri_loads_with_aligned_labels(make_napari_viewer):
     assert image.data.shape == (95, 117, 99)
 
 
-def test_oblique_volume_opens_with_one_notice_and_exact_world_positions(make_napari_viewer, tmp_path, oblique_ras_affine, random_image):
+def test_oblique_volume_opens_with_one_notice_and_exact_world_positions(
+    make_napari_viewer, tmp_path, oblique_ras_affine, random_image
+):
     import warnings
 
     from napari.utils.notifications import notification_manager
@@ -110,8 +115,17 @@ def test_dicom_folder_opens_each_series_paint_save_reload_aligned(make_napari_vi
     rng = np.random.default_rng(4)
     folder = tmp_path / "study"
     stored = rng.integers(0, 2000, size=(9, 14, 12)).astype(np.int16)
-    main = write_series(folder, stored, iop=oblique_iop((8.0, -5.0, 4.0)), pixel_spacing=(0.7, 0.9),
-                        slice_spacing=2.5, intercept=-1024, instance_order="reversed", names="random", rng=rng)
+    main = write_series(
+        folder,
+        stored,
+        iop=oblique_iop((8.0, -5.0, 4.0)),
+        pixel_spacing=(0.7, 0.9),
+        slice_spacing=2.5,
+        intercept=-1024,
+        instance_order="reversed",
+        names="random",
+        rng=rng,
+    )
     write_series(folder, stored[:3, :8, :8], names="random", rng=rng)  # a second, unrelated series
     viewer = make_napari_viewer()
     layers = viewer.open(str(folder), plugin=PLUGIN)
@@ -159,7 +173,9 @@ def test_dicom_folder_with_a_structure_set_opens_its_rois_as_named_labels(make_n
 
     marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
     written, (big, small) = write_marked_series(tmp_path / "ct", marks)
-    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", (255, 0, 0), big), ("GTV", (0, 0, 255), small)])
+    write_rtstruct(
+        tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", (255, 0, 0), big), ("GTV", (0, 0, 255), small)]
+    )
     viewer = make_napari_viewer()
     image, structures = viewer.open(str(tmp_path / "ct"), plugin=PLUGIN)
     assert structures.name == "synthetic (structures)"  # the StructureSetLabel

@@ -1,4 +1,5 @@
 """Orientation in napari: superior up in coronal/sagittal views, anatomical letters, a labelled cursor."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -32,11 +33,14 @@ def _bright_centre(viewer) -> tuple[float, float]:
     return rows.mean() / shot.shape[0], cols.mean() / shot.shape[1]
 
 
-@pytest.mark.parametrize(("order", "plane", "letters", "bright_at"), [
-    ((0, 1, 2), "axial", {"top": "A", "bottom": "P", "left": "R", "right": "L"}, ("top", "left")),
-    ((1, 0, 2), "coronal", {"top": "S", "bottom": "I", "left": "R", "right": "L"}, ("top", "left")),
-    ((2, 0, 1), "sagittal", {"top": "S", "bottom": "I", "left": "A", "right": "P"}, ("top", "left")),
-])
+@pytest.mark.parametrize(
+    ("order", "plane", "letters", "bright_at"),
+    [
+        ((0, 1, 2), "axial", {"top": "A", "bottom": "P", "left": "R", "right": "L"}, ("top", "left")),
+        ((1, 0, 2), "coronal", {"top": "S", "bottom": "I", "left": "R", "right": "L"}, ("top", "left")),
+        ((2, 0, 1), "sagittal", {"top": "S", "bottom": "I", "left": "A", "right": "P"}, ("top", "left")),
+    ],
+)
 def test_each_plane_shows_its_letters_and_superior_up(make_napari_viewer, marked_ct, order, plane, letters, bright_at):
     from napari_medseg._napari.orientation import ensure_orientation
 
@@ -46,7 +50,9 @@ def test_each_plane_shows_its_letters_and_superior_up(make_napari_viewer, marked
     guide = ensure_orientation(viewer)
     assert tuple(viewer.dims.axis_labels) == AXIS_LABELS
     viewer.dims.order = order
-    viewer.dims.set_point(order[0], 34.0 if order[0] == 0 else -34.0)  # the slice through the bright block (S 34, P -34, L -34)
+    viewer.dims.set_point(
+        order[0], 34.0 if order[0] == 0 else -34.0
+    )  # the slice through the bright block (S 34, P -34, L -34)
     viewer.reset_view()
     assert guide.plane == plane and guide.letters == letters
     overlays = viewer.canvas.overlays

@@ -1,4 +1,5 @@
 """No command writes onto its inputs, and every output path is checked before any model runs."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -19,6 +20,7 @@ def _labels(path, value: int = 1):
 @pytest.fixture
 def no_model(monkeypatch):
     """Any attempt to build or run a model fails the test: the refusal must come first."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("a model was loaded before the output path was checked")
 
@@ -66,8 +68,11 @@ def test_unwritable_output_is_refused_before_the_model(tmp_path, capsys, no_mode
     image = _labels(tmp_path / "image.nii.gz")
     (tmp_path / "plain.txt").write_text("x")
     (tmp_path / "dir.nii.gz").mkdir()
-    out = {"under_a_file": tmp_path / "plain.txt" / "out.nii.gz", "proc": "/proc/medseg-out.nii.gz",
-           "folder": tmp_path / "dir.nii.gz"}[where]
+    out = {
+        "under_a_file": tmp_path / "plain.txt" / "out.nii.gz",
+        "proc": "/proc/medseg-out.nii.gz",
+        "folder": tmp_path / "dir.nii.gz",
+    }[where]
     assert main(["segment", str(image), "--model", "brain-tissue", "--out", str(out)]) == 1
     _one_line_error(capsys, str(out))
 

@@ -1,4 +1,5 @@
 """The npe2 manifest is found by napari both from the editable install and from a built wheel."""
+
 import ast
 import re
 import subprocess
@@ -39,8 +40,10 @@ def _run(python: str, cwd: Path, env_path: str | None = None) -> list[str]:
 @pytest.mark.slow
 def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
-    assert lines[1] == ("['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
-                        "'Save labels', 'Segment (U-Net)']")
+    assert lines[1] == (
+        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
+        "'Save labels', 'Segment (U-Net)']"
+    )
     assert lines[2] == "['brain_mri', 'ct_series']"
     assert lines[3] == "True"
 
@@ -48,13 +51,31 @@ def test_manifest_found_from_editable_install(tmp_path):
 @pytest.mark.slow
 def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheel_dir), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = wheel_dir.glob("napari_medseg-*.whl")
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     # the wheel's package first; dependencies from this environment, whose .pth files
     # (the editable install's path hook among them) are not processed on PYTHONPATH
     site = sysconfig.get_paths()["purelib"]
@@ -63,8 +84,10 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
         pytest.skip(f"base interpreter {python} not found")
     lines = _run(str(python), tmp_path, env_path=f"{target}:{site}")
     assert lines[0].startswith(str(target))
-    assert lines[1] == ("['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
-                        "'Save labels', 'Segment (U-Net)']")
+    assert lines[1] == (
+        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
+        "'Save labels', 'Segment (U-Net)']"
+    )
     assert lines[3] == "True"
 
 

@@ -1,4 +1,5 @@
 """Model runs are re-entrant: one cached pipeline serves two threads at once as it serves them in turn."""
+
 from __future__ import annotations
 
 import threading
@@ -9,8 +10,8 @@ import torch
 
 from napari_medseg.errors import MedsegError
 from napari_medseg.io import read_volume
-from napari_medseg.models.unet.inference import run_pipeline
 from napari_medseg.models.segment import load_pipeline
+from napari_medseg.models.unet.inference import run_pipeline
 from napari_medseg.samples import brain_mri_paths
 from napari_medseg.volume import Volume
 

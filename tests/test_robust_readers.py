@@ -1,5 +1,6 @@
 """Bad and hostile files: a clear one-line refusal naming the file, or a warning and a documented
 fallback; never a traceback, a hang, a memory blow-up or a silently wrong volume."""
+
 from __future__ import annotations
 
 import gzip
@@ -50,6 +51,7 @@ def _refused(path, *words: str) -> str:
 
 # --- DICOM geometry -------------------------------------------------------------------------------
 
+
 def test_one_nan_image_position_drops_that_slice_not_the_series(tmp_path):
     written, _ = _series(tmp_path / "s")
     _edit(written.paths[2], ImagePositionPatient=["0", "nan", "4"])
@@ -59,17 +61,20 @@ def test_one_nan_image_position_drops_that_slice_not_the_series(tmp_path):
     assert "ImagePositionPatient" in text and written.paths[2].name in text
 
 
-@pytest.mark.parametrize(("keyword", "value", "word"), [
-    ("ImageOrientationPatient", ["1", "0", "0", "0", "nan", "0"], "ImageOrientationPatient"),
-    ("ImageOrientationPatient", ["1", "0", "0", "1", "0", "0"], "parallel"),
-    ("PixelSpacing", ["nan", "0.5"], "PixelSpacing"),
-    ("PixelSpacing", ["0", "0.5"], "PixelSpacing"),
-    ("PixelSpacing", ["-0.5", "0.5"], "PixelSpacing"),
-    ("RescaleSlope", "nan", "RescaleSlope"),
-    ("RescaleSlope", "inf", "RescaleSlope"),
-    ("RescaleSlope", "0", "RescaleSlope"),
-    ("RescaleIntercept", "nan", "RescaleIntercept"),
-])
+@pytest.mark.parametrize(
+    ("keyword", "value", "word"),
+    [
+        ("ImageOrientationPatient", ["1", "0", "0", "0", "nan", "0"], "ImageOrientationPatient"),
+        ("ImageOrientationPatient", ["1", "0", "0", "1", "0", "0"], "parallel"),
+        ("PixelSpacing", ["nan", "0.5"], "PixelSpacing"),
+        ("PixelSpacing", ["0", "0.5"], "PixelSpacing"),
+        ("PixelSpacing", ["-0.5", "0.5"], "PixelSpacing"),
+        ("RescaleSlope", "nan", "RescaleSlope"),
+        ("RescaleSlope", "inf", "RescaleSlope"),
+        ("RescaleSlope", "0", "RescaleSlope"),
+        ("RescaleIntercept", "nan", "RescaleIntercept"),
+    ],
+)
 def test_unusable_header_values_are_refused_naming_the_file(tmp_path, keyword, value, word):
     written, _ = _series(tmp_path / "s", n=1)
     _refused(_edit(written.paths[0], **{keyword: value}), word)
@@ -100,6 +105,7 @@ def test_missing_or_one_value_pixel_spacing_is_warned(tmp_path):
 
 
 # --- DICOM sizes and pixel data -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("frames", ["0", "-1", "2000000000"])
 def test_impossible_number_of_frames_is_refused_at_once(tmp_path, frames):
@@ -161,6 +167,7 @@ def test_a_fifo_named_dcm_in_a_folder_is_skipped_without_blocking(tmp_path):
 
 # --- NIfTI ----------------------------------------------------------------------------------------
 
+
 def _nifti(path: Path, data: np.ndarray, affine=None, **header) -> Path:
     img = nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]) if affine is None else affine)
     for key, value in header.items():
@@ -190,20 +197,32 @@ def test_nifti_with_nan_sform_falls_back_to_the_qform_with_a_warning(tmp_path):
     assert any("sform" in w and "qform" in w for w in vol.meta["warnings"])
 
 
-@pytest.mark.parametrize("fields", [
-    dict(sform_code=0, qform_code=0, pixdim=[1, np.nan, 1, 1, 1, 1, 1, 1]),
-    dict(sform_code=1, qform_code=1, srow_x=[0, 0, 0, 0], quatern_b=np.nan, pixdim=[1, np.nan, 1, 1, 1, 1, 1, 1]),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"sform_code": 0, "qform_code": 0, "pixdim": [1, np.nan, 1, 1, 1, 1, 1, 1]},
+        {
+            "sform_code": 1,
+            "qform_code": 1,
+            "srow_x": [0, 0, 0, 0],
+            "quatern_b": np.nan,
+            "pixdim": [1, np.nan, 1, 1, 1, 1, 1, 1],
+        },
+    ],
+)
 def test_nifti_without_any_usable_affine_is_refused(tmp_path, fields):
     path = _patch_header(_nifti(tmp_path / "a.nii", np.zeros((4, 5, 6), np.int16)), **fields)
     _refused(path, "geometry")
 
 
-@pytest.mark.parametrize(("data", "word"), [
-    (np.zeros((3, 4, 5), np.complex64), "complex"),
-    (np.zeros((3, 4, 5), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")]), "RGB"),
-    (np.zeros((3, 4, 5, 2, 2), np.int16), "5D"),  # 4D files open one volume at a time (test_io_volumes)
-])
+@pytest.mark.parametrize(
+    ("data", "word"),
+    [
+        (np.zeros((3, 4, 5), np.complex64), "complex"),
+        (np.zeros((3, 4, 5), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")]), "RGB"),
+        (np.zeros((3, 4, 5, 2, 2), np.int16), "5D"),  # 4D files open one volume at a time (test_io_volumes)
+    ],
+)
 def test_nifti_that_is_no_grey_3d_volume_is_refused(tmp_path, data, word):
     _refused(_nifti(tmp_path / "a.nii", data), word)
 
@@ -218,8 +237,12 @@ def test_nifti_with_an_empty_axis_is_refused(tmp_path):
 
 
 def test_nibabel_messages_become_warnings_not_terminal_chatter(tmp_path, capfd):
-    path = _patch_header(_nifti(tmp_path / "a.nii", np.zeros((3, 4, 5), np.int16)),
-                         pixdim=[1, 0, 2, 3, 1, 1, 1, 1], sform_code=0, qform_code=0)
+    path = _patch_header(
+        _nifti(tmp_path / "a.nii", np.zeros((3, 4, 5), np.int16)),
+        pixdim=[1, 0, 2, 3, 1, 1, 1, 1],
+        sform_code=0,
+        qform_code=0,
+    )
     capfd.readouterr()
     vol = read_volume(path)
     captured = capfd.readouterr()
@@ -253,9 +276,12 @@ def test_writing_on_a_grid_with_nan_geometry_is_refused(tmp_path):
 
 # --- MetaImage / NRRD -----------------------------------------------------------------------------
 
+
 def _mhd(path: Path, data_file: str, dims="4 5 6", spacing="1 1 1") -> Path:
-    path.write_text(f"ObjectType = Image\nNDims = 3\nDimSize = {dims}\nElementSpacing = {spacing}\n"
-                    f"ElementType = MET_UCHAR\nElementDataFile = {data_file}\n")
+    path.write_text(
+        f"ObjectType = Image\nNDims = 3\nDimSize = {dims}\nElementSpacing = {spacing}\n"
+        f"ElementType = MET_UCHAR\nElementDataFile = {data_file}\n"
+    )
     return path
 
 
@@ -328,11 +354,19 @@ def test_nifti_header_promising_more_than_the_file_can_hold_is_refused_before_al
     _refused(path, "cannot hold")
 
 
-@pytest.mark.parametrize("source", [
-    NIBABEL_DATA / "example4d.nii.gz",  # scaled int16 in nibabel's test data (4D: first volume kept apart)
-    NIBABEL_DATA / "standard.nii.gz",
-    Path(__file__).resolve().parents[1] / "src" / "napari_medseg" / "sample_data" / "brain_mri" / "mni152_t1_2mm.nii.gz",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        NIBABEL_DATA / "example4d.nii.gz",  # scaled int16 in nibabel's test data (4D: first volume kept apart)
+        NIBABEL_DATA / "standard.nii.gz",
+        Path(__file__).resolve().parents[1]
+        / "src"
+        / "napari_medseg"
+        / "sample_data"
+        / "brain_mri"
+        / "mni152_t1_2mm.nii.gz",
+    ],
+)
 def test_gz_voxels_read_in_chunks_equal_nibabels(tmp_path, source):
     img = nib.load(source)
     data = np.asanyarray(img.dataobj)

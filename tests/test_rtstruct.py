@@ -1,4 +1,5 @@
 """RT structure sets: contours drawn on the referenced series' grid, found beside it when scanning."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,13 +30,17 @@ def test_fill_takes_pixel_centres_inside_by_the_even_odd_rule():
     assert fill_contours([np.array([[-5.0, -5], [-5, 20], [20, 20], [20, -5]])], (8, 10)).all()  # clipped
 
 
-@pytest.mark.parametrize("iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()],
-                         ids=["axial", "flipped rows", "oblique"])
+@pytest.mark.parametrize(
+    "iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()], ids=["axial", "flipped rows", "oblique"]
+)
 def test_structures_land_on_the_voxels_they_outline(tmp_path, iop):
     marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
     written, (big, small) = write_marked_series(tmp_path / "ct", marks, iop=iop)
-    rt = write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid,
-                        [("GTV", (0, 255, 0), small), ("PTV", (255, 0, 0), big), ("Isocenter", None, [[(0, 0, 0)]])])
+    rt = write_rtstruct(
+        tmp_path / "ct" / "rs.dcm",
+        written.series_uid,
+        [("GTV", (0, 255, 0), small), ("PTV", (255, 0, 0), big), ("Isocenter", None, [[(0, 0, 0)]])],
+    )
     (series,) = dicom.scan(tmp_path / "ct")
     assert series.structure_sets == [rt]
     assert series.summary().structure_sets == [str(rt)]  # what `medseg info` lists
@@ -50,8 +55,9 @@ def test_structures_land_on_the_voxels_they_outline(tmp_path, iop):
 
 
 def test_a_sphere_drawn_slice_by_slice_has_the_volume_of_its_discs(tmp_path):
-    written, _ = write_marked_series(tmp_path / "ct", [], shape=(20, 64, 64), spacing=(1.0, 1.0), step=2.0,
-                                origin=(0.0, 0.0, 0.0))
+    written, _ = write_marked_series(
+        tmp_path / "ct", [], shape=(20, 64, 64), spacing=(1.0, 1.0), step=2.0, origin=(0.0, 0.0, 0.0)
+    )
     t = np.linspace(0, 2 * np.pi, 120, endpoint=False)
     contours, discs_mm3 = [], 0.0
     for k in range(20):
@@ -73,8 +79,9 @@ def test_contours_off_the_slices_or_outside_are_reported_not_dropped_silently(tm
     between = [c + [0.0, 0.0, 0.8] for c in box]  # 0.4 of a 2 mm slice off: drawn on the nearest slice
     outside = [box[0] + [0.0, 0.0, 100.0]]
     tilted = [np.array([[0.0, 0, 30], [10, 0, 40], [10, 10, 40], [0, 10, 30]])]
-    rt = write_rtstruct(tmp_path / "rs.dcm", written.series_uid,
-                        [("moved", None, between), ("away", None, outside + tilted)])
+    rt = write_rtstruct(
+        tmp_path / "rs.dcm", written.series_uid, [("moved", None, between), ("away", None, outside + tilted)]
+    )
     drawn = structures_to_labels(read_structure_set(rt), read_volume(tmp_path / "ct"))
     np.testing.assert_array_equal(drawn.labels == 1, read_volume(tmp_path / "ct").array == 1000)
     assert "moved: 2 of 2 contours lie between this image's slices; each drawn on the nearest slice" in drawn.warnings
@@ -111,8 +118,9 @@ def test_cli_writes_the_structures_on_the_series_grid_with_names_and_volumes(tmp
 
     marks = [(1000, slice(2, 6), slice(10, 30), slice(5, 40)), (2000, slice(3, 5), slice(15, 20), slice(12, 18))]
     written, (big, small) = write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
-    write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV, expanded", (255, 0, 0), big),
-                                                                     ("GTV", None, small)])
+    write_rtstruct(
+        tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV, expanded", (255, 0, 0), big), ("GTV", None, small)]
+    )
     out, table = tmp_path / "rois.nii.gz", tmp_path / "rois.csv"
     assert main(["structures", str(tmp_path / "ct"), "--out", str(out), "--csv", str(table)]) == 0
     stdout = capsys.readouterr().out
@@ -134,8 +142,10 @@ def test_cli_without_a_structure_set_is_one_line(tmp_path, capsys):
     write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
     assert main(["structures", str(tmp_path / "ct"), "--out", str(tmp_path / "x.nii.gz")]) == 1
     err = capsys.readouterr().err.strip()
-    assert "no RT structure set or DICOM SEG drawn on this series; give one with --rtstruct FILE" in err \
+    assert (
+        "no RT structure set or DICOM SEG drawn on this series; give one with --rtstruct FILE" in err
         and "\n" not in err
+    )
     assert not (tmp_path / "x.nii.gz").exists()
 
 
@@ -164,8 +174,9 @@ def test_mask_contours_give_the_mask_back_holes_islands_and_diagonal_touches():
     np.testing.assert_array_equal(fill_contours(mask_contours(ring), ring.shape), ring)
 
 
-@pytest.mark.parametrize("iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()],
-                         ids=["axial", "flipped rows", "oblique"])
+@pytest.mark.parametrize(
+    "iop", [(1.0, 0, 0, 0, 1, 0), (-1.0, 0, 0, 0, 1, 0), oblique_iop()], ids=["axial", "flipped rows", "oblique"]
+)
 def test_labels_written_as_a_structure_set_read_back_voxel_for_voxel(tmp_path, iop):
     import pydicom
 
@@ -178,8 +189,9 @@ def test_labels_written_as_a_structure_set_read_back_voxel_for_voxel(tmp_path, i
     labels[1:5, 5:25, 4:30] = 1
     labels[2:4, 10:15, 10:20] = 4  # inside label 1: a hole in it
     labels[5] = np.where(rng.random(volume.shape[1:]) < 0.3, 2, 0)  # ragged
-    out = write_structure_set(tmp_path / "rs.dcm", labels, volume, names={1: "body", 4: "lesion"},
-                              colours={4: "#ff8000"})
+    out = write_structure_set(
+        tmp_path / "rs.dcm", labels, volume, names={1: "body", 4: "lesion"}, colours={4: "#ff8000"}
+    )
     ss = read_structure_set(out)
     assert [s.name for s in ss.structures] == ["body", "label 2", "lesion"]
     assert ss.series_uids == (written.series_uid,) and ss.structures[2].colour == "#ff8000"
@@ -189,8 +201,11 @@ def test_labels_written_as_a_structure_set_read_back_voxel_for_voxel(tmp_path, i
         np.testing.assert_array_equal(drawn.labels == number, labels == value)
     ds = pydicom.dcmread(out)
     source = pydicom.dcmread(written.paths[0])
-    assert (ds.Modality, ds.StudyInstanceUID, ds.FrameOfReferenceUID) == ("RTSTRUCT", source.StudyInstanceUID,
-                                                                          source.FrameOfReferenceUID)
+    assert (ds.Modality, ds.StudyInstanceUID, ds.FrameOfReferenceUID) == (
+        "RTSTRUCT",
+        source.StudyInstanceUID,
+        source.FrameOfReferenceUID,
+    )
     sops = {pydicom.dcmread(p).SOPInstanceUID: p for p in written.paths}
     for contour in ds.ROIContourSequence[0].ContourSequence:  # each contour names the image it lies on
         image = pydicom.dcmread(sops[contour.ContourImageSequence[0].ReferencedSOPInstanceUID])
@@ -218,11 +233,15 @@ def test_cli_round_trip_structures_to_nifti_and_back_to_a_structure_set(tmp_path
     write_rtstruct(tmp_path / "ct" / "rs.dcm", written.series_uid, [("PTV", None, big), ("GTV", None, small)])
     nifti, back = tmp_path / "rois.nii.gz", tmp_path / "out" / "rs_back.dcm"
     assert main(["structures", str(tmp_path / "ct"), "--out", str(nifti)]) == 0
-    assert main(["rtstruct", str(nifti), "--image", str(tmp_path / "ct"), "--out", str(back),
-                 "--names", "1=PTV,2=GTV"]) == 0
+    assert (
+        main(["rtstruct", str(nifti), "--image", str(tmp_path / "ct"), "--out", str(back), "--names", "1=PTV,2=GTV"])
+        == 0
+    )
     ss = read_structure_set(back)
     assert [s.name for s in ss.structures] == ["PTV", "GTV"]
-    np.testing.assert_array_equal(structures_to_labels(ss, read_volume(tmp_path / "ct")).labels, read_volume(nifti).array)
+    np.testing.assert_array_equal(
+        structures_to_labels(ss, read_volume(tmp_path / "ct")).labels, read_volume(nifti).array
+    )
     capsys.readouterr()
     assert main(["rtstruct", str(nifti), "--image", str(tmp_path / "ct"), "--out", str(back), "--names", "PTV"]) == 1
     assert "give LABEL=NAME pairs" in capsys.readouterr().err
@@ -233,8 +252,9 @@ def test_cli_refuses_labels_that_are_not_on_the_series_grid(tmp_path, capsys):
     from napari_medseg.samples import brain_mri_paths
 
     write_marked_series(tmp_path / "ct", [(1000, slice(2, 4), slice(10, 20), slice(10, 20))])
-    status = main(["rtstruct", str(brain_mri_paths()[1]), "--image", str(tmp_path / "ct"), "--out",
-                   str(tmp_path / "rs.dcm")])
+    status = main(
+        ["rtstruct", str(brain_mri_paths()[1]), "--image", str(tmp_path / "ct"), "--out", str(tmp_path / "rs.dcm")]
+    )
     err = capsys.readouterr().err.strip()
     assert status == 1 and "is not on the series' grid" in err and "\n" not in err
     assert not (tmp_path / "rs.dcm").exists()
@@ -261,7 +281,9 @@ def test_contours_in_two_planes_count_each_shared_voxel_once(tmp_path):
 
     sagittal = np.array([at(20, 10.5, 1.5), at(20, 19.5, 1.5), at(20, 19.5, 5.5), at(20, 10.5, 5.5)])
     axial = np.array([at(15.5, 10.5, 3), at(25.5, 10.5, 3), at(25.5, 19.5, 3), at(15.5, 19.5, 3)])
-    rt = write_rtstruct(tmp_path / "rs.dcm", written.series_uid, [("body", None, big), ("cross", None, [sagittal, axial])])
+    rt = write_rtstruct(
+        tmp_path / "rs.dcm", written.series_uid, [("body", None, big), ("cross", None, [sagittal, axial])]
+    )
     drawn = structures_to_labels(read_structure_set(rt), read_volume(tmp_path / "ct"))
     assert np.count_nonzero(drawn.labels == 2) == 9 * 4 + 9 * 10 - 9
     assert "cross overlaps body in 117 voxels: shown as cross" in drawn.warnings

@@ -1,4 +1,5 @@
 """*Adapt to this structure* in the Interactive SAM widget, in a real napari viewer (run under xvfb)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,9 @@ def test_adapt_on_three_corrected_slices_changes_the_other_slices(ring_widget, q
 
     panel.steps.value = 20
     panel.adapt()
-    qtbot.waitUntil(lambda: "Adapted to label 3" in panel.status.value or "Error" in widget.status.value,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: "Adapted to label 3" in panel.status.value or "Error" in widget.status.value, timeout=WAIT_MS
+    )
     wait_idle(qtbot, widget)
     assert "not a validated model" in panel.status.value, widget.status.value
     preview = widget.preview_layer.data > 0
@@ -68,5 +70,6 @@ def test_adapt_on_three_corrected_slices_changes_the_other_slices(ring_widget, q
 
     widget.accept()
     assert dice(np.asarray(labels.data)[others] == 3, ring[others]) == pytest.approx(
-        dice(preview[others], ring[others]))
+        dice(preview[others], ring[others])
+    )
     assert (np.asarray(labels.data)[0, :4, :4] == 7).all()

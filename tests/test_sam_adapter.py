@@ -1,4 +1,5 @@
 """Adapting LiteMedSAM to one structure: training, the base left alone, save/load, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,19 @@ def trained(predictor):
     session = InteractiveSession(predictor, vol)
     before = {k: v.clone() for k, v in predictor.network.state_dict().items()}
     indices = np.flatnonzero(ring.any(axis=(1, 2)))
-    adapter = adapt(predictor, session.volume.stack(0), ring, indices, label=3, steps=30, lr=1e-3, flips=False,
-                    held_out=[], keys=session.volume.key_function(0), record={"label_name": "ring"})
+    adapter = adapt(
+        predictor,
+        session.volume.stack(0),
+        ring,
+        indices,
+        label=3,
+        steps=30,
+        lr=1e-3,
+        flips=False,
+        held_out=[],
+        keys=session.volume.key_function(0),
+        record={"label_name": "ring"},
+    )
     return vol, ring, session, before, adapter
 
 
@@ -110,29 +122,96 @@ def test_cli_adapt_then_segment_with_the_adapter(tmp_path, capsys):
     nib.save(nib.Nifti1Image((ring * 4).astype(np.uint8).transpose(2, 1, 0), affine), tmp_path / "seg.nii.gz")
     ks = np.flatnonzero(ring.any(axis=(1, 2)))
     out = tmp_path / "adapter"
-    assert main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4", "--slices",
-                 ",".join(map(str, ks)), "--steps", "4", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "adapt",
+                str(tmp_path / "ct.nii.gz"),
+                str(tmp_path / "seg.nii.gz"),
+                "--label",
+                "4",
+                "--slices",
+                ",".join(map(str, ks)),
+                "--steps",
+                "4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     card = json.loads((out / CARD).read_text())
     assert card["slices_file_k"] == ks.tolist() and card["label"] == 4 and len(card["held_out"]) == 2  # a fifth of 8
     assert "written to" in capsys.readouterr().out
 
-    assert main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4",
-                 "--slices", "0", "--out", str(tmp_path / "bad")]) == 1
+    assert (
+        main(
+            [
+                "adapt",
+                str(tmp_path / "ct.nii.gz"),
+                str(tmp_path / "seg.nii.gz"),
+                "--label",
+                "4",
+                "--slices",
+                "0",
+                "--out",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 1
+    )
     assert "absent from slice" in capsys.readouterr().err
-    assert main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4",
-                 "--out", str(out)]) == 1
+    assert (
+        main(["adapt", str(tmp_path / "ct.nii.gz"), str(tmp_path / "seg.nii.gz"), "--label", "4", "--out", str(out)])
+        == 1
+    )
     assert "never overwritten" in capsys.readouterr().err
 
     k = int(ks[len(ks) // 2])
     rows, cols = np.nonzero(ring[k])
     box = f"{cols.min()},{rows.min()},{ks[0]},{cols.max()},{rows.max()},{ks[-1]}"
     seg = tmp_path / "out.nii.gz"
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--adapter", str(out), "--label", "4",
-                 "--box", box, "--out", str(seg), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                "litemedsam",
+                "--adapter",
+                str(out),
+                "--label",
+                "4",
+                "--box",
+                box,
+                "--out",
+                str(seg),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = np.asarray(nib.load(seg).dataobj).transpose(2, 1, 0)
     assert set(np.unique(result)) <= {0, 4} and (result == 4).sum() > 0.3 * ring.sum()
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--adapter", str(out),
-                 "--box", box, "--out", str(seg), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                "litemedsam",
+                "--adapter",
+                str(out),
+                "--box",
+                box,
+                "--out",
+                str(seg),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "learned label 4" in capsys.readouterr().err
 
     assert main(["models", "--adapters", str(tmp_path)]) == 0
@@ -143,15 +222,37 @@ def test_cancel_stops_adapting_and_progress_counts_up(predictor, trained):
     _, ring, session, *_ = trained
     seen, polls = [], iter(range(1000))
     with pytest.raises(AdaptationCancelled):
-        adapt(predictor, session.volume.stack(0), ring, np.flatnonzero(ring.any(axis=(1, 2))), label=3, steps=50,
-              flips=False, keys=session.volume.key_function(0), progress=lambda d, t: seen.append((d, t)),
-              cancel=lambda: next(polls) >= 4)
+        adapt(
+            predictor,
+            session.volume.stack(0),
+            ring,
+            np.flatnonzero(ring.any(axis=(1, 2))),
+            label=3,
+            steps=50,
+            flips=False,
+            keys=session.volume.key_function(0),
+            progress=lambda d, t: seen.append((d, t)),
+            cancel=lambda: next(polls) >= 4,
+        )
     assert [d for d, _ in seen] == [1, 2, 3, 4] and seen[0][1] > 50
 
 
 def test_segment_refuses_an_adapter_for_a_unet_model(tmp_path, capsys):
     vol, _ = ring_phantom(shape=(4, 32, 32))
     nib.save(nib.Nifti1Image(vol.transpose(2, 1, 0), np.eye(4)), tmp_path / "ct.nii.gz")
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "brain-tissue", "--adapter", str(tmp_path),
-                 "--out", str(tmp_path / "o.nii.gz")]) == 1
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                "brain-tissue",
+                "--adapter",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o.nii.gz"),
+            ]
+        )
+        == 1
+    )
     assert "--adapter works with SAM models" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """Checkpoint verification and the embedding cache."""
+
 from __future__ import annotations
 
 import os

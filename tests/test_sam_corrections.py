@@ -4,6 +4,7 @@ The first tests drive ``corrections`` with a stand-in decoder (a box 'segments' 
 brightest connected object inside it) so the logic is pinned without the model; the
 others run LiteMedSAM on small CT-like volumes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,14 +20,15 @@ from test_sam_model import ct_phantom, dice, predictor  # noqa: F401  (fixture)
 def two_organs(shape=(96, 96)):
     """A slice with two touching discs (the target left, a neighbour right)."""
     yy, xx = np.indices(shape)
-    target = (yy - 48) ** 2 + (xx - 38) ** 2 <= 16 ** 2
-    neighbour = ((yy - 48) ** 2 + (xx - 66) ** 2 <= 12 ** 2) & ~target
+    target = (yy - 48) ** 2 + (xx - 38) ** 2 <= 16**2
+    neighbour = ((yy - 48) ** 2 + (xx - 66) ** 2 <= 12**2) & ~target
     return target, neighbour
 
 
 def objects_decoder(objects):
     """Stand-in for SAM: a box gives the largest of ``objects`` (bool masks) that has at least
     half of itself inside the box (IoU 0.9), else the biggest piece of an object it cuts (0.5)."""
+
     def decode(boxes):
         masks, iou = [], []
         for x0, y0, x1, y1 in np.asarray(boxes):
@@ -168,8 +170,23 @@ def test_cli_click_alone_and_correcting_an_existing_label_map(predictor, tmp_pat
     nib.save(nib.Nifti1Image(np.ascontiguousarray(vol.transpose(2, 1, 0)), affine), tmp_path / "ct.nii.gz")
     truth = organ.transpose(2, 1, 0)
     i, j, k = (int(round(v)) for v in np.mean(np.nonzero(truth[:, :, 7:8]), axis=1))
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--device", "cpu",
-                 "--points", f"{i},{j},7,+1", "--out", str(tmp_path / "click.nii.gz")]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                "litemedsam",
+                "--device",
+                "cpu",
+                "--points",
+                f"{i},{j},7,+1",
+                "--out",
+                str(tmp_path / "click.nii.gz"),
+            ]
+        )
+        == 0
+    )
     clicked = np.asarray(nib.load(tmp_path / "click.nii.gz").dataobj) > 0
     assert clicked[:, :, 7].any() and dice(clicked[:, :, 7], truth[:, :, 7]) >= 0.7  # a click alone segments
     assert clicked[:, :, 6].any() and clicked[:, :, 8].any()  # and is carried to the neighbouring slices
@@ -178,9 +195,27 @@ def test_cli_click_alone_and_correcting_an_existing_label_map(predictor, tmp_pat
     existing[5:15, 5:15, 7] = 2
     existing[0:3, 0:3, 0] = 5  # another label
     nib.save(nib.Nifti1Image(existing, affine), tmp_path / "existing.nii.gz")
-    assert main(["segment", str(tmp_path / "ct.nii.gz"), "--model", "litemedsam", "--device", "cpu",
-                 "--labels", str(tmp_path / "existing.nii.gz"), "--label", "2", "--points", "10,10,7,-1",
-                 "--out", str(tmp_path / "fixed.nii.gz")]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(tmp_path / "ct.nii.gz"),
+                "--model",
+                "litemedsam",
+                "--device",
+                "cpu",
+                "--labels",
+                str(tmp_path / "existing.nii.gz"),
+                "--label",
+                "2",
+                "--points",
+                "10,10,7,-1",
+                "--out",
+                str(tmp_path / "fixed.nii.gz"),
+            ]
+        )
+        == 0
+    )
     fixed = np.asarray(nib.load(tmp_path / "fixed.nii.gz").dataobj)
     assert not (fixed[5:15, 5:15, 7] == 2).any()  # the false positive is gone
     assert (fixed[0:3, 0:3, 0] == 5).all()  # other labels kept

@@ -2,6 +2,7 @@
 
 Few model calls on small volumes: the TinyViT encoder costs ~1.5 s per slice on a CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,13 +67,19 @@ def official_decode(net, embedding, new_size, original_size, box_xyxy) -> np.nda
     """The official box scaling (int), prompt encoder, decoder, crop + bilinear, sigmoid > 0.5."""
     box256 = np.array([int(v * 256 / max(original_size)) for v in box_xyxy], float)[None, None]
     with torch.no_grad():
-        sparse, dense = net.prompt_encoder(points=None, boxes=torch.as_tensor(box256, dtype=torch.float,
-                                                                              device=embedding.device), masks=None)
-        logits, _ = net.mask_decoder(image_embeddings=embedding, image_pe=net.prompt_encoder.get_dense_pe(),
-                                     sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                     multimask_output=False)
-        logits = F.interpolate(logits[:, :, : new_size[0], : new_size[1]], size=tuple(original_size),
-                               mode="bilinear", align_corners=False)
+        sparse, dense = net.prompt_encoder(
+            points=None, boxes=torch.as_tensor(box256, dtype=torch.float, device=embedding.device), masks=None
+        )
+        logits, _ = net.mask_decoder(
+            image_embeddings=embedding,
+            image_pe=net.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        logits = F.interpolate(
+            logits[:, :, : new_size[0], : new_size[1]], size=tuple(original_size), mode="bilinear", align_corners=False
+        )
     return (torch.sigmoid(logits).squeeze().cpu().numpy() > 0.5).astype(np.uint8)
 
 
@@ -123,8 +130,15 @@ def test_cli_box_on_ras_nifti_propagates_to_organ_with_dice_over_0_9(predictor, 
     nib.save(nib.Nifti1Image(file_array, affine), path)
     volume = read_volume(path)
     i, j, k = np.nonzero(truth_file)
-    args = argparse.Namespace(model="litemedsam", box=f"{i.min()},{j.min()},{k.min()},{i.max()},{j.max()},{k.max()}",
-                              points=None, window=None, modality="auto", sam_type=None, device="cpu")
+    args = argparse.Namespace(
+        model="litemedsam",
+        box=f"{i.min()},{j.min()},{k.min()},{i.max()},{j.max()},{k.max()}",
+        points=None,
+        window=None,
+        modality="auto",
+        sam_type=None,
+        device="cpu",
+    )
     labels = run_sam(args, volume)
     out = tmp_path / "mask.nii.gz"
     write_labels(out, labels, volume)

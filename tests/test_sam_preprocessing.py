@@ -1,4 +1,5 @@
 """SAM-family pre/post-processing, intensity mapping and prompt geometry (no network)."""
+
 from __future__ import annotations
 
 import cv2
@@ -18,7 +19,9 @@ def test_ct_is_detected_from_air_and_windowed_soft_tissue_by_default():
     assert looks_like_ct(ct) and not looks_like_ct(ct + 1200)
     out = to_uint8(ct)
     level, width = WINDOWS["soft_tissue"]
-    expected = ((np.clip(ct, level - width / 2, level + width / 2) - (level - width / 2)) * (255 / width)).astype(np.uint8)
+    expected = ((np.clip(ct, level - width / 2, level + width / 2) - (level - width / 2)) * (255 / width)).astype(
+        np.uint8
+    )
     assert out.dtype == np.uint8 and np.array_equal(out, expected)
     assert to_uint8(np.array([-160.0, 40.0, 240.0, 3000.0]), modality="CT").tolist() == [0, 127, 255, 255]
 
@@ -42,7 +45,9 @@ def test_mr_percentiles_come_from_the_volume_nonzero_voxels_not_the_slice():
     mr[2, 5:15, 5:15] += 1000  # a bright slice widens the volume's range
     mapping = choose_mapping(mr)
     nonzero = mr[mr != 0]
-    assert np.isclose(mapping.low, np.percentile(nonzero, 0.5)) and np.isclose(mapping.high, np.percentile(nonzero, 99.5))
+    assert np.isclose(mapping.low, np.percentile(nonzero, 0.5)) and np.isclose(
+        mapping.high, np.percentile(nonzero, 99.5)
+    )
     out = mapping.apply(mr)
     assert out[0].max() < 64  # slice 0 is dim relative to the volume, not stretched to 255
     assert (out[mr == 0] == 0).all()

@@ -1,4 +1,5 @@
 """Prompt geometry: file indices -> array indices, a 3D box -> slice prompt, propagation plan."""
+
 from __future__ import annotations
 
 import argparse

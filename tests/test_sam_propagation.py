@@ -1,4 +1,5 @@
 """Propagation logic with a stand-in predictor whose 'mask' is the truth inside the box."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,7 +53,9 @@ def test_propagation_follows_the_drifting_blob_and_stops_where_it_vanishes():
     stack, truth = stack_and_truth()
     fake = BoxedTruth(truth)
     calls = []
-    out = propagate(fake, stack, [SlicePrompt(5, (18, 10, 25, 19))], margin=3, progress=lambda d, t: calls.append((d, t)))
+    out = propagate(
+        fake, stack, [SlicePrompt(5, (18, 10, 25, 19))], margin=3, progress=lambda d, t: calls.append((d, t))
+    )
     assert np.array_equal(out[3:9], truth[3:9])
     assert not out[9:].any() and not out[:3].any()  # the gap stops it: slice 10 is never reached
     assert 10 not in fake.boxes and 11 not in fake.boxes
@@ -62,7 +65,9 @@ def test_propagation_follows_the_drifting_blob_and_stops_where_it_vanishes():
 
 def test_extent_limits_slices_and_cuts_masks_to_the_rectangle():
     stack, truth = stack_and_truth()
-    out = propagate(BoxedTruth(truth), stack, [SlicePrompt(5, (18, 10, 25, 19))], Extent(4, 6, (0, 0, 24, 39)), margin=3)
+    out = propagate(
+        BoxedTruth(truth), stack, [SlicePrompt(5, (18, 10, 25, 19))], Extent(4, 6, (0, 0, 24, 39)), margin=3
+    )
     assert out[4:7].any(axis=(1, 2)).all() and not out[:4].any() and not out[7:].any()
     assert not out[:, :, 25:].any()
 
@@ -78,6 +83,11 @@ def test_cancel_stops_between_slices():
     stack, truth = stack_and_truth()
     seen = []
     with pytest.raises(PropagationCancelled):
-        propagate(BoxedTruth(truth), stack, [SlicePrompt(5, (18, 10, 25, 19))],
-                  progress=lambda d, t: seen.append(d), cancel=lambda: len(seen) >= 2)
+        propagate(
+            BoxedTruth(truth),
+            stack,
+            [SlicePrompt(5, (18, 10, 25, 19))],
+            progress=lambda d, t: seen.append(d),
+            cancel=lambda: len(seen) >= 2,
+        )
     assert len(seen) == 2

@@ -1,4 +1,5 @@
 """The Interactive SAM dock widget in a real napari viewer (run under xvfb)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,15 @@ def wait_idle(qtbot, widget):
 
 def rectangle(k, mask2d):
     rows, cols = np.nonzero(mask2d)
-    return np.array([[k, rows.min(), cols.min()], [k, rows.min(), cols.max()],
-                     [k, rows.max(), cols.max()], [k, rows.max(), cols.min()]], float)
+    return np.array(
+        [
+            [k, rows.min(), cols.min()],
+            [k, rows.min(), cols.max()],
+            [k, rows.max(), cols.max()],
+            [k, rows.max(), cols.min()],
+        ],
+        float,
+    )
 
 
 @pytest.fixture
@@ -28,8 +36,9 @@ def viewer_widget(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     vol, organ = ct_phantom(shape=(12, 112, 112))
     image = viewer.add_image(vol, name="ct", scale=(3.0, 1.5, 1.5), translate=(-20.0, 5.0, 7.5))
-    labels = viewer.add_labels(np.zeros(vol.shape, np.uint16), name="labels", scale=image.scale,
-                               translate=image.translate)
+    labels = viewer.add_labels(
+        np.zeros(vol.shape, np.uint16), name="labels", scale=image.scale, translate=image.translate
+    )
     labels.data[0, :4, :4] = 7  # another structure that must survive
     widget = SamWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -73,8 +82,9 @@ def test_box_propagate_correct_a_leak_accept_and_undo(viewer_widget, qtbot):
     viewer.dims.set_current_step(0, leak_slice)
     widget.point_mode(False)
     widget.points.add(np.array([[leak_slice, 46.0, 66.0]]))  # an outside click on the leak
-    qtbot.waitUntil(lambda: widget.session is not None and (0, leak_slice) in widget.session.prompted(),
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: widget.session is not None and (0, leak_slice) in widget.session.prompted(), timeout=WAIT_MS
+    )
     wait_idle(qtbot, widget)
     widget.accept()
     corrected = np.asarray(labels.data).copy()

@@ -1,4 +1,5 @@
 """Saving labels from napari: by extension with the plugin's writer, as labels, with names and colours."""
+
 from __future__ import annotations
 
 import nibabel as nib
@@ -15,11 +16,14 @@ def _painted(viewer, image):
     """A labels layer drawn on ``image``'s grid, the way napari's New Labels button makes it."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="organ", affine=image.affine,
-                               units=image.units,
-                               features={"index": [0, 1, 2], "name": ["background", "liver", "spleen"]},
-                               colormap=DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0),
-                                                                        1: "#ff0000", 2: "#00ff80"}))
+    labels = viewer.add_labels(
+        np.zeros(image.data.shape, np.uint8),
+        name="organ",
+        affine=image.affine,
+        units=image.units,
+        features={"index": [0, 1, 2], "name": ["background", "liver", "spleen"]},
+        colormap=DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: "#ff0000", 2: "#00ff80"}),
+    )
     labels.data_setitem((np.array([40, 40, 41]), np.array([50, 51, 50]), np.array([30, 30, 31])), 1)
     labels.data_setitem((np.array([20]), np.array([60]), np.array([45])), 2)
     return labels
@@ -44,10 +48,14 @@ def test_napari_save_by_extension_uses_our_writer_and_reopens_as_named_labels(ma
     assert reopened._type_string == "labels"
     np.testing.assert_array_equal(reopened.data, labels.data)
     np.testing.assert_allclose(reopened.affine.affine_matrix, image.affine.affine_matrix, atol=1e-5)
-    assert dict(zip(reopened.features["index"], reopened.features["name"])) == {0: "background", 1: "liver",
-                                                                                2: "spleen"}
-    np.testing.assert_allclose(reopened.colormap.map(np.array([1, 2]))[:, :3], [[1, 0, 0], [0, 1, 128 / 255]],
-                               atol=1e-3)
+    assert dict(zip(reopened.features["index"], reopened.features["name"])) == {
+        0: "background",
+        1: "liver",
+        2: "spleen",
+    }
+    np.testing.assert_allclose(
+        reopened.colormap.map(np.array([1, 2]))[:, :3], [[1, 0, 0], [0, 1, 128 / 255]], atol=1e-3
+    )
     # edit the reopened label map and save it back over itself (not refused like an image would be)
     reopened.data_setitem((np.array([10]), np.array([10]), np.array([10])), 2)
     assert reopened.save(str(out))[0] == str(out)
@@ -104,10 +112,20 @@ def test_ordinary_images_are_not_claimed_by_our_reader(make_napari_viewer, tmp_p
     import tifffile
 
     pm = npe2.PluginManager.instance()
-    claimed = {name: PLUGIN in {r.plugin_name for r in pm.iter_compatible_readers([str(tmp_path / name)])}
-               for name in ("a.tif", "a.png", "a.csv", "a.zarr", "a.nii.gz", "a.nrrd", "a.mha", "a.dcm")}
-    assert claimed == {"a.tif": False, "a.png": False, "a.csv": False, "a.zarr": False,
-                       "a.nii.gz": True, "a.nrrd": True, "a.mha": True, "a.dcm": True}
+    claimed = {
+        name: PLUGIN in {r.plugin_name for r in pm.iter_compatible_readers([str(tmp_path / name)])}
+        for name in ("a.tif", "a.png", "a.csv", "a.zarr", "a.nii.gz", "a.nrrd", "a.mha", "a.dcm")
+    }
+    assert claimed == {
+        "a.tif": False,
+        "a.png": False,
+        "a.csv": False,
+        "a.zarr": False,
+        "a.nii.gz": True,
+        "a.nrrd": True,
+        "a.mha": True,
+        "a.dcm": True,
+    }
     assert PLUGIN in {r.plugin_name for r in pm.iter_compatible_readers([str(tmp_path)])}  # DICOM folders
     tif = tmp_path / "cells.tif"
     tifffile.imwrite(tif, np.arange(64, dtype=np.uint8).reshape(8, 8))
@@ -169,8 +187,9 @@ def test_a_name_and_colour_typed_in_the_label_table_reach_the_saved_file(make_na
 
     viewer = make_napari_viewer()
     (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
-    labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="drawn", affine=image.affine,
-                               units=image.units)
+    labels = viewer.add_labels(
+        np.zeros(image.data.shape, np.uint8), name="drawn", affine=image.affine, units=image.units
+    )
     labels.data_setitem((np.array([40]), np.array([50]), np.array([30])), 1)
     widget = SaveLabels(viewer)
     widget.select(labels)

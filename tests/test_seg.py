@@ -1,25 +1,28 @@
 """DICOM SEG: labels -> SEG -> highdicom -> labels voxel for voxel, and SEGs found beside their series."""
+
 from __future__ import annotations
 
 import numpy as np
 import pydicom
 import pytest
+
 from dicom_factory import (
     oblique_iop,
     write_enhanced_ct,
     write_marked_series,
     write_series,
 )
-
 from napari_medseg.errors import MedsegError, VolumeReadError
 from napari_medseg.io import dicom, read_volume
 from napari_medseg.io.seg import read_segmentation, segmentation_to_labels
 from napari_medseg.io.seg_write import property_codes, write_segmentation
 
 hd = pytest.importorskip("highdicom")
-GEOMETRIES = {"axial": {"iop": (1.0, 0, 0, 0, 1, 0)},
-              "oblique": {"iop": oblique_iop()},
-              "flipped": {"iop": (-1.0, 0, 0, 0, -1, 0), "slice_spacing": -2.0}}  # rows, columns and slices reversed
+GEOMETRIES = {
+    "axial": {"iop": (1.0, 0, 0, 0, 1, 0)},
+    "oblique": {"iop": oblique_iop()},
+    "flipped": {"iop": (-1.0, 0, 0, 0, -1, 0), "slice_spacing": -2.0},
+}  # rows, columns and slices reversed
 
 
 def _series(folder, geometry: str, shape=(7, 24, 30)):
@@ -41,8 +44,15 @@ def _sources(series) -> list:
     """The series' images as highdicom wants them: with its Type 2 patient and study attributes (empty)."""
     sources = [pydicom.dcmread(p) for p in series.files]
     for ds in sources:
-        for keyword in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID", "AccessionNumber",
-                        "ReferringPhysicianName"):
+        for keyword in (
+            "PatientBirthDate",
+            "PatientSex",
+            "StudyDate",
+            "StudyTime",
+            "StudyID",
+            "AccessionNumber",
+            "ReferringPhysicianName",
+        ):
             setattr(ds, keyword, ds.get(keyword, ""))
     return sources
 
@@ -58,8 +68,9 @@ def _highdicom_labels(seg_path, series) -> np.ndarray:
 def test_our_seg_reads_in_highdicom_and_its_rewrite_reads_back_here_voxel_for_voxel(tmp_path, geometry):
     _, volume = _series(tmp_path / "ct", geometry)
     labels = _labels(volume.shape)
-    out = write_segmentation(tmp_path / "seg.dcm", labels, volume, {1: "liver", 2: "spleen", 4: "lesion"},
-                             {1: "#ff0000"})
+    out = write_segmentation(
+        tmp_path / "seg.dcm", labels, volume, {1: "liver", 2: "spleen", 4: "lesion"}, {1: "#ff0000"}
+    )
     series = dicom.scan(tmp_path / "ct")[0]
     stacked = volume.to_file_order(labels).transpose(2, 1, 0)  # (slice, row, column) of the DICOM images
     theirs = _highdicom_labels(out, series)
@@ -71,14 +82,30 @@ def test_our_seg_reads_in_highdicom_and_its_rewrite_reads_back_here_voxel_for_vo
     assert ours.colours[1] == "#ff0000" and ours.warnings == []
 
     sources = _sources(series)  # highdicom writes what it read; we read that back
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=f"s{n}", segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
-        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")
-        for n in range(1, 5)]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=f"s{n}",
+            segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            algorithm_type="MANUAL",
+        )
+        for n in range(1, 5)
+    ]
     rewritten = hd.seg.Segmentation(
-        source_images=sources, pixel_array=theirs, segmentation_type="BINARY", segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="test", manufacturer_model_name="test", software_versions="1", device_serial_number="1")
+        source_images=sources,
+        pixel_array=theirs,
+        segmentation_type="BINARY",
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+    )
     rewritten.save_as(tmp_path / "rewritten.dcm")
     again = segmentation_to_labels(read_segmentation(tmp_path / "rewritten.dcm"), volume)
     np.testing.assert_array_equal(again.labels, labels)
@@ -91,13 +118,28 @@ def test_a_fractional_seg_counts_pixels_of_probability_at_least_one_half(tmp_pat
     probability = rng.random((len(series.files), 24, 30)).astype(np.float32)
     sources = _sources(series)
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=probability, segmentation_type="FRACTIONAL",
-        segment_descriptions=[hd.seg.SegmentDescription(
-            segment_number=1, segment_label="tumour", segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
-            segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")],
-        series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="test", manufacturer_model_name="test", software_versions="1", device_serial_number="1",
-        max_fractional_value=200)
+        source_images=sources,
+        pixel_array=probability,
+        segmentation_type="FRACTIONAL",
+        segment_descriptions=[
+            hd.seg.SegmentDescription(
+                segment_number=1,
+                segment_label="tumour",
+                segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+                segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+                algorithm_type="MANUAL",
+            )
+        ],
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+        max_fractional_value=200,
+    )
     seg.save_as(tmp_path / "fractional.dcm")
     drawn = segmentation_to_labels(read_segmentation(tmp_path / "fractional.dcm"), volume)
     stored = np.round(probability * 200)  # what the file holds, 0..200
@@ -117,15 +159,22 @@ def test_frames_in_any_order_land_on_the_same_voxels(tmp_path):
     ds.PixelData = pydicom.pixels.pack_bits(frames[order])
     del ds.DimensionIndexSequence
     ds.save_as(tmp_path / "shuffled.dcm")
-    np.testing.assert_array_equal(segmentation_to_labels(read_segmentation(tmp_path / "shuffled.dcm"), volume).labels,
-                                  labels)
+    np.testing.assert_array_equal(
+        segmentation_to_labels(read_segmentation(tmp_path / "shuffled.dcm"), volume).labels, labels
+    )
 
 
 def test_a_seg_of_a_multi_frame_image_refers_to_its_frames(tmp_path):
     (tmp_path / "ct").mkdir()
     rng = np.random.default_rng(3)
-    write_enhanced_ct(tmp_path / "ct" / "enhanced.dcm", np.zeros((6, 16, 20), np.int16), iop=oblique_iop(),
-                      frame_order=rng.permutation(6), pixel_spacing=(0.9, 0.6), slice_spacing=1.5)
+    write_enhanced_ct(
+        tmp_path / "ct" / "enhanced.dcm",
+        np.zeros((6, 16, 20), np.int16),
+        iop=oblique_iop(),
+        frame_order=rng.permutation(6),
+        pixel_spacing=(0.9, 0.6),
+        slice_spacing=1.5,
+    )
     volume = read_volume(tmp_path / "ct")
     labels = np.zeros(volume.shape, np.uint8)
     labels[1:4, 2:9, 3:11] = 1
@@ -160,8 +209,23 @@ def test_cli_seg_then_structures_gives_the_labels_back_with_their_names(tmp_path
 
     write_labels(tmp_path / "labels.nii.gz", labels.array, image)
     seg = tmp_path / "ct" / "seg.dcm"
-    assert main(["seg", str(tmp_path / "labels.nii.gz"), "--image", str(tmp_path / "ct"), "--out", str(seg),
-                 "--names", "1=liver,2=left kidney", "--algorithm-type", "AUTOMATIC"]) == 0
+    assert (
+        main(
+            [
+                "seg",
+                str(tmp_path / "labels.nii.gz"),
+                "--image",
+                str(tmp_path / "ct"),
+                "--out",
+                str(seg),
+                "--names",
+                "1=liver,2=left kidney",
+                "--algorithm-type",
+                "AUTOMATIC",
+            ]
+        )
+        == 0
+    )
     ds = pydicom.dcmread(seg)
     assert [s.SegmentLabel for s in ds.SegmentSequence] == ["liver", "left kidney"]
     assert ds.SegmentSequence[1].SegmentedPropertyTypeCodeSequence[0].CodeMeaning == "Kidney"
@@ -205,15 +269,30 @@ def test_a_labelmap_seg_reads_each_pixel_as_its_segment(tmp_path):
     labels = _labels(volume.shape)
     labels[labels == 4] = 3  # LABELMAP segments are numbered 1..N
     stacked = np.ascontiguousarray(volume.to_file_order(labels).transpose(2, 1, 0))
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=f"s{n}", segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
-        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")
-        for n in (1, 2, 3)]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=f"s{n}",
+            segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            algorithm_type="MANUAL",
+        )
+        for n in (1, 2, 3)
+    ]
     seg = hd.seg.Segmentation(
-        source_images=_sources(series), pixel_array=stacked, segmentation_type="LABELMAP",
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer="test", manufacturer_model_name="test", software_versions="1",
-        device_serial_number="1")
+        source_images=_sources(series),
+        pixel_array=stacked,
+        segmentation_type="LABELMAP",
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+    )
     seg.save_as(tmp_path / "labelmap.dcm")
     drawn = segmentation_to_labels(read_segmentation(tmp_path / "labelmap.dcm"), volume)
     assert read_segmentation(tmp_path / "labelmap.dcm").kind == "LABELMAP"
@@ -240,15 +319,30 @@ def test_overlapping_segments_show_the_smaller_one_and_say_so(tmp_path):
     masks = np.zeros((len(series.files), 24, 30, 2), bool)
     masks[1:6, 2:20, 3:25, 0] = True  # PTV
     masks[2:4, 5:9, 6:10, 1] = True  # GTV inside it
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=name, segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
-        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"), algorithm_type="MANUAL")
-        for n, name in ((1, "PTV"), (2, "GTV"))]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=name,
+            segmented_property_category=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            algorithm_type="MANUAL",
+        )
+        for n, name in ((1, "PTV"), (2, "GTV"))
+    ]
     seg = hd.seg.Segmentation(
-        source_images=_sources(series), pixel_array=masks, segmentation_type="BINARY",
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer="test", manufacturer_model_name="test", software_versions="1",
-        device_serial_number="1")
+        source_images=_sources(series),
+        pixel_array=masks,
+        segmentation_type="BINARY",
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+    )
     seg.save_as(tmp_path / "overlap.dcm")
     drawn = segmentation_to_labels(read_segmentation(tmp_path / "overlap.dcm"), volume)
     to_volume = volume.file_order.to_canonical

@@ -1,8 +1,9 @@
 """DICOM SEG in napari: a folder's SEG opens as named, coloured labels; labels save as a SEG."""
+
 import numpy as np
 import pytest
-from dicom_factory import write_marked_series
 
+from dicom_factory import write_marked_series
 from napari_medseg.io import read_volume
 
 pytest.importorskip("highdicom")
@@ -16,8 +17,9 @@ def test_a_folder_with_a_seg_opens_one_image_and_the_segments_as_named_labels(ma
     write_marked_series(tmp_path / "ct", marks, iop=(-1.0, 0, 0, 0, 1, 0))
     image = read_volume(tmp_path / "ct")
     labels = (image.array == 1000).astype(np.uint8) + 2 * (image.array == 2000)
-    write_segmentation(tmp_path / "ct" / "seg.dcm", labels, image, {1: "PTV", 2: "GTV"}, {1: "#ff0000", 2: "#0000ff"},
-                       label="plan")
+    write_segmentation(
+        tmp_path / "ct" / "seg.dcm", labels, image, {1: "PTV", 2: "GTV"}, {1: "#ff0000", 2: "#0000ff"}, label="plan"
+    )
     viewer = make_napari_viewer()
     layers = viewer.open(str(tmp_path / "ct"), plugin=PLUGIN)
     assert [type(layer).__name__ for layer in layers] == ["Image", "Labels"]  # the SEG is no second image
@@ -42,5 +44,6 @@ def test_painted_labels_save_as_a_seg_that_reads_back(make_napari_viewer, tmp_pa
     labels.save(str(out), plugin="napari-medseg.write_seg")
     seg = read_segmentation(out)
     assert seg.kind == "BINARY" and [s.name for s in seg.segments] == ["liver", "label 2", "lesion"]
-    np.testing.assert_array_equal(segmentation_to_labels(seg, read_volume(tmp_path / "ct")).labels,
-                                  np.asarray(labels.data))
+    np.testing.assert_array_equal(
+        segmentation_to_labels(seg, read_volume(tmp_path / "ct")).labels, np.asarray(labels.data)
+    )

@@ -1,4 +1,5 @@
 """Folder -> folder segmentation: every case on its own grid, failures reported, resumable, Dask."""
+
 from __future__ import annotations
 
 import csv
@@ -106,14 +107,18 @@ def test_a_dask_cluster_gives_the_labels_of_the_local_run(cases, tmp_path):
     from napari_medseg.batch import segment_folder
 
     local = segment_folder(cases, tmp_path / "local", "brain-tissue", device="cpu")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         remote = segment_folder(cases, tmp_path / "dask", "brain-tissue", device="cpu", client=client)
     assert [(r.case, r.status) for r in remote] == [(r.case, r.status) for r in local]
     for r in remote:
         if r.status == "done":
-            np.testing.assert_array_equal(np.asanyarray(nib.load(r.output).dataobj),
-                                          np.asanyarray(nib.load(tmp_path / "local" / f"{r.case}.nii.gz").dataobj))
+            np.testing.assert_array_equal(
+                np.asanyarray(nib.load(r.output).dataobj),
+                np.asanyarray(nib.load(tmp_path / "local" / f"{r.case}.nii.gz").dataobj),
+            )
 
 
 def test_an_unreadable_kept_output_is_reported_not_trusted(cases, tmp_path):

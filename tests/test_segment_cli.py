@@ -1,4 +1,5 @@
 """`medseg segment` and `medseg models` from the command line."""
+
 from __future__ import annotations
 
 import json
@@ -45,11 +46,31 @@ def test_dicom_folder_series_is_chosen_with_series_and_output_is_on_its_grid(tmp
     rng = np.random.default_rng(0)
     folder = tmp_path / "dicom"
     write_series(folder / "a", rng.integers(0, 500, (8, 20, 18)).astype(np.int16), description="first")
-    chosen = write_series(folder / "b", rng.integers(0, 500, (6, 16, 22)).astype(np.int16), pixel_spacing=(1.5, 1.2),
-                          slice_spacing=3.0, description="second", modality="MR")  # the brain model's modality
+    chosen = write_series(
+        folder / "b",
+        rng.integers(0, 500, (6, 16, 22)).astype(np.int16),
+        pixel_spacing=(1.5, 1.2),
+        slice_spacing=3.0,
+        description="second",
+        modality="MR",
+    )  # the brain model's modality
     out = tmp_path / "seg.nii.gz"
-    assert main(["segment", str(folder), "--model", "brain-tissue", "--out", str(out), "--series", chosen.series_uid,
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(folder),
+                "--model",
+                "brain-tissue",
+                "--out",
+                str(out),
+                "--series",
+                chosen.series_uid,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     reference = read_volume(folder, series=chosen.series_uid)
     written = read_volume(out)
     assert written.same_grid(reference)

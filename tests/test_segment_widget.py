@@ -1,4 +1,5 @@
 """The Segment dock widget on the sample MRI: worker thread, result layer, cancel, edited-layer prompt."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_run_adds_labels_layer_on_image_geometry_with_names(qtbot, viewer_with_s
     assert voxel_ml == pytest.approx(0.008)  # the sample's 2 mm voxels
     for k, name in ((1, "grey matter"), (2, "white matter")):  # the legend: each tissue's volume in ml
         assert f"{k} {name}: {format_ml(np.count_nonzero(result.data == k) * voxel_ml)} ml" in widget.legend
-    assert 'color:#e6194b' in widget.legend  # the model's grey-matter colour (metadata.json)
+    assert "color:#e6194b" in widget.legend  # the model's grey-matter colour (metadata.json)
 
 
 def test_cancel_stops_the_run_without_adding_a_layer(qtbot, viewer_with_sample):

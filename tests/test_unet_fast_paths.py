@@ -1,4 +1,5 @@
 """The CPU fast paths give what MONAI and PyTorch give: channel argmax, ONNX Runtime windows, lazy CLI imports."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,14 +27,22 @@ def test_channel_argmax_equals_asdiscrete_on_strided_tensors_with_ties(channels)
     assert torch.equal(ours.as_tensor(), monai.as_tensor())
     np.testing.assert_array_equal(ours.affine, probs.affine)
 
+
 def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_change(tmp_path):
     from monai.networks.nets import UNet
 
     from napari_medseg.models.unet.onnx_network import onnx_network
 
     torch.manual_seed(0)
-    net = UNet(spatial_dims=3, in_channels=1, out_channels=3, channels=(4, 8, 16), strides=(2, 2),
-               num_res_units=1, norm="batch").eval()
+    net = UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=3,
+        channels=(4, 8, 16),
+        strides=(2, 2),
+        num_res_units=1,
+        norm="batch",
+    ).eval()
     runner, why = onnx_network(net, (1, 24, 24, 16), tmp_path)
     assert runner is not None and why == ""
     x = torch.rand(3, 1, 24, 24, 16)  # a batch size other than the export's
@@ -49,6 +58,7 @@ def test_onnx_runtime_windows_match_pytorch_and_reuse_the_export_until_weights_c
     with torch.no_grad():
         next(net.parameters()).add_(1.0)
     assert onnx_network(net, (1, 24, 24, 16), tmp_path)[0].path != runner.path  # new weights, new export
+
 
 def test_prelu_becomes_leaky_relu_with_identical_outputs():
     from monai.networks.nets import UNet
@@ -79,9 +89,12 @@ def test_unexportable_network_keeps_pytorch_and_says_why(tmp_path):
     runner, why = onnx_network(Broken(), (1, 4, 4, 4), tmp_path)
     assert runner is None and "ONNX Runtime not used" in why and "cannot trace this" in why
 
+
 def test_building_the_cli_parser_does_not_import_torch_or_monai():
-    code = ("import sys, napari_medseg.cli; napari_medseg.cli.build_parser(); "
-            "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))")
+    code = (
+        "import sys, napari_medseg.cli; napari_medseg.cli.build_parser(); "
+        "print(sorted(m for m in ('torch', 'monai') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -118,8 +131,11 @@ def test_axis_aligned_grids_serve_monai_in_the_calling_thread_only_and_never_pat
 
     original, used_by = F.affine_grid, []
     real = resample_grid.axis_aligned_affine_grid
-    monkeypatch.setattr(resample_grid, "axis_aligned_affine_grid",
-                        lambda *a: used_by.append(threading.current_thread().name) or real(*a))
+    monkeypatch.setattr(
+        resample_grid,
+        "axis_aligned_affine_grid",
+        lambda *a: used_by.append(threading.current_thread().name) or real(*a),
+    )
     image = torch.rand(1, 1, 6, 7, 8)
     scale = torch.diag(torch.tensor([0.9, 1.1, 1.2, 1.0]))[None]
     rotated = torch.tensor([[[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]])
@@ -142,19 +158,24 @@ def test_axis_aligned_grids_serve_monai_in_the_calling_thread_only_and_never_pat
         inside.set()
         leave.wait(5)
         ours = resample(scale)
-        assert torch.equal(resample(rotated), AffineTransform(normalized=True, reverse_indexing=False)(
-            image, rotated, spatial_size=(5, 6, 7)))  # rotations: torch's own grid
+        assert torch.equal(
+            resample(rotated),
+            AffineTransform(normalized=True, reverse_indexing=False)(image, rotated, spatial_size=(5, 6, 7)),
+        )  # rotations: torch's own grid
     worker.join(5)
     assert torch.equal(ours, expected) and torch.equal(outside[0], expected)
     assert "other" not in used_by and threading.current_thread().name in used_by
     assert F.affine_grid is original
 
 
-@pytest.mark.parametrize("affine", [
-    np.diag([0.8, 0.9, 2.5, 1.0]),  # file order is the canonical order reversed
-    np.diag([-0.8, -0.9, 2.5, 1.0]),  # two axes flipped on reading
-    np.array([[0, 0.9, 0, 0], [0, 0, -2.5, 0], [-0.8, 0, 0, 0], [0, 0, 0, 1.0]]),  # permuted and flipped
-])
+@pytest.mark.parametrize(
+    "affine",
+    [
+        np.diag([0.8, 0.9, 2.5, 1.0]),  # file order is the canonical order reversed
+        np.diag([-0.8, -0.9, 2.5, 1.0]),  # two axes flipped on reading
+        np.array([[0, 0.9, 0, 0], [0, 0, -2.5, 0], [-0.8, 0, 0, 0], [0, 0, 0, 1.0]]),  # permuted and flipped
+    ],
+)
 def test_model_input_and_labels_are_reordered_between_file_and_volume_order(affine):
     from napari_medseg.models.unet.metatensor import file_order_tensor, labels_on_volume_grid
     from napari_medseg.volume import Volume

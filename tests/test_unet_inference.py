@@ -1,4 +1,5 @@
 """Sliding-window inference: device choice, GPU memory fallback, progress, cancel, checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ from napari_medseg.samples import load_brain_mri
 CUDA = torch.cuda.is_available()
 
 
-@pytest.mark.parametrize("shape,roi,overlap", [((99, 117, 95), (96, 96, 96), 0.25), ((40, 33, 17), (16, 16, 16), 0.5),
-                                               ((10, 70, 64), (32, 32, 32), 0.0)])
+@pytest.mark.parametrize(
+    "shape,roi,overlap",
+    [((99, 117, 95), (96, 96, 96), 0.25), ((40, 33, 17), (16, 16, 16), 0.5), ((10, 70, 64), (32, 32, 32), 0.0)],
+)
 def test_count_windows_equals_the_network_calls_of_monai_sliding_window(shape, roi, overlap):
     from monai.inferers import sliding_window_inference
 
@@ -141,13 +144,27 @@ def test_cuda_with_amp_agrees_with_cpu(brain):
 def _write_checkpoint(tmp_path, intensity):
     from monai.networks.nets import UNet
 
-    args = {"spatial_dims": 3, "in_channels": 1, "out_channels": 3, "channels": [4, 8], "strides": [2],
-            "num_res_units": 0}
+    args = {
+        "spatial_dims": 3,
+        "in_channels": 1,
+        "out_channels": 3,
+        "channels": [4, 8],
+        "strides": [2],
+        "num_res_units": 0,
+    }
     torch.manual_seed(3)
     net = UNet(**args)
     torch.save({"model": net.state_dict()}, tmp_path / "w.pt")
-    desc = {"network": "UNet", "network_args": args, "weights": "w.pt", "intensity": intensity,
-            "roi_size": [16, 16, 16], "overlap": 0.25, "sw_batch_size": 2, "labels": {"1": "a", "2": "b"}}
+    desc = {
+        "network": "UNet",
+        "network_args": args,
+        "weights": "w.pt",
+        "intensity": intensity,
+        "roi_size": [16, 16, 16],
+        "overlap": 0.25,
+        "sw_batch_size": 2,
+        "labels": {"1": "a", "2": "b"},
+    }
     (tmp_path / "net.json").write_text(json.dumps(desc))
     return tmp_path / "net.json", net
 
@@ -163,8 +180,14 @@ def test_checkpoint_matches_a_plain_monai_run_on_the_file(tmp_path):
     volume = read_volume(tmp_path / "in.nii.gz")
     pipeline = load_checkpoint(path)
     ours = volume.to_file_order(run_pipeline(pipeline, volume, "cpu").labels)
-    manual = Compose([LoadImaged("image"), EnsureChannelFirstd("image"), Orientationd("image", "RAS"),
-                      ScaleIntensityRanged("image", -100, 200, 0.0, 1.0, clip=True)])({"image": str(tmp_path / "in.nii.gz")})
+    manual = Compose(
+        [
+            LoadImaged("image"),
+            EnsureChannelFirstd("image"),
+            Orientationd("image", "RAS"),
+            ScaleIntensityRanged("image", -100, 200, 0.0, 1.0, clip=True),
+        ]
+    )({"image": str(tmp_path / "in.nii.gz")})
     with torch.no_grad():
         logits = sliding_window_inference(manual["image"][None], (16, 16, 16), 2, net.eval(), overlap=0.25)
     expected = np.flip(logits.argmax(1)[0].numpy(), 0)  # back from RAS to the file's x-flipped order

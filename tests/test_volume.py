@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from conftest import rotation
 from napari_medseg.volume import (
     FileOrder,
     Volume,
@@ -9,8 +10,6 @@ from napari_medseg.volume import (
     napari_affine,
     smallest_label_dtype,
 )
-
-from conftest import rotation
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -24,7 +23,9 @@ def test_reordered_volume_keeps_every_voxel_at_its_patient_position(seed):
     rng = np.random.default_rng(seed)
     perm = rng.permutation(3)
     flips = np.diag(rng.choice([-1, 1], 3))
-    lin = rotation(rng.normal(size=3), rng.uniform(0, 25)) @ np.eye(3)[:, perm] @ flips @ np.diag(rng.uniform(0.5, 3, 3))
+    lin = (
+        rotation(rng.normal(size=3), rng.uniform(0, 25)) @ np.eye(3)[:, perm] @ flips @ np.diag(rng.uniform(0.5, 3, 3))
+    )
     aff = np.eye(4)
     aff[:3, :3] = lin
     aff[:3, 3] = rng.uniform(-100, 100, 3)

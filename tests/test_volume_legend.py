@@ -1,4 +1,5 @@
 """The volume legend: each label's colour, name and volume in ml, recounted after every edit."""
+
 from __future__ import annotations
 
 import numpy as np

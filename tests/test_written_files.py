@@ -1,4 +1,5 @@
 """Files we write look like any other program's: umask permissions, no temporaries after a kill, NIfTI codes kept."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,9 @@ with atomic_path({target!r}) as tmp:
 
 def test_a_write_killed_midway_leaves_no_temporary_after_the_next_write(tmp_path):
     target = tmp_path / "out" / "labels.nii.gz"
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER.format(src=SRC, target=str(target))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER.format(src=SRC, target=str(target))], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -14,6 +14,7 @@ Run::
 
 Deterministic: fixed seeds, no random state outside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,9 @@ from napari_medseg.samples import brain_tissue_labels, load_brain_mri
 from napari_medseg.volume import Volume
 
 MNI = str(Path(nilearn.__file__).parent / "datasets" / "data" / "mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz")
-README = Path(__file__).resolve().parents[1] / "src" / "napari_medseg" / "models" / "bundles" / "brain_tissue" / "README.md"
+README = (
+    Path(__file__).resolve().parents[1] / "src" / "napari_medseg" / "models" / "bundles" / "brain_tissue" / "README.md"
+)
 BEGIN, END = "<!-- held-out table: begin -->", "<!-- held-out table: end -->"
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -73,24 +76,30 @@ def on_grid(images: dict, voxel_mm: float, rotate_deg: float = 0.0, offset_mm=(0
     affine = np.eye(4)
     affine[:3, :3] = lin
     affine[:3, 3] = centre - lin @ (np.array(shape) - 1) / 2 + np.asarray(offset_mm)
-    sigma = max(voxel_mm ** 2 - 1.0, 0.0) ** 0.5 / 2.355
-    smooth = {k: nib.Nifti1Image(gaussian_filter(np.asanyarray(v.dataobj), sigma) if sigma else
-                                 np.asanyarray(v.dataobj), v.affine) for k, v in images.items()}
+    sigma = max(voxel_mm**2 - 1.0, 0.0) ** 0.5 / 2.355
+    smooth = {
+        k: nib.Nifti1Image(
+            gaussian_filter(np.asanyarray(v.dataobj), sigma) if sigma else np.asanyarray(v.dataobj), v.affine
+        )
+        for k, v in images.items()
+    }
     grid = (shape, affine)
     t1 = resample_from_to(smooth["t1"], grid, order=1).get_fdata(dtype=np.float32)
     gm = resample_from_to(smooth["gm"], grid, order=1).get_fdata(dtype=np.float32)
     wm = resample_from_to(smooth["wm"], grid, order=1).get_fdata(dtype=np.float32)
     t1[t1 < 1e-3] = 0
     lps = _RAS_TO_LPS @ affine
-    return (Volume.from_file_order(np.round(t1).astype(np.int16), lps),
-            Volume.from_file_order(brain_tissue_labels(gm, wm), lps))
+    return (
+        Volume.from_file_order(np.round(t1).astype(np.int16), lps),
+        Volume.from_file_order(brain_tissue_labels(gm, wm), lps),
+    )
 
 
 def bias_field(shape, strength: float = 0.35, seed: int = 7) -> np.ndarray:
     """A smooth multiplicative field in [1 - strength, 1 + strength] (random low-order polynomial)."""
     rng = np.random.default_rng(seed)
     grids = np.meshgrid(*[np.linspace(-1, 1, s) for s in shape], indexing="ij")
-    field = sum(rng.uniform(-1, 1) * g + rng.uniform(-1, 1) * g ** 2 for g in grids)
+    field = sum(rng.uniform(-1, 1) * g + rng.uniform(-1, 1) * g**2 for g in grids)
     field = field / np.abs(field).max()
     return 1.0 + strength * field
 
@@ -108,13 +117,36 @@ def variants():
     top = np.percentile(base[brain], 99.5)
     rng = np.random.default_rng(11)
     yield "sample (2 mm)", "the shipped sample as is", t1, truth
-    yield ("bias field", "x a smooth polynomial field, 0.65-1.35", with_intensity(t1, base * bias_field(base.shape)), truth)
-    yield ("gamma 0.6", "intensities^0.6 (flatter contrast)", with_intensity(t1, top * (base / top).clip(0) ** 0.6), truth)
-    yield ("gamma 1.8", "intensities^1.8 (darker grey matter)", with_intensity(t1, top * (base / top).clip(0) ** 1.8), truth)
-    yield ("noise 5 %", "Gaussian noise, sd 5 % of the 99.5th percentile",
-           with_intensity(t1, base + rng.normal(0, 0.05 * top, base.shape)), truth)
-    yield ("inverted (T2-like)", "brain intensities reversed: CSF bright, white matter dark",
-           with_intensity(t1, 1.1 * top - base), truth)
+    yield (
+        "bias field",
+        "x a smooth polynomial field, 0.65-1.35",
+        with_intensity(t1, base * bias_field(base.shape)),
+        truth,
+    )
+    yield (
+        "gamma 0.6",
+        "intensities^0.6 (flatter contrast)",
+        with_intensity(t1, top * (base / top).clip(0) ** 0.6),
+        truth,
+    )
+    yield (
+        "gamma 1.8",
+        "intensities^1.8 (darker grey matter)",
+        with_intensity(t1, top * (base / top).clip(0) ** 1.8),
+        truth,
+    )
+    yield (
+        "noise 5 %",
+        "Gaussian noise, sd 5 % of the 99.5th percentile",
+        with_intensity(t1, base + rng.normal(0, 0.05 * top, base.shape)),
+        truth,
+    )
+    yield (
+        "inverted (T2-like)",
+        "brain intensities reversed: CSF bright, white matter dark",
+        with_intensity(t1, 1.1 * top - base),
+        truth,
+    )
     images = mni()
     for name, desc, kwargs in (
         ("rotated 15 deg", "oblique 2 mm grid, 15 deg about (1, 0.4, 0.2)", {"voxel_mm": 2.0, "rotate_deg": 15.0}),
@@ -137,19 +169,30 @@ def evaluate() -> list[dict]:
         result = segment_volume(t1, "brain-tissue", device="cpu")
         seconds = time.perf_counter() - start
         assert result.labels.shape == truth.shape
-        rows.append({"variant": name, "description": desc, "shape": "x".join(map(str, t1.shape)),
-                     "dice_gm": dice(result.labels == 1, truth.array == 1),
-                     "dice_wm": dice(result.labels == 2, truth.array == 2), "seconds": seconds})
+        rows.append(
+            {
+                "variant": name,
+                "description": desc,
+                "shape": "x".join(map(str, t1.shape)),
+                "dice_gm": dice(result.labels == 1, truth.array == 1),
+                "dice_wm": dice(result.labels == 2, truth.array == 2),
+                "seconds": seconds,
+            }
+        )
         print(f"{name:<20} GM {rows[-1]['dice_gm']:.3f}  WM {rows[-1]['dice_wm']:.3f}  ({seconds:.1f} s)", flush=True)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| variant | what changed | grid | Dice grey matter | Dice white matter | CPU time (s) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | what changed | grid | Dice grey matter | Dice white matter | CPU time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['description']} | {r['shape']} | {r['dice_gm']:.3f} | "
-                     f"{r['dice_wm']:.3f} | {r['seconds']:.1f} |")
+        lines.append(
+            f"| {r['variant']} | {r['description']} | {r['shape']} | {r['dice_gm']:.3f} | "
+            f"{r['dice_wm']:.3f} | {r['seconds']:.1f} |"
+        )
     return "\n".join(lines)
 
 

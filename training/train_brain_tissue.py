@@ -24,6 +24,7 @@ Run::
     .venv/bin/python training/train_brain_tissue.py            # writes the bundle's models/model.pt
     .venv/bin/python training/train_brain_tissue.py --iterations 20 --out /tmp/m.pt   # smoke test
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,6 @@ import nibabel as nib
 import nilearn
 import numpy as np
 import torch
-from nibabel.processing import resample_from_to
-
 from monai.bundle import ConfigParser
 from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
@@ -52,6 +51,7 @@ from monai.transforms import (
     RandSpatialCropd,
 )
 from monai.utils import set_determinism
+from nibabel.processing import resample_from_to
 
 from napari_medseg.samples import brain_mri_paths, brain_tissue_labels
 
@@ -97,10 +97,12 @@ def training_inputs() -> tuple[list[np.ndarray], np.ndarray]:
     for voxel_mm, offset in ((1.0, 0.0), (1.5, 0.25), (3.0, 1.0), (2.5, 0.5)):
         acquired = t1 if voxel_mm == 1.0 else _resampled(t1, voxel_mm, offset)
         t1s.append(resample_from_to(acquired, target, order=1).get_fdata(dtype=np.float32))
-    probs = np.stack([
-        resample_from_to(nib.load(MNI.format(k)), target, order=1).get_fdata(dtype=np.float32) / 255.0
-        for k in ("gm", "wm")
-    ])
+    probs = np.stack(
+        [
+            resample_from_to(nib.load(MNI.format(k)), target, order=1).get_fdata(dtype=np.float32) / 255.0
+            for k in ("gm", "wm")
+        ]
+    )
     for t in t1s:
         t[t < 1e-3] = 0.0  # keep the skull-stripped background exactly zero
     return t1s, probs
@@ -116,9 +118,16 @@ class Augment:
     def __init__(self, seed: int):
         self.rng = np.random.RandomState(seed)
         self.spatial = Rand3DElasticd(
-            keys="stack", sigma_range=(6, 9), magnitude_range=(40, 160), prob=1.0,
-            rotate_range=(0.3, 0.3, 0.3), scale_range=(0.15, 0.15, 0.15), translate_range=(14, 18, 12),
-            spatial_size=PATCH, mode="bilinear", padding_mode="zeros",
+            keys="stack",
+            sigma_range=(6, 9),
+            magnitude_range=(40, 160),
+            prob=1.0,
+            rotate_range=(0.3, 0.3, 0.3),
+            scale_range=(0.15, 0.15, 0.15),
+            translate_range=(14, 18, 12),
+            spatial_size=PATCH,
+            mode="bilinear",
+            padding_mode="zeros",
         )
         self.crop = RandSpatialCropd(keys="stack", roi_size=PATCH, random_size=False)
         self.intensity = [
@@ -160,8 +169,10 @@ def sample_dice(net, device) -> dict[str, float]:
     with torch.no_grad():
         pred = sliding_window_inference(x, (96, 96, 96), 1, net, overlap=0.25).argmax(1)[0].cpu().numpy()
     net.train()
-    return {name: float(2 * ((pred == k) & (truth == k)).sum() / ((pred == k).sum() + (truth == k).sum()))
-            for k, name in ((1, "grey matter"), (2, "white matter"))}
+    return {
+        name: float(2 * ((pred == k) & (truth == k)).sum() / ((pred == k).sum() + (truth == k).sum()))
+        for k, name in ((1, "grey matter"), (2, "white matter"))
+    }
 
 
 def save_atomic(state: dict, path: Path) -> None:
@@ -194,8 +205,18 @@ def main(argv: list[str] | None = None) -> None:
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iterations, pct_start=0.05)
-    print(json.dumps({"parameters": sum(p.numel() for p in net.parameters()), "variants": len(stacks),
-                      "iterations": args.iterations, "batch": args.batch, "patch": PATCH}), flush=True)
+    print(
+        json.dumps(
+            {
+                "parameters": sum(p.numel() for p in net.parameters()),
+                "variants": len(stacks),
+                "iterations": args.iterations,
+                "batch": args.batch,
+                "patch": PATCH,
+            }
+        ),
+        flush=True,
+    )
     start, running = time.time(), []
     for it in range(1, args.iterations + 1):
         pairs = [augment(stacks[pick.randint(len(stacks))]) for _ in range(args.batch)]
@@ -208,8 +229,11 @@ def main(argv: list[str] | None = None) -> None:
         sched.step()
         running.append(float(loss))
         if it % 25 == 0:
-            print(f"it {it} loss {np.mean(running):.4f} lr {sched.get_last_lr()[0]:.2e} "
-                  f"elapsed {time.time() - start:.0f}s", flush=True)
+            print(
+                f"it {it} loss {np.mean(running):.4f} lr {sched.get_last_lr()[0]:.2e} "
+                f"elapsed {time.time() - start:.0f}s",
+                flush=True,
+            )
             running = []
         if it % args.save_every == 0 or it == args.iterations:
             save_atomic(net.state_dict(), args.out)

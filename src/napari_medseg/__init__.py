@@ -1,4 +1,5 @@
 """napari-medseg: medical image segmentation in napari, in physical space."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 from .volume import Volume

@@ -10,6 +10,7 @@ saved. One snapshot is kept per image and layer name (the latest); snapshots old
 Snapshots live in ``$NAPARI_MEDSEG_AUTOSAVE``, else the user's data folder
 (``platformdirs``), never beside the patient's files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,17 @@ import numpy as np
 from .io.atomic import atomic_path
 from .volume import Volume
 
-__all__ = ["KEEP_DAYS", "Snapshot", "autosave_dir", "discard", "image_key", "list_snapshots", "load_snapshot",
-           "prune", "save_snapshot"]
+__all__ = [
+    "KEEP_DAYS",
+    "Snapshot",
+    "autosave_dir",
+    "discard",
+    "image_key",
+    "list_snapshots",
+    "load_snapshot",
+    "prune",
+    "save_snapshot",
+]
 
 KEEP_DAYS = 14
 
@@ -69,8 +79,7 @@ def autosave_dir() -> Path:
 
 def image_key(volume: Volume) -> str:
     """Identifies an image by its source path and grid (shape and affine to 1 um)."""
-    text = json.dumps([str(volume.meta.get("path", "")), list(volume.shape),
-                       np.round(volume.affine, 3).tolist()])
+    text = json.dumps([str(volume.meta.get("path", "")), list(volume.shape), np.round(volume.affine, 3).tolist()])
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -78,8 +87,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:60] or "labels"
 
 
-def save_snapshot(labels: np.ndarray, volume: Volume, layer: str, label_names: dict[int, str] | None = None,
-                  folder: Path | None = None) -> Snapshot:
+def save_snapshot(
+    labels: np.ndarray,
+    volume: Volume,
+    layer: str,
+    label_names: dict[int, str] | None = None,
+    folder: Path | None = None,
+) -> Snapshot:
     """Write (or replace) the snapshot of ``labels`` for this image and layer name, atomically."""
     from .io import write_labels
 
@@ -87,10 +101,21 @@ def save_snapshot(labels: np.ndarray, volume: Volume, layer: str, label_names: d
     key = image_key(volume)
     path = folder / f"{key}-{_slug(layer)}.nii.gz"
     write_labels(path, labels, volume)
-    snapshot = Snapshot(path, layer, str(volume.meta.get("path", "")), key, time.time(),
-                        {int(k): str(v) for k, v in (label_names or {}).items()})
-    sidecar = {"layer": layer, "source": snapshot.source, "key": key, "saved_at": snapshot.saved_at,
-               "label_names": {str(k): v for k, v in snapshot.label_names.items()}}
+    snapshot = Snapshot(
+        path,
+        layer,
+        str(volume.meta.get("path", "")),
+        key,
+        time.time(),
+        {int(k): str(v) for k, v in (label_names or {}).items()},
+    )
+    sidecar = {
+        "layer": layer,
+        "source": snapshot.source,
+        "key": key,
+        "saved_at": snapshot.saved_at,
+        "label_names": {str(k): v for k, v in snapshot.label_names.items()},
+    }
     with atomic_path(_sidecar(path)) as tmp:
         tmp.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
     return snapshot
@@ -108,8 +133,14 @@ def list_snapshots(volume: Volume | None = None, folder: Path | None = None) -> 
         image = sidecar.with_name(sidecar.stem + ".nii.gz")
         try:
             info = json.loads(sidecar.read_text(encoding="utf-8"))
-            snapshot = Snapshot(image, str(info["layer"]), str(info["source"]), str(info["key"]),
-                                float(info["saved_at"]), {int(k): str(v) for k, v in info["label_names"].items()})
+            snapshot = Snapshot(
+                image,
+                str(info["layer"]),
+                str(info["source"]),
+                str(info["key"]),
+                float(info["saved_at"]),
+                {int(k): str(v) for k, v in info["label_names"].items()},
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a sidecar being written or from another version: not a snapshot we can offer
         if image.exists() and (volume is None or snapshot.key == image_key(volume)):

@@ -21,20 +21,28 @@ label, in ml: the numbers a tissue or organ volume study needs).
   storage every worker sees. Without a client, cases run one after the other here: the
   network already uses every core of this machine.
 """
+
 from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import MedsegError
 from .io.atomic import atomic_path
 from .io.folders import find_cases
 
-__all__ = ["CaseResult", "segment_case", "segment_folder", "write_report", "write_volumes", "REPORT_NAME",
-           "VOLUMES_NAME"]
+__all__ = [
+    "CaseResult",
+    "segment_case",
+    "segment_folder",
+    "write_report",
+    "write_volumes",
+    "REPORT_NAME",
+    "VOLUMES_NAME",
+]
 
 REPORT_NAME = "segment_report.csv"
 VOLUMES_NAME = "segment_volumes.csv"
@@ -66,8 +74,15 @@ class CaseResult:
     volumes_ml: dict = field(default_factory=dict)
 
 
-def segment_case(case: str, source: str | Path, output: str | Path, model: str, device: str = "auto",
-                 trust_bundle: bool = False, argmax_first: bool | None = None) -> CaseResult:
+def segment_case(
+    case: str,
+    source: str | Path,
+    output: str | Path,
+    model: str,
+    device: str = "auto",
+    trust_bundle: bool = False,
+    argmax_first: bool | None = None,
+) -> CaseResult:
     """Read, segment and write one case; errors become a ``failed`` result, never an exception.
 
     Runs wherever it is called: in this process or on a Dask worker.
@@ -85,10 +100,24 @@ def segment_case(case: str, source: str | Path, output: str | Path, model: str, 
     except MedsegError as exc:
         return CaseResult(case, str(source), str(output), "failed", time.perf_counter() - start, message=str(exc))
     except Exception as exc:  # one broken case must not end a batch: recorded in the report with its type
-        return CaseResult(case, str(source), str(output), "failed", time.perf_counter() - start,
-                          message=f"{type(exc).__name__}: {exc}")
-    return CaseResult(case, str(source), str(output), "done", time.perf_counter() - start, result.device,
-                      "; ".join(result.messages), volumes)
+        return CaseResult(
+            case,
+            str(source),
+            str(output),
+            "failed",
+            time.perf_counter() - start,
+            message=f"{type(exc).__name__}: {exc}",
+        )
+    return CaseResult(
+        case,
+        str(source),
+        str(output),
+        "done",
+        time.perf_counter() - start,
+        result.device,
+        "; ".join(result.messages),
+        volumes,
+    )
 
 
 def kept_case(case: str, source: str | Path, output: str | Path, label_names: dict[int, str]) -> CaseResult:
@@ -99,16 +128,38 @@ def kept_case(case: str, source: str | Path, output: str | Path, label_names: di
     try:
         labels = read_volume(output)
     except MedsegError as exc:
-        return CaseResult(case, str(source), str(output), "failed", 0.0,
-                          message=f"the existing output cannot be read ({exc}); use overwrite to redo it")
+        return CaseResult(
+            case,
+            str(source),
+            str(output),
+            "failed",
+            0.0,
+            message=f"the existing output cannot be read ({exc}); use overwrite to redo it",
+        )
     volumes = label_volumes_ml(labels.array, labels.spacing, labels_of_interest=label_names)
-    return CaseResult(case, str(source), str(output), "skipped", 0.0,
-                      message="output exists (use overwrite to redo)", volumes_ml=volumes)
+    return CaseResult(
+        case,
+        str(source),
+        str(output),
+        "skipped",
+        0.0,
+        message="output exists (use overwrite to redo)",
+        volumes_ml=volumes,
+    )
 
 
-def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-tissue", *, device: str = "auto",
-                   trust_bundle: bool = False, argmax_first: bool | None = None, overwrite: bool = False,
-                   client=None, on_case: Callable[[int, int, CaseResult], None] | None = None) -> list[CaseResult]:
+def segment_folder(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    model: str = "brain-tissue",
+    *,
+    device: str = "auto",
+    trust_bundle: bool = False,
+    argmax_first: bool | None = None,
+    overwrite: bool = False,
+    client=None,
+    on_case: Callable[[int, int, CaseResult], None] | None = None,
+) -> list[CaseResult]:
     """Segment every case of ``in_dir`` into ``out_dir`` and write the report there.
 
     Parameters
@@ -148,7 +199,7 @@ def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-
     total = len(cases)
     for result in results:
         _report(on_case, len(results), total, result)
-    run_args = dict(model=str(model), device=device, trust_bundle=trust_bundle, argmax_first=argmax_first)
+    run_args = {"model": str(model), "device": device, "trust_bundle": trust_bundle, "argmax_first": argmax_first}
     if client is None:
         for name in todo:
             results.append(segment_case(name, cases[name], outputs[name], **run_args))
@@ -156,8 +207,9 @@ def segment_folder(in_dir: str | Path, out_dir: str | Path, model: str = "brain-
     else:
         from distributed import as_completed
 
-        futures = client.map(segment_case, todo, [str(cases[n]) for n in todo], [str(outputs[n]) for n in todo],
-                             pure=False, **run_args)
+        futures = client.map(
+            segment_case, todo, [str(cases[n]) for n in todo], [str(outputs[n]) for n in todo], pure=False, **run_args
+        )
         for future in as_completed(futures):
             results.append(future.result())
             _report(on_case, len(results), total, results[-1])
@@ -174,8 +226,10 @@ def _report(on_case, done: int, total: int, result: CaseResult) -> None:
 
 def write_report(results: list[CaseResult], path: str | Path) -> Path:
     """One CSV row per case (``case, input, output, status, seconds, device, message``), atomically."""
-    rows = [{name: getattr(result, name) for name in REPORT_FIELDS} | {"seconds": f"{result.seconds:.2f}"}
-            for result in results]
+    rows = [
+        {name: getattr(result, name) for name in REPORT_FIELDS} | {"seconds": f"{result.seconds:.2f}"}
+        for result in results
+    ]
     return _write_csv(path, REPORT_FIELDS, rows)
 
 
@@ -184,8 +238,11 @@ def write_volumes(results: list[CaseResult], label_names: dict[int, str], path: 
 
     Failed cases have no row: their status is in the report.
     """
-    rows = [{"case": result.case, "label": label, "name": label_names.get(label, ""), "volume_ml": f"{ml:.3f}"}
-            for result in results for label, ml in result.volumes_ml.items()]
+    rows = [
+        {"case": result.case, "label": label, "name": label_names.get(label, ""), "volume_ml": f"{ml:.3f}"}
+        for result in results
+        for label, ml in result.volumes_ml.items()
+    ]
     return _write_csv(path, ("case", "label", "name", "volume_ml"), rows)
 
 

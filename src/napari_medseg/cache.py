@@ -1,4 +1,5 @@
 """Where napari-medseg keeps derived files (exported networks, embeddings) between runs."""
+
 from __future__ import annotations
 
 import os

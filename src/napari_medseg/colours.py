@@ -2,6 +2,7 @@
 
 Used by napari Labels layers, RT structure sets and the PNG overviews alike.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,4 +19,4 @@ def colour_of(label: int, colours: dict[int, str] | None = None) -> str:
 
 def palette_rgb() -> np.ndarray:
     """The palette as an (N, 3) float32 array of 0..255 RGB; row ``(label - 1) % N`` is ``label``'s colour."""
-    return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in DEFAULT_COLOURS], dtype=np.float32)
+    return np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in DEFAULT_COLOURS], dtype=np.float32)

@@ -3,6 +3,7 @@
 Used to display CT (napari layers, PNG overviews) and to map it to the grey levels the SAM
 models take (:mod:`napari_medseg.models.sam.intensity`).
 """
+
 from __future__ import annotations
 
 import numpy as np

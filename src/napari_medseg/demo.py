@@ -3,11 +3,12 @@
 Each step is a plain function call on :class:`Volume` objects; the outputs (NIfTI
 volumes, CSV metrics and a PNG overview) go to one folder.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -36,10 +37,14 @@ def _brain_step(out: Path, report: Callable[[str], None], device: str) -> tuple[
     report(f"sample brain MRI: shape {t1.shape}, spacing {tuple(round(float(s), 2) for s in t1.spacing)} mm")
     seg = segment_volume(t1, "brain-tissue", device=device)
     report(f"brain-tissue U-Net on {seg.device}: {seg.seconds:.1f} s")
-    written = [write_volume(out / "brain_t1.nii.gz", t1.array, t1),
-               write_labels(out / "brain_tissue_unet.nii.gz", seg.labels, t1)]
+    written = [
+        write_volume(out / "brain_t1.nii.gz", t1.array, t1),
+        write_labels(out / "brain_tissue_unet.nii.gz", seg.labels, t1),
+    ]
     evaluation = evaluate_volumes(t1.with_array(seg.labels), t1.with_array(reference.array))
-    report("brain-tissue vs the sample's reference labels:\n" + format_table(evaluation.records, names=BRAIN_TISSUE_NAMES))
+    report(
+        "brain-tissue vs the sample's reference labels:\n" + format_table(evaluation.records, names=BRAIN_TISSUE_NAMES)
+    )
     rows = records_to_rows(evaluation.records, case="brain_mri", names=BRAIN_TISSUE_NAMES)
     return written, ("sample MRI: brain-tissue U-Net (1 grey, 2 white matter)", t1, seg.labels), rows
 
@@ -54,10 +59,14 @@ def _ct_step(out: Path, report: Callable[[str], None], device: str) -> tuple[lis
     box = box_around(truth, BOX_MARGIN_VOXELS)
     t0 = time.perf_counter()
     mask = segment_box_3d(ct, box, slice_axis=0, model="litemedsam", device=device)
-    report(f"LiteMedSAM, box {box} (array indices z0,y0,x0,z1,y1,x1) propagated over "
-           f"{box[3] - box[0] + 1} slices: {time.perf_counter() - t0:.1f} s")
-    written = [write_volume(out / "ct_phantom.nii.gz", ct.array, ct),
-               write_labels(out / "ct_organ_litemedsam.nii.gz", mask, ct)]
+    report(
+        f"LiteMedSAM, box {box} (array indices z0,y0,x0,z1,y1,x1) propagated over "
+        f"{box[3] - box[0] + 1} slices: {time.perf_counter() - t0:.1f} s"
+    )
+    written = [
+        write_volume(out / "ct_phantom.nii.gz", ct.array, ct),
+        write_labels(out / "ct_organ_litemedsam.nii.gz", mask, ct),
+    ]
     evaluation = evaluate_volumes(ct.with_array(mask), ct.with_array(truth.astype(np.uint8)))
     names = {1: "organ"}
     report("LiteMedSAM vs the phantom's organ truth:\n" + format_table(evaluation.records, names=names))

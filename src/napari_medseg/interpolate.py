@@ -15,6 +15,7 @@ Only voxels that are background (0) are written: other labels and the contoured
 slices are never touched. ``benchmarks/bench_interpolate.py`` compares this with ITK's
 MorphologicalContourInterpolator (3D Slicer's "fill between slices").
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,13 @@ from scipy import ndimage as ndi
 
 from .errors import MedsegError
 
-__all__ = ["contoured_slices", "fill_between_slices", "interpolation_mask", "signed_distance_2d",
-           "single_blob_centroid"]
+__all__ = [
+    "contoured_slices",
+    "fill_between_slices",
+    "interpolation_mask",
+    "signed_distance_2d",
+    "single_blob_centroid",
+]
 
 
 def contoured_slices(labels: np.ndarray, label: int, axis: int) -> np.ndarray:
@@ -60,7 +66,9 @@ def signed_distance_2d(mask: np.ndarray, spacing: Sequence[float] = (1.0, 1.0)) 
     spacing : (row spacing, column spacing) in mm
     """
     padded = np.pad(np.asarray(mask, bool), 1)
-    signed = ndi.distance_transform_edt(~padded, sampling=spacing) - ndi.distance_transform_edt(padded, sampling=spacing)
+    signed = ndi.distance_transform_edt(~padded, sampling=spacing) - ndi.distance_transform_edt(
+        padded, sampling=spacing
+    )
     return signed[1:-1, 1:-1]
 
 
@@ -94,8 +102,9 @@ def _shifts(centroids: dict[int, np.ndarray | None], slices: np.ndarray) -> dict
     return out
 
 
-def interpolation_mask(labels: np.ndarray, label: int, axis: int,
-                       spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+def interpolation_mask(
+    labels: np.ndarray, label: int, axis: int, spacing: Sequence[float] = (1.0, 1.0, 1.0)
+) -> np.ndarray:
     """The background voxels that filling ``label`` between its contoured slices sets.
 
     For each pair of consecutive contoured slices ``k0 < k1`` along ``axis`` (see
@@ -134,8 +143,10 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
         raise MedsegError(f"label must be a structure value > 0; got {label}")
     slices = contoured_slices(labels, label, axis)
     if len(slices) < 2:
-        raise MedsegError(f"label {label} is drawn on {len(slices)} slice(s) along axis {axis}; "
-                          "draw it on at least two slices to fill between them")
+        raise MedsegError(
+            f"label {label} is drawn on {len(slices)} slice(s) along axis {axis}; "
+            "draw it on at least two slices to fill between them"
+        )
     out = np.zeros(labels.shape, bool)
     structure = labels == label
     planes = np.moveaxis(structure, axis, 0)
@@ -168,8 +179,9 @@ def interpolation_mask(labels: np.ndarray, label: int, axis: int,
     return out
 
 
-def fill_between_slices(labels: np.ndarray, label: int, axis: int,
-                        spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+def fill_between_slices(
+    labels: np.ndarray, label: int, axis: int, spacing: Sequence[float] = (1.0, 1.0, 1.0)
+) -> np.ndarray:
     """A copy of ``labels`` with ``label`` filled between its contoured slices along ``axis``.
 
     See :func:`interpolation_mask` for the method, parameters and errors; voxels of other

@@ -2,6 +2,7 @@
 
 Shared by the writers (one structure per present label) and the metrics (volumes in ml).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,12 +26,12 @@ def voxel_counts(labels: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     flat = np.asarray(labels).reshape(-1)
     counts = np.zeros(1, np.int64)
     for start in range(0, flat.size, chunk):
-        part = np.bincount(flat[start:start + chunk])
+        part = np.bincount(flat[start : start + chunk])
         if part.size > counts.size:
-            part[:counts.size] += counts
+            part[: counts.size] += counts
             counts = part
         else:
-            counts[:part.size] += part
+            counts[: part.size] += part
     return counts
 
 

@@ -6,11 +6,13 @@ napari shows each as a notification (a clinician saw "Importing from timm.models
 deprecated" pop up), so work handed to ``create_worker`` is wrapped in :func:`quietly`,
 whose filters come first.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 #: Modules whose FutureWarnings (API deprecations inside the library) users never see.

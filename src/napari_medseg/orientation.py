@@ -5,6 +5,7 @@ see :mod:`napari_medseg.volume`). Each axis runs from its negative end to its po
 end: axis 0 from I to S, axis 1 from A to P, axis 2 from R to L. Slicing axis 0 shows
 an axial plane, axis 1 a coronal plane, axis 2 a sagittal plane.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

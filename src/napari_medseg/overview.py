@@ -3,6 +3,7 @@
 Used by ``medseg demo``; no napari or Qt. Slices follow the package convention: axial
 tiles show anterior up and the patient's right on the left.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,7 @@ def _tiles(volume: Volume, labels: np.ndarray | None, centre: tuple[int, int, in
     sp = volume.spacing
     z, y, x = centre
     views = [
-        (volume.array[z], None if labels is None else labels[z], (sp[1], sp[2])),          # axial: P down, L right
+        (volume.array[z], None if labels is None else labels[z], (sp[1], sp[2])),  # axial: P down, L right
         (volume.array[::-1, y], None if labels is None else labels[::-1, y], (sp[0], sp[2])),  # coronal: S up
         # sagittal: S up, P right
         (volume.array[::-1, :, x], None if labels is None else labels[::-1, :, x], (sp[0], sp[1])),
@@ -38,8 +39,14 @@ def _tiles(volume: Volume, labels: np.ndarray | None, centre: tuple[int, int, in
     return views
 
 
-def render_tile(image: np.ndarray, labels: np.ndarray | None, spacing_rc: tuple[float, float],
-                window: tuple[float, float], px_per_mm: float, alpha: float = 0.45) -> np.ndarray:
+def render_tile(
+    image: np.ndarray,
+    labels: np.ndarray | None,
+    spacing_rc: tuple[float, float],
+    window: tuple[float, float],
+    px_per_mm: float,
+    alpha: float = 0.45,
+) -> np.ndarray:
     """RGB uint8 tile of a 2D slice with a coloured label overlay, resized to physical aspect."""
     from PIL import Image
 
@@ -52,8 +59,10 @@ def render_tile(image: np.ndarray, labels: np.ndarray | None, spacing_rc: tuple[
         colour = palette[(lab - 1) % len(palette)]
         mask = (lab > 0)[..., None]
         rgb = np.where(mask, (1 - alpha) * rgb + alpha * colour, rgb)
-    size = (max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)),
-            max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)))
+    size = (
+        max(1, round(image.shape[1] * spacing_rc[1] * px_per_mm)),
+        max(1, round(image.shape[0] * spacing_rc[0] * px_per_mm)),
+    )
     return np.asarray(Image.fromarray(rgb.astype(np.uint8)).resize(size, Image.NEAREST))
 
 

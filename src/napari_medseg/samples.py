@@ -5,6 +5,7 @@ labels (1 grey matter, 2 white matter) derived from its probability maps by
 :func:`brain_tissue_labels`. ``ct_phantom``: a synthetic abdominal CT DICOM series
 with the truth of its liver-like organ.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

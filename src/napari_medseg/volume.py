@@ -20,6 +20,7 @@ Convention (the only one used inside the package)
   of the file it came from, so labels are written back on the source's exact grid,
   voxel order and affine.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ class Volume:
         self.meta.setdefault("warnings", [])
 
     @classmethod
-    def from_file_order(cls, file_array: np.ndarray, file_affine_lps: np.ndarray, meta: dict | None = None) -> "Volume":
+    def from_file_order(cls, file_array: np.ndarray, file_affine_lps: np.ndarray, meta: dict | None = None) -> Volume:
         """Build a volume from an array in file voxel order and its LPS affine.
 
         The array is reordered (a view: transposes and flips only) to the package's
@@ -239,7 +240,7 @@ class Volume:
         """An array on this volume's grid, reordered to the source file's voxel order."""
         return self.file_order.to_file(self.array if array is None else array)
 
-    def with_array(self, array: np.ndarray, **meta: Any) -> "Volume":
+    def with_array(self, array: np.ndarray, **meta: Any) -> Volume:
         """A new volume on the same grid (e.g. a label map), sharing the geometry."""
         if array.shape != self.array.shape:
             raise ValueError(f"array shape {array.shape} does not match the volume's grid {self.array.shape}")
@@ -247,7 +248,7 @@ class Volume:
         new_meta.update(meta)
         return Volume(array, self.affine.copy(), self.file_order, new_meta)
 
-    def same_grid(self, other: "Volume", atol: float = 1e-3) -> bool:
+    def same_grid(self, other: Volume, atol: float = 1e-3) -> bool:
         """True when both volumes have the same shape and voxel centres (within ``atol`` mm)."""
         return self.shape == other.shape and np.allclose(self.affine, other.affine, atol=atol)
 

@@ -8,6 +8,7 @@ lists it), makes the session decode *that label* with it, and re-propagates the 
 from the corrected slices into the preview. Choosing another label value goes back to the
 base model; coming back to the label uses its adapter again.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,10 @@ class AdaptPanel(Container):
         self.steps = SpinBox(value=100, min=5, max=2000, label="adapt steps")
         self.steps.tooltip = "Optimiser steps (2 slices each); about 0.3-1.5 s each on a 2-core CPU."
         self.button = PushButton(text="Adapt to this structure")
-        self.button.tooltip = ("Fine-tune a copy of the model's decoder on this label's slices of the viewed axis, "
-                               "then re-propagate it. Used for this label only; not a validated model.")
+        self.button.tooltip = (
+            "Fine-tune a copy of the model's decoder on this label's slices of the viewed axis, "
+            "then re-propagate it. Used for this label only; not a validated model."
+        )
         self.button.changed.connect(lambda *_: self.adapt())
         self.progress = ProgressBar(value=0, min=0, max=1, label="adapting")
         self.status = Label(value="Accept or correct a few slices of a structure, then adapt.")
@@ -65,8 +68,9 @@ class AdaptPanel(Container):
         base = self._base_of(session)
         value = self.owner.label_value.value
         session.set_predictor(self._adapted.get(value, base))
-        self.status.value = (f"Label {value} uses its adapter." if value in self._adapted
-                             else f"Label {value} uses the base model.")
+        self.status.value = (
+            f"Label {value} uses its adapter." if value in self._adapted else f"Label {value} uses the base model."
+        )
 
     def adapt(self):
         """Adapt to the chosen label's slices along the viewed axis, then re-propagate it (in a worker)."""
@@ -83,22 +87,29 @@ class AdaptPanel(Container):
         structure = np.moveaxis(labels == value, axis, 0)
         slices = np.flatnonzero(structure.any(axis=(1, 2))).tolist()
         if len(slices) < 2:
-            self.status.value = (f"Label {value} is on {len(slices)} slice(s) of this view: accept or correct at "
-                                 "least 2 (better 3-10) slices of the structure first.")
+            self.status.value = (
+                f"Label {value} is on {len(slices)} slice(s) of this view: accept or correct at "
+                "least 2 (better 3-10) slices of the structure first."
+            )
             return
         base, stack, keys = self._base_of(session), session.volume.stack(axis), session.volume.key_function(axis)
         first, last = sorted((owner.first.value, owner.last.value))
         extent = Extent(first, min(last, session.shape[axis] - 1))
         image = owner.image_combo.value
-        record = {"image": image.name, "slice_axis": f"array axis {axis}",
-                  "label_name": str(getattr(layer, "name", ""))}
+        record = {
+            "image": image.name,
+            "slice_axis": f"array axis {axis}",
+            "label_name": str(getattr(layer, "name", "")),
+        }
         folder = default_adapter_folder() / f"{image.name}-label{value}-{time.strftime('%Y%m%d-%H%M%S')}"
         made: dict = {}
         steps = self.steps.value
 
         def work():
-            adapter = yield from _tagged(adapt_steps(base, stack, structure, slices, label=value, steps=steps,
-                                                     keys=keys, record=record), "Adapting")
+            adapter = yield from _tagged(
+                adapt_steps(base, stack, structure, slices, label=value, steps=steps, keys=keys, record=record),
+                "Adapting",
+            )
             made["adapted"] = adapted_predictor(base, adapter)
             save_adapter(adapter, folder)
             session.set_target(labels, value)
@@ -118,11 +129,16 @@ class AdaptPanel(Container):
             owner._target_key = owner._keys()[1]  # the session holds this label now
             owner._show(change)
             card = adapter.card
-            scores = (f" Held-out slices: Dice {card['dice_before']:.2f} -> {card['dice_after']:.2f}."
-                      if card.get("dice_after") is not None else "")
-            self.status.value = (f"Adapted to label {value} from {len(slices)} slices in {card['seconds']:.0f} s."
-                                 f"{scores} Re-propagated into the preview: check it, then Accept [G]. "
-                                 f"Saved to {folder}. It learned this structure only; not a validated model.")
+            scores = (
+                f" Held-out slices: Dice {card['dice_before']:.2f} -> {card['dice_after']:.2f}."
+                if card.get("dice_after") is not None
+                else ""
+            )
+            self.status.value = (
+                f"Adapted to label {value} from {len(slices)} slices in {card['seconds']:.0f} s."
+                f"{scores} Re-propagated into the preview: check it, then Accept [G]. "
+                f"Saved to {folder}. It learned this structure only; not a validated model."
+            )
 
         def aborted():
             if "adapted" in made:  # cancelled while re-propagating: the adapter stays for this label

@@ -12,6 +12,7 @@ unsaved strokes is snapshotted at once; when the application quits, whatever is 
 written before it goes. :class:`RecoverWidget` lists the snapshots and restores one as a
 new Labels layer on its image's grid.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,10 +36,10 @@ DELAY_S = float(os.environ.get("NAPARI_MEDSEG_AUTOSAVE_DELAY", "15"))
 #: Seconds at most between an unsaved stroke and its snapshot, however long the strokes go on.
 MAX_WAIT_S = float(os.environ.get("NAPARI_MEDSEG_AUTOSAVE_MAX_WAIT", "60"))
 
-_WATCHERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_WATCHERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def ensure_autosave(viewer) -> "AutosaveWatcher | None":
+def ensure_autosave(viewer) -> AutosaveWatcher | None:
     """The viewer's autosave watcher, started on first use (None without a viewer)."""
     if viewer is None:
         return None
@@ -159,8 +160,10 @@ def recovery_note(volume, name: str) -> str | None:
     snapshots = list_snapshots(volume)
     if not snapshots:
         return None
-    return (f"{name}: {len(snapshots)} autosaved label map(s), the latest {snapshots[0].describe()}; "
-            "restore with Plugins > MedSeg > Recover labels")
+    return (
+        f"{name}: {len(snapshots)} autosaved label map(s), the latest {snapshots[0].describe()}; "
+        "restore with Plugins > MedSeg > Recover labels"
+    )
 
 
 class RecoverWidget(Container):

@@ -4,6 +4,7 @@ Thin: layer -> Volume (``layers.volume_from_layer``), metrics in a thread worker
 (:func:`evaluate_layers_data`, Qt-free), results into a magicgui Table. Errors become
 napari notifications.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,9 @@ def label_names_of(layer) -> dict[int, str]:
     return {}
 
 
-def evaluate_layers_data(pred: Volume, ref: Volume, *, tolerance_mm: float, surface: str, resample: bool,
-                         with_error_map: bool) -> tuple[Evaluation, np.ndarray | None]:
+def evaluate_layers_data(
+    pred: Volume, ref: Volume, *, tolerance_mm: float, surface: str, resample: bool, with_error_map: bool
+) -> tuple[Evaluation, np.ndarray | None]:
     """What the widget's worker runs: records, and the boundary-error map on the reference grid."""
     evaluation = evaluate_volumes(pred, ref, resample=resample, tolerance_mm=tolerance_mm, surface=surface)
     error_map = None
@@ -65,8 +67,18 @@ def metrics_by_label_table(rows: list[dict]) -> dict:
     Column headers read ``"1 liver"`` when names are known; values are rounded to 4
     decimals for display (copy and export keep full precision); ``-`` = undefined.
     """
-    metrics = ["dice", "jaccard", "hd_mm", "hd95_mm", "assd_mm", "nsd", "volume_pred_ml", "volume_ref_ml",
-               "volume_diff_ml", "status"]
+    metrics = [
+        "dice",
+        "jaccard",
+        "hd_mm",
+        "hd95_mm",
+        "assd_mm",
+        "nsd",
+        "volume_pred_ml",
+        "volume_ref_ml",
+        "volume_diff_ml",
+        "status",
+    ]
     headers = [f"{row['label']} {row['name']}".strip() if row.get("name") else str(row["label"]) for row in rows]
     return {"data": [[_display(row[m]) for row in rows] for m in metrics], "index": metrics, "columns": headers}
 
@@ -82,36 +94,77 @@ class EvaluateWidget(Container):
 
         self._viewer = napari_viewer
         self._labels_type = napari.layers.Labels
-        self.pred = ComboBox(label="prediction", choices=self._labels_layers, nullable=True,
-                             tooltip="the labels layer to score (e.g. a model's result)")
-        self.ref = ComboBox(label="reference", choices=self._labels_layers, nullable=True,
-                            tooltip="the labels layer taken as truth (e.g. a manual segmentation)")
-        self.tolerance = FloatSpinBox(label="NSD tolerance (mm)", value=2.0, min=0.0, max=100.0, step=0.5,
-                                      tooltip="normalised surface Dice counts surface within this distance as agreeing; "
-                                              "also the threshold of the boundary-error layer")
-        self.surface = ComboBox(label="surface", choices=list(SURFACES), value="voxel",
-                                tooltip="voxel: face-connected boundary voxels (MONAI); "
-                                        "area: area-weighted surface elements (DeepMind)")
-        self.resample = CheckBox(text="resample prediction onto the reference grid (nearest)", value=False,
-                                 tooltip="needed when the two layers are on different grids; otherwise they are refused")
-        self.show_errors = CheckBox(text="add boundary-error layer (surface off by > tolerance)", value=True,
-                                    tooltip="red: reference surface the prediction missed; blue: prediction surface "
-                                            "beyond the reference")
-        self.run_button = PushButton(text="Evaluate", tooltip="compute Dice, Hausdorff (mm), NSD and volumes (ml) per label")
+        self.pred = ComboBox(
+            label="prediction",
+            choices=self._labels_layers,
+            nullable=True,
+            tooltip="the labels layer to score (e.g. a model's result)",
+        )
+        self.ref = ComboBox(
+            label="reference",
+            choices=self._labels_layers,
+            nullable=True,
+            tooltip="the labels layer taken as truth (e.g. a manual segmentation)",
+        )
+        self.tolerance = FloatSpinBox(
+            label="NSD tolerance (mm)",
+            value=2.0,
+            min=0.0,
+            max=100.0,
+            step=0.5,
+            tooltip="normalised surface Dice counts surface within this distance as agreeing; "
+            "also the threshold of the boundary-error layer",
+        )
+        self.surface = ComboBox(
+            label="surface",
+            choices=list(SURFACES),
+            value="voxel",
+            tooltip="voxel: face-connected boundary voxels (MONAI); area: area-weighted surface elements (DeepMind)",
+        )
+        self.resample = CheckBox(
+            text="resample prediction onto the reference grid (nearest)",
+            value=False,
+            tooltip="needed when the two layers are on different grids; otherwise they are refused",
+        )
+        self.show_errors = CheckBox(
+            text="add boundary-error layer (surface off by > tolerance)",
+            value=True,
+            tooltip="red: reference surface the prediction missed; blue: prediction surface beyond the reference",
+        )
+        self.run_button = PushButton(
+            text="Evaluate", tooltip="compute Dice, Hausdorff (mm), NSD and volumes (ml) per label"
+        )
         self.status = Label(value="")
         self.table = Table(value=[])
         self.table.read_only = True
         self.table.min_height = 330  # the ten metric rows without scrolling
-        self.copy_button = PushButton(text="Copy table", tooltip="tab-separated, full precision: pastes into a spreadsheet")
-        self.export_path = FileEdit(label="CSV file", mode="w", filter="*.csv", value=Path.home() / "metrics.csv",
-                                    tooltip="where Export CSV writes; proposed beside the prediction's source image")
+        self.copy_button = PushButton(
+            text="Copy table", tooltip="tab-separated, full precision: pastes into a spreadsheet"
+        )
+        self.export_path = FileEdit(
+            label="CSV file",
+            mode="w",
+            filter="*.csv",
+            value=Path.home() / "metrics.csv",
+            tooltip="where Export CSV writes; proposed beside the prediction's source image",
+        )
         self.export_button = PushButton(text="Export CSV", tooltip="write the full-precision table to the CSV file")
         self._proposed_csv = self.export_path.value
-        super().__init__(widgets=[self.pred, self.ref, self.tolerance, self.surface, self.resample,
-                                  self.show_errors, self.run_button, self.status, self.table,
-                                  Container(widgets=[self.copy_button, self.export_button], layout="horizontal",
-                                            labels=False),
-                                  self.export_path])
+        super().__init__(
+            widgets=[
+                self.pred,
+                self.ref,
+                self.tolerance,
+                self.surface,
+                self.resample,
+                self.show_errors,
+                self.run_button,
+                self.status,
+                self.table,
+                Container(widgets=[self.copy_button, self.export_button], layout="horizontal", labels=False),
+                self.export_path,
+            ]
+        )
         self.rows: list[dict] = []
         self.worker = None
         self.run_button.changed.connect(self.run)
@@ -164,11 +217,20 @@ class EvaluateWidget(Container):
         self.run_button.enabled = False
         self.status.value = f"evaluating {pred_layer.name} against {ref_layer.name} ..."
         self.worker = create_worker(
-            quietly(evaluate_layers_data), pred, ref, tolerance_mm=self.tolerance.value, surface=self.surface.value,
-            resample=self.resample.value, with_error_map=self.show_errors.value,
-            _connect={"returned": self._show, "errored": self._failed,  # errored: no re-raise on the GUI thread
-                      "finished": lambda: setattr(self.run_button, "enabled", True)},
-            _start_thread=False, _progress={"desc": "Evaluating labels"},  # busy bar in napari's activity dock
+            quietly(evaluate_layers_data),
+            pred,
+            ref,
+            tolerance_mm=self.tolerance.value,
+            surface=self.surface.value,
+            resample=self.resample.value,
+            with_error_map=self.show_errors.value,
+            _connect={
+                "returned": self._show,
+                "errored": self._failed,  # errored: no re-raise on the GUI thread
+                "finished": lambda: setattr(self.run_button, "enabled", True),
+            },
+            _start_thread=False,
+            _progress={"desc": "Evaluating labels"},  # busy bar in napari's activity dock
         )
         self.worker.start()
 
@@ -179,10 +241,11 @@ class EvaluateWidget(Container):
         self.rows = records_to_rows(evaluation.records, names=self._names or None)
         self.table.value = metrics_by_label_table(self.rows)
         n = len(self.rows)
-        self.status.value = (f"{n} label{'s' if n != 1 else ''} evaluated"
-                             + (" (prediction resampled)" if evaluation.resampled else "")
-                             + ("; red: reference surface missed, blue: prediction off"
-                                if error_map is not None else ""))
+        self.status.value = (
+            f"{n} label{'s' if n != 1 else ''} evaluated"
+            + (" (prediction resampled)" if evaluation.resampled else "")
+            + ("; red: reference surface missed, blue: prediction off" if error_map is not None else "")
+        )
         if evaluation.note:
             show_info(evaluation.note)
         if error_map is not None:
@@ -195,11 +258,19 @@ class EvaluateWidget(Container):
             self._viewer.layers.remove(name)
         from napari.utils.colormaps import DirectLabelColormap
 
-        colors = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent",
-                                                 MISSED: "#ff3c3c", EXTRA: "#3cc8ff"})
+        colors = DirectLabelColormap(
+            color_dict={None: "transparent", 0: "transparent", MISSED: "#ff3c3c", EXTRA: "#3cc8ff"}
+        )
         self._viewer.add_labels(
-            error_map, name=name, affine=ref.affine, scale=ref.scale, translate=ref.translate, rotate=ref.rotate,
-            shear=ref.shear, units=ref.units, colormap=colors,
+            error_map,
+            name=name,
+            affine=ref.affine,
+            scale=ref.scale,
+            translate=ref.translate,
+            rotate=ref.rotate,
+            shear=ref.shear,
+            units=ref.units,
+            colormap=colors,
             features={"index": [0, *ERROR_NAMES], "name": ["", *ERROR_NAMES.values()]},
         )
 

@@ -6,6 +6,7 @@ voxel size comes from the layer's scale and affine, and the filled voxels are wr
 one ``data_setitem`` call, so Ctrl+Z undoes the whole fill. Voxels of other labels are
 never written.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,5 +80,7 @@ class FillBetweenWidget(Container):
         indices = np.nonzero(mask)
         if indices[0].size:
             layer.data_setitem(indices, value)
-        self.status.value = (f"Filled {indices[0].size} voxels of label {value} between {len(drawn)} drawn slices "
-                             f"along axis {axis} (Ctrl+Z undoes).")
+        self.status.value = (
+            f"Filled {indices[0].size} voxels of label {value} between {len(drawn)} drawn slices "
+            f"along axis {axis} (Ctrl+Z undoes)."
+        )

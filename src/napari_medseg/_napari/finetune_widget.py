@@ -6,6 +6,7 @@ napari thread worker; progress travels through a queued Qt signal and Cancel set
 The labels layer must be on the image's grid (painted over it); its values are the
 model's classes. The new bundle is then picked in *Segment (U-Net)* with "other".
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,9 +51,21 @@ class FinetuneWidget(Container):
         self.progress = ProgressBar(label="progress", min=0, max=1000, value=0)
         self.status = Label(value="Correct a model's labels, then teach them to a copy of the model.")
         self.status.native.setWordWrap(True)
-        super().__init__(widgets=[self.image_combo, self.labels_combo, self.model_combo, self.model_file, self.epochs,
-                                  self.patches, self.out_dir, self.run_button, self.cancel_button, self.progress,
-                                  self.status])
+        super().__init__(
+            widgets=[
+                self.image_combo,
+                self.labels_combo,
+                self.model_combo,
+                self.model_file,
+                self.epochs,
+                self.patches,
+                self.out_dir,
+                self.run_button,
+                self.cancel_button,
+                self.progress,
+                self.status,
+            ]
+        )
         self.worker = None
         self.result = None
         self._cancel = threading.Event()
@@ -65,8 +78,9 @@ class FinetuneWidget(Container):
             event.connect(lambda e: self.reset_choices())
 
     def _layers(self, kind):
-        return lambda _widget=None: [layer for layer in self.viewer.layers
-                                     if isinstance(layer, kind) and layer.ndim == 3]
+        return lambda _widget=None: [
+            layer for layer in self.viewer.layers if isinstance(layer, kind) and layer.ndim == 3
+        ]
 
     def selected_model(self) -> str:
         return model_from_file(self.model_file.value) if self.model_combo.value == OTHER else self.model_combo.value
@@ -79,8 +93,10 @@ class FinetuneWidget(Container):
         volume = volume_from_layer(image)
         data = np.asarray(labels.data)
         if data.shape != volume.shape:
-            raise MedsegError(f"labels layer {labels.name!r} has shape {data.shape}, the image {volume.shape}; "
-                              "choose labels painted on this image's grid")
+            raise MedsegError(
+                f"labels layer {labels.name!r} has shape {data.shape}, the image {volume.shape}; "
+                "choose labels painted on this image's grid"
+            )
         return TrainingCase(volume, volume.with_array(data), labels.name)
 
     def run(self, *_args) -> None:
@@ -103,8 +119,15 @@ class FinetuneWidget(Container):
             from ..models.unet.finetune import finetune_bundle
 
             try:
-                return finetune_bundle([case], model, out, epochs=epochs, patches_per_case=patches,
-                                       progress=lambda f, m: relay.changed.emit(f, m), cancel=self._cancel)
+                return finetune_bundle(
+                    [case],
+                    model,
+                    out,
+                    epochs=epochs,
+                    patches_per_case=patches,
+                    progress=lambda f, m: relay.changed.emit(f, m),
+                    cancel=self._cancel,
+                )
             except MedsegError as exc:
                 return _Failed(exc)
 
@@ -139,9 +162,11 @@ class FinetuneWidget(Container):
                 self._show_failure(str(result.error))
             return
         self.result = result
-        self.status.value = (f"wrote {result.bundle} in {result.seconds:.0f} s (loss {result.losses[0]:.3f} -> "
-                             f"{result.losses[-1]:.3f}); run it from Segment (U-Net) > other. It learned from "
-                             "your corrections only: check it before relying on it.")
+        self.status.value = (
+            f"wrote {result.bundle} in {result.seconds:.0f} s (loss {result.losses[0]:.3f} -> "
+            f"{result.losses[-1]:.3f}); run it from Segment (U-Net) > other. It learned from "
+            "your corrections only: check it before relying on it."
+        )
 
     def _show_failure(self, message: str) -> None:
         self.status.value = message

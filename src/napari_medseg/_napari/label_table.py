@@ -8,6 +8,7 @@ one selected for painting. *Add label* selects the next value for painting; a va
 for painting gets a row and the palette's colour (a value without a colour would paint
 invisibly).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,11 +27,14 @@ class LabelTable(Container):
     """Table (value | name | colour) of the Labels layer it follows, written back on every edit."""
 
     def __init__(self):
-        self.table = Table(value={"data": [], "columns": ["name", "colour"]},
-                           tooltip="double-click a name or a colour (#rrggbb) to change it; "
-                                   "names are saved with the labels")
+        self.table = Table(
+            value={"data": [], "columns": ["name", "colour"]},
+            tooltip="double-click a name or a colour (#rrggbb) to change it; names are saved with the labels",
+        )
         self.table.max_height = 170  # a few rows, then it scrolls: the dock fits a 1366x768 screen
-        self.add_button = PushButton(text="Add label", tooltip="a new label value to paint, with its own name and colour")
+        self.add_button = PushButton(
+            text="Add label", tooltip="a new label value to paint, with its own name and colour"
+        )
         super().__init__(widgets=[self.table, self.add_button], labels=False)
         self._layer = None
         self._present: set[int] = set()  # label values painted when the layer was followed
@@ -55,8 +59,10 @@ class LabelTable(Container):
 
     def rows(self) -> dict[int, tuple[str, str]]:
         """Label value -> (name, ``#rrggbb``) as the table shows them."""
-        return {int(v): (str(name), str(colour))
-                for v, (name, colour) in zip(self.table.row_headers, self.table.data.to_list())}
+        return {
+            int(v): (str(name), str(colour))
+            for v, (name, colour) in zip(self.table.row_headers, self.table.data.to_list())
+        }
 
     def add_label(self, *_args) -> int:
         """Append the next label value, select it for painting; returns it."""
@@ -84,8 +90,11 @@ class LabelTable(Container):
         colours = label_colours(layer.colormap, values)
         self._filling = True
         try:
-            self.table.value = {"data": [[names.get(v, f"label {v}"), colours.get(v, colour_of(v))] for v in values],
-                                "index": values, "columns": ["name", "colour"]}
+            self.table.value = {
+                "data": [[names.get(v, f"label {v}"), colours.get(v, colour_of(v))] for v in values],
+                "index": values,
+                "columns": ["name", "colour"],
+            }
         finally:
             self._filling = False
 

@@ -3,6 +3,7 @@
 napari world axes are (z, y, x) = (Superior, Posterior, Left) in mm (LPS reversed),
 so a layer's ``affine`` is ``napari_affine(volume.affine)``; see ``volume.py``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -85,7 +86,9 @@ def label_colours(colormap, labels) -> dict[int, str]:
     return {k: "#{:02x}{:02x}{:02x}".format(*(int(round(255 * c)) for c in rgb[:3])) for k, rgb in zip(labels, rgba)}
 
 
-def labels_layer_data(labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None) -> tuple:
+def labels_layer_data(
+    labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None
+) -> tuple:
     """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid."""
     sources.remember(reference)
     return (labels, labels_layer_kwargs(reference, name, label_names), "labels")
@@ -113,8 +116,14 @@ def world_affine_from_state(state: dict[str, Any]) -> np.ndarray:
 
 def layer_grid(layer) -> dict[str, Any]:
     """Transform keyword arguments that put a new layer on ``layer``'s data grid (units included)."""
-    return {"scale": layer.scale, "translate": layer.translate, "rotate": layer.rotate,
-            "shear": layer.shear, "affine": layer.affine.affine_matrix, "units": layer.units}
+    return {
+        "scale": layer.scale,
+        "translate": layer.translate,
+        "rotate": layer.rotate,
+        "shear": layer.shear,
+        "affine": layer.affine.affine_matrix,
+        "units": layer.units,
+    }
 
 
 def volume_from_layer(layer) -> Volume:

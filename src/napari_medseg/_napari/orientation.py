@@ -8,6 +8,7 @@ edge on the canvas (four text overlays of ``viewer.canvas.overlays``), and write
 napari's text overlay (top left, a narrow column clear of the top letter) the plane and
 the cursor position in RAS and LPS millimetres with the value under it (HU for CT).
 """
+
 from __future__ import annotations
 
 import weakref

@@ -6,6 +6,7 @@ see :mod:`napari_medseg.io.label_table`) open as Labels layers with their names 
 A DICOM folder's RT structure sets and DICOM SEGs come as Labels layers on the grid of the
 series they were drawn on, one label per ROI or segment, with their names and colours.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,8 +56,10 @@ def read_layers(path) -> list[tuple]:
             notes.insert(0, note)
         if v.is_oblique:
             _accept_oblique_slicing()
-            notes.append(f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "
-                         "plane; positions in mm and saved labels keep the true geometry")
+            notes.append(
+                f"{name} is oblique ({v.obliquity_deg:.1f} deg): napari shows each slice in its own "
+                "plane; positions in mm and saved labels keep the true geometry"
+            )
         notes += [f"{name}: {w}" for w in v.meta.get("warnings", [])]
         layers.append(_layer_data(v, name, notes))
         for structure_set in v.meta.get("structure_sets", []):

@@ -6,6 +6,7 @@ the user's own interactions run, with a progress bar in the dock. The embeddings
 the predictor's cache (in memory and on disk, keyed by the image's content), so boxes,
 clicks and propagation later only run the small decoder.
 """
+
 from __future__ import annotations
 
 import threading

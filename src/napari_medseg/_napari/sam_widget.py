@@ -13,6 +13,7 @@ is chosen (progress in the widget; the embeddings are cached on disk by content)
 Keys, active while a SAM layer is selected: Q box mode, W inside clicks, Shift-W outside
 clicks, G accept, Shift-G propagate, N next label value.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,24 +53,41 @@ class SamWidget(Container):
         self.viewer = napari_viewer
         self.preview_layer = self.boxes = self.points = None
         self.image_combo = _tip(ComboBox(label="image", choices=self._image_choices), "The 3D image to segment.")
-        self.labels_combo = _tip(ComboBox(label="labels", choices=self._labels_choices, nullable=True),
-                                 "Labels layer that Accept writes into (created on first Accept when empty).")
-        self.label_value = _tip(SpinBox(value=1, min=1, max=65535, label="label value"),
-                                "The structure being segmented or corrected [N: next value].")
-        self.overwrite = _tip(CheckBox(value=False, text="overwrite other labels"),
-                              "Let Accept write over voxels of other labels.")
-        self.model = _tip(ComboBox(choices=SAM_TYPES, value="litemedsam", label="model"),
-                          "SAM-family model; LiteMedSAM ships with the plugin, others need a checkpoint.")
-        self.checkpoint = _tip(FileEdit(mode="r", filter="*.pth *.pt", label="checkpoint (.pth)", nullable=True),
-                               "Weights file for MedSAM or SAM (not needed for LiteMedSAM).")
-        self.window = _tip(ComboBox(choices=["auto", *WINDOWS, _MR], value="auto", label="intensity"),
-                           "CT window or MR percentile scaling; auto: CT when the image reaches -1000 HU.")
-        self.device = _tip(ComboBox(choices=DEVICES, value="auto", label="device"),
-                           "Where the model runs; auto uses a CUDA GPU when there is one.")
-        self.first = _tip(SpinBox(value=0, min=0, max=100000, label="propagate from slice"),
-                          "First slice of the viewed axis propagation may reach.")
-        self.last = _tip(SpinBox(value=0, min=0, max=100000, label="to slice"),
-                         "Last slice of the viewed axis propagation may reach (it stops where the structure ends).")
+        self.labels_combo = _tip(
+            ComboBox(label="labels", choices=self._labels_choices, nullable=True),
+            "Labels layer that Accept writes into (created on first Accept when empty).",
+        )
+        self.label_value = _tip(
+            SpinBox(value=1, min=1, max=65535, label="label value"),
+            "The structure being segmented or corrected [N: next value].",
+        )
+        self.overwrite = _tip(
+            CheckBox(value=False, text="overwrite other labels"), "Let Accept write over voxels of other labels."
+        )
+        self.model = _tip(
+            ComboBox(choices=SAM_TYPES, value="litemedsam", label="model"),
+            "SAM-family model; LiteMedSAM ships with the plugin, others need a checkpoint.",
+        )
+        self.checkpoint = _tip(
+            FileEdit(mode="r", filter="*.pth *.pt", label="checkpoint (.pth)", nullable=True),
+            "Weights file for MedSAM or SAM (not needed for LiteMedSAM).",
+        )
+        self.window = _tip(
+            ComboBox(choices=["auto", *WINDOWS, _MR], value="auto", label="intensity"),
+            "CT window or MR percentile scaling; auto: CT when the image reaches -1000 HU.",
+        )
+        self.device = _tip(
+            ComboBox(choices=DEVICES, value="auto", label="device"),
+            "Where the model runs; auto uses a CUDA GPU when there is one.",
+        )
+        self.first = _tip(
+            SpinBox(value=0, min=0, max=100000, label="propagate from slice"),
+            "First slice of the viewed axis propagation may reach.",
+        )
+        self.last = _tip(
+            SpinBox(value=0, min=0, max=100000, label="to slice"),
+            "Last slice of the viewed axis propagation may reach (it stops where the structure ends).",
+        )
         buttons = {
             "box": ("Box [Q]", self.box_mode, "Draw a box around the structure on a slice."),
             "point": ("Click [W]", self.point_mode, "Click inside the structure to add; Shift-W to remove."),
@@ -88,10 +106,24 @@ class SamWidget(Container):
         self.status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self.status.min_width, self.status.min_height = 300, 56  # room for three wrapped lines
         self.volumes = VolumeLegend(napari_viewer)
-        self.extend([self.image_combo, self.labels_combo, self.label_value, self.overwrite, self.model, self.checkpoint,
-                     self.window, self.device, self.first, self.last, *self._button_rows(), self.progress,
-                     self.embedding_progress,
-                     Container(widgets=[self.status, self.volumes], labels=False)])  # the dock's full width
+        self.extend(
+            [
+                self.image_combo,
+                self.labels_combo,
+                self.label_value,
+                self.overwrite,
+                self.model,
+                self.checkpoint,
+                self.window,
+                self.device,
+                self.first,
+                self.last,
+                *self._button_rows(),
+                self.progress,
+                self.embedding_progress,
+                Container(widgets=[self.status, self.volumes], labels=False),
+            ]
+        )  # the dock's full width
         self.adapt_panel = AdaptPanel(self)  # Adapt to this structure: its own module
         self.append(self.adapt_panel)
 
@@ -119,16 +151,24 @@ class SamWidget(Container):
     def _button_rows(self) -> list[Container]:
         """The buttons three to a row, so the dock fits a laptop screen."""
         buttons = list(self.buttons.values())
-        return [Container(widgets=buttons[i : i + 3], layout="horizontal", labels=False) for i in range(0, len(buttons), 3)]
+        return [
+            Container(widgets=buttons[i : i + 3], layout="horizontal", labels=False) for i in range(0, len(buttons), 3)
+        ]
 
     # ---- layers -------------------------------------------------------------------------
     def _image_choices(self, _widget=None) -> list:
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, napari.layers.Image) and layer.ndim == 3]
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, napari.layers.Image) and layer.ndim == 3
+        ]
 
     def _labels_choices(self, _widget=None) -> list:
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, napari.layers.Labels) and layer is not self.preview_layer]
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, napari.layers.Labels) and layer is not self.preview_layer
+        ]
 
     def _image_changed(self, *_):
         image = self.image_combo.value
@@ -138,17 +178,25 @@ class SamWidget(Container):
         geometry = layer_grid(image)
         image.events.data.connect(self._drop_session)  # edited pixels: window and embeddings anew
         if self.boxes is None or self.boxes not in self.viewer.layers:
-            self.boxes = self.viewer.add_shapes(name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent",
-                                                edge_width=1, **geometry)
+            self.boxes = self.viewer.add_shapes(
+                name="SAM boxes", ndim=3, edge_color="yellow", face_color="transparent", edge_width=1, **geometry
+            )
             self.boxes.events.data.connect(self._box_drawn)
         if self.points is None or self.points not in self.viewer.layers:
-            self.points = self.viewer.add_points(name="SAM clicks", ndim=3, size=5, face_color=_INSIDE,
-                                                 features={"inside": np.zeros(0, bool)}, **geometry)
+            self.points = self.viewer.add_points(
+                name="SAM clicks",
+                ndim=3,
+                size=5,
+                face_color=_INSIDE,
+                features={"inside": np.zeros(0, bool)},
+                **geometry,
+            )
             self.points.feature_defaults = {"inside": True}
             self.points.events.data.connect(self._point_added)
         if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
-            self.preview_layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="SAM preview",
-                                                        opacity=0.5, **geometry)
+            self.preview_layer = self.viewer.add_labels(
+                np.zeros(image.data.shape, np.uint8), name="SAM preview", opacity=0.5, **geometry
+            )
         elif self.preview_layer.data.shape != image.data.shape:
             self.preview_layer.data = np.zeros(image.data.shape, np.uint8)
         for layer in (self.boxes, self.points, self.preview_layer):  # follow a newly chosen image
@@ -162,8 +210,9 @@ class SamWidget(Container):
     def _labels_layer(self):
         if self.labels_combo.value is None:
             image = self.image_combo.value
-            layer = self.viewer.add_labels(np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels",
-                                           **layer_grid(image))
+            layer = self.viewer.add_labels(
+                np.zeros(image.data.shape, np.uint16), name=f"{image.name} labels", **layer_grid(image)
+            )
             self.reset_choices()
             self.labels_combo.value = layer
         return self.labels_combo.value
@@ -311,8 +360,10 @@ class SamWidget(Container):
         axis, index, _, _ = self._in_slice(np.median(vertices, axis=0))
         rows, cols = [a for a in range(3) if a != axis]
         rect = (vertices[:, cols].min(), vertices[:, rows].min(), vertices[:, cols].max(), vertices[:, rows].max())
-        self._submit([lambda s: s.add_box(axis, index, rect)],
-                     f"Slice {index}: box segmented. Click to correct [W / Shift-W], propagate [Shift-G], accept [G].")
+        self._submit(
+            [lambda s: s.add_box(axis, index, rect)],
+            f"Slice {index}: box segmented. Click to correct [W / Shift-W], propagate [Shift-G], accept [G].",
+        )
 
     def _point_added(self, event=None):
         if getattr(event, "action", "added") != "added" or not len(self.points.data):
@@ -320,8 +371,10 @@ class SamWidget(Container):
         axis, index, x, y = self._in_slice(self.points.data[-1])
         include = bool(self.points.features["inside"].iloc[-1])
         word = "added to" if include else "removed from"
-        self._submit([lambda s: s.add_click(axis, index, x, y, include)],
-                     f"Slice {index}: click {word} the structure; the change was carried to its neighbours.")
+        self._submit(
+            [lambda s: s.add_click(axis, index, x, y, include)],
+            f"Slice {index}: click {word} the structure; the change was carried to its neighbours.",
+        )
 
     def accept(self):
         """Write the preview into the labels layer as one undo step."""
@@ -333,8 +386,10 @@ class SamWidget(Container):
             return
         layer = self._labels_layer()
         if layer.data.shape != self.session.shape:
-            self.status.value = (f"Labels layer {layer.name!r} has shape {layer.data.shape}, the image "
-                                 f"{self.session.shape}: choose a labels layer on the image's grid.")
+            self.status.value = (
+                f"Labels layer {layer.name!r} has shape {layer.data.shape}, the image "
+                f"{self.session.shape}: choose a labels layer on the image's grid."
+            )
             return
         value = self.label_value.value
         indices, values = self.session.label_edit(np.asarray(layer.data), value, self.overwrite.value)
@@ -354,8 +409,9 @@ class SamWidget(Container):
         axis = self._slice_axis()
         first, last = sorted((self.first.value, self.last.value))
         extent = Extent(first, min(last, self.image_combo.value.data.shape[axis] - 1))
-        if self.session is None or not any(a == axis and extent.first <= i <= extent.last
-                                           for a, i in self.session.prompted()):
+        if self.session is None or not any(
+            a == axis and extent.first <= i <= extent.last for a, i in self.session.prompted()
+        ):
             self.status.value = "Draw a box or click on a slice of this view inside the range first."
             return
         session, started = self.session, time.perf_counter()
@@ -373,8 +429,10 @@ class SamWidget(Container):
         def done(change):
             self._show(change)
             reached = np.moveaxis(session.mask, axis, 0)[extent.first : extent.last + 1].any(axis=(1, 2))
-            self.status.value = (f"Propagated through {int(reached.sum())} slices in "
-                                 f"{time.perf_counter() - started:.1f} s. Correct with clicks, then Accept [G].")
+            self.status.value = (
+                f"Propagated through {int(reached.sum())} slices in "
+                f"{time.perf_counter() - started:.1f} s. Correct with clicks, then Accept [G]."
+            )
 
         self.status.value = "Propagating..."
         worker = self._start(work, done)
@@ -422,7 +480,13 @@ class SamWidget(Container):
 
     def _bind_keys(self, layer):
         """Shortcuts on our own layers only, so they never override the viewer's or other plugins' keys."""
-        actions = {"Q": self.box_mode, "W": self.point_mode, "Shift-W": lambda: self.point_mode(False),
-                   "G": self.accept, "Shift-G": self.propagate, "N": self.next_label}
+        actions = {
+            "Q": self.box_mode,
+            "W": self.point_mode,
+            "Shift-W": lambda: self.point_mode(False),
+            "G": self.accept,
+            "Shift-G": self.propagate,
+            "N": self.next_label,
+        }
         for key, action in actions.items():
             layer.bind_key(key, lambda _layer, a=action: a(), overwrite=True)

@@ -1,4 +1,5 @@
 """npe2 sample-data contributions: the brain MRI with tissue labels, and the CT phantom."""
+
 from __future__ import annotations
 
 from ..samples import BRAIN_TISSUE_NAMES, ct_phantom_paths, load_brain_mri

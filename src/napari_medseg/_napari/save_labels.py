@@ -6,6 +6,7 @@ the source image's grid, NIfTI intent label, names and colours in an ITK-SNAP la
 description beside it. :func:`beside_source` is where every file the widgets offer to
 write goes by default (label maps, the Evaluate widget's CSV), never napari's start folder.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,7 +52,7 @@ def beside_source(layer, name: str, suffix: str) -> Path:
     source = Path(source)
     stem = case_name(source) or source.name
     if slug.startswith(stem):  # "ct [brain-tissue]" on ct.nii.gz -> ct_brain-tissue, not ct_ct_brain-tissue
-        slug = slug[len(stem):].strip("_") or "labels"
+        slug = slug[len(stem) :].strip("_") or "labels"
     return source.parent / f"{stem}_{slug}{suffix}"
 
 
@@ -68,11 +69,16 @@ class SaveLabels(Container):
 
     def __init__(self, napari_viewer):
         viewer = self.viewer = napari_viewer
-        self.layer = ComboBox(label="labels", choices=self._labels_layers, nullable=True,
-                              tooltip="the labels layer to save")
-        self.path = FileEdit(label="save as", mode="w", filter="*.nii.gz *.nii *.nrrd *.mha",
-                             tooltip="label map file (.nii.gz, .nii, .nrrd, .mha) on the source image's grid; "
-                                     "names and colours go to a .labels.txt (ITK-SNAP) beside it")
+        self.layer = ComboBox(
+            label="labels", choices=self._labels_layers, nullable=True, tooltip="the labels layer to save"
+        )
+        self.path = FileEdit(
+            label="save as",
+            mode="w",
+            filter="*.nii.gz *.nii *.nrrd *.mha",
+            tooltip="label map file (.nii.gz, .nii, .nrrd, .mha) on the source image's grid; "
+            "names and colours go to a .labels.txt (ITK-SNAP) beside it",
+        )
         self.button = PushButton(text="Save labels", tooltip="write the labels layer to the file above")
         self.names = LabelTable()
         super().__init__(widgets=[self.layer, self.names, self.path, self.button])

@@ -8,6 +8,7 @@ model's label names (``features``) and colours, and a legend gives each label's 
 in ml, recounted when the user paints, fills or undoes in that layer. Running again on
 the same image replaces the previous result, after asking when that layer was edited since.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,6 +39,7 @@ OTHER = "other (choose a file)..."
 
 
 # ---- Qt-free helpers ---------------------------------------------------------------------------
+
 
 def automatic_model_names() -> list[str]:
     """Models the widget offers: every registered model that needs no prompt."""
@@ -98,6 +100,7 @@ class _ProgressRelay(QObject):
 
 # ---- the widget ------------------------------------------------------------------------------------
 
+
 class SegmentWidget(Container):
     """Dock widget: choose an image layer, a model and a device; Run / Cancel; progress.
 
@@ -110,25 +113,52 @@ class SegmentWidget(Container):
 
     def __init__(self, napari_viewer):
         self.viewer = napari_viewer
-        self._image = ComboBox(label="image", choices=self._image_layers,
-                               tooltip="the 3D image layer to segment (File > Open, or File > Open Sample)")
-        self._model = ComboBox(label="model", choices=automatic_model_names() + [OTHER],
-                               tooltip="the network to run; each model's card says what images it expects "
-                                       "(you are asked before running it on others)")
-        self._model_file = FileEdit(label="model file", mode="r", visible=False,
-                                    tooltip="a bundle's configs/inference.json, or a checkpoint .json/.yaml")
-        self._device = ComboBox(label="device", choices=list(DEVICES), value="auto",
-                                tooltip="where the network runs; auto = CUDA GPU, else Apple MPS, else CPU")
+        self._image = ComboBox(
+            label="image",
+            choices=self._image_layers,
+            tooltip="the 3D image layer to segment (File > Open, or File > Open Sample)",
+        )
+        self._model = ComboBox(
+            label="model",
+            choices=automatic_model_names() + [OTHER],
+            tooltip="the network to run; each model's card says what images it expects "
+            "(you are asked before running it on others)",
+        )
+        self._model_file = FileEdit(
+            label="model file",
+            mode="r",
+            visible=False,
+            tooltip="a bundle's configs/inference.json, or a checkpoint .json/.yaml",
+        )
+        self._device = ComboBox(
+            label="device",
+            choices=list(DEVICES),
+            value="auto",
+            tooltip="where the network runs; auto = CUDA GPU, else Apple MPS, else CPU",
+        )
         self._run = PushButton(text="Run", tooltip="segment the image; the result becomes an editable labels layer")
         self._cancel_button = PushButton(text="Cancel", enabled=False, tooltip="stop after the current window batch")
-        self._progress = ProgressBar(label="progress", min=0, max=1000, value=0,
-                                     tooltip="fraction of the sliding windows done")
+        self._progress = ProgressBar(
+            label="progress", min=0, max=1000, value=0, tooltip="fraction of the sliding windows done"
+        )
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         self._legend = VolumeLegend(napari_viewer)
         self._save = SaveLabels(napari_viewer)
-        super().__init__(widgets=[self._image, self._model, self._model_file, self._device, self._run,
-                                  self._cancel_button, self._progress, self._status, self._legend, self._save])
+        super().__init__(
+            widgets=[
+                self._image,
+                self._model,
+                self._model_file,
+                self._device,
+                self._run,
+                self._cancel_button,
+                self._progress,
+                self._status,
+                self._legend,
+                self._save,
+            ]
+        )
         self.confirm = ask_yes_no
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         ensure_orientation(napari_viewer)
@@ -185,8 +215,14 @@ class SegmentWidget(Container):
             from ..models.segment import segment_volume
 
             try:
-                result = segment_volume(volume, model, device=device, trust_bundle=trust_bundle,
-                                        progress=lambda f, m: relay.changed.emit(f, m), cancel=self._cancel)
+                result = segment_volume(
+                    volume,
+                    model,
+                    device=device,
+                    trust_bundle=trust_bundle,
+                    progress=lambda f, m: relay.changed.emit(f, m),
+                    cancel=self._cancel,
+                )
             except MedsegError as exc:  # expected outcomes (cancel, untrusted, bad input): handled on return
                 return _Failed(exc)
             return _Done(result, label_volumes_ml(result.labels, volume.spacing, labels_of_interest=result.label_names))
@@ -211,8 +247,10 @@ class SegmentWidget(Container):
         found = mismatches(card, volume)
         if not found:
             return True
-        question = (f"{Path(model).name}: {'; '.join(found)}.\n\nIts results would be meaningless "
-                    "(e.g. 'grey matter' on a CT). Run it anyway?")
+        question = (
+            f"{Path(model).name}: {'; '.join(found)}.\n\nIts results would be meaningless "
+            "(e.g. 'grey matter' on a CT). Run it anyway?"
+        )
         if self.confirm("Model and image do not match", question):
             return True
         self._status.value = f"not run: {found[0]}"
@@ -250,8 +288,10 @@ class SegmentWidget(Container):
             show_info("Segmentation cancelled.")
         elif isinstance(exc, UntrustedBundleError):
             self._status.value = "bundle not trusted"
-            question = (f"{exc.root}\n\nThis MONAI bundle runs Python code from its configuration files. "
-                        "Run it only if you trust where it comes from. Trust and run it?")
+            question = (
+                f"{exc.root}\n\nThis MONAI bundle runs Python code from its configuration files. "
+                "Run it only if you trust where it comes from. Trust and run it?"
+            )
             if self.confirm("Trust this bundle?", question):
                 self._retry_trusted = True
         elif isinstance(exc, MedsegError):
@@ -286,6 +326,8 @@ class SegmentWidget(Container):
         recorded = self._recorded.get(id(layer))
         if recorded is not None and recorded == content_digest(layer.data):
             return True
-        return self.confirm("Replace edited labels?",
-                            f"'{layer.name}' was edited since it was created. Replace it with the new result? "
-                            "(No keeps it and adds the new result as another layer.)")
+        return self.confirm(
+            "Replace edited labels?",
+            f"'{layer.name}' was edited since it was created. Replace it with the new result? "
+            "(No keeps it and adds the new result as another layer.)",
+        )

@@ -4,6 +4,7 @@ A labels layer napari creates from the GUI copies the image's transform but not 
 metadata; the writer finds the source by grid (shape + affine) here instead. Only the
 geometry is kept (a zero-stride placeholder array), never the voxel data.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +18,17 @@ _MAX_SOURCES = 64
 def remember(volume: Volume) -> None:
     """Keep ``volume``'s geometry, file order and provenance (not its voxels)."""
     placeholder = np.broadcast_to(np.zeros((), dtype=np.uint8), volume.shape)
-    geometry = Volume(placeholder, volume.affine.copy(), volume.file_order,
-                      {k: v for k, v in volume.meta.items() if k in ("path", "series_uid", "modality", "description", "format", "labels")})
-    _SOURCES[:] = [v for v in _SOURCES if not v.same_grid(geometry, atol=1e-6)][-(_MAX_SOURCES - 1):] + [geometry]
+    geometry = Volume(
+        placeholder,
+        volume.affine.copy(),
+        volume.file_order,
+        {
+            k: v
+            for k, v in volume.meta.items()
+            if k in ("path", "series_uid", "modality", "description", "format", "labels")
+        },
+    )
+    _SOURCES[:] = [v for v in _SOURCES if not v.same_grid(geometry, atol=1e-6)][-(_MAX_SOURCES - 1) :] + [geometry]
 
 
 def find(shape: tuple[int, ...], affine_lps: np.ndarray, atol: float = 1e-4) -> Volume | None:
@@ -35,5 +44,6 @@ def is_source_image(path) -> bool:
     from pathlib import Path
 
     target = Path(path).resolve()
-    return any(not v.meta.get("labels") and v.meta.get("path") and Path(v.meta["path"]).resolve() == target
-               for v in _SOURCES)
+    return any(
+        not v.meta.get("labels") and v.meta.get("path") and Path(v.meta["path"]).resolve() == target for v in _SOURCES
+    )

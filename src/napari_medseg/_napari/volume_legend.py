@@ -6,10 +6,11 @@ and clears itself when the layer
 is removed. Volumes are voxel counts times the voxel size of the layer's world geometry
 (mm, as every layer this plugin makes).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
-from typing import Iterable
 
 import numpy as np
 from magicgui.widgets import Label
@@ -84,13 +85,19 @@ class VolumeLegend(Label):
     @staticmethod
     def _events(layer) -> tuple:
         # set_data: undo and redo; features and colormap: a label renamed or recoloured
-        return (layer.events.paint, layer.events.data, layer.events.set_data, layer.events.features,
-                layer.events.colormap)
+        return (
+            layer.events.paint,
+            layer.events.data,
+            layer.events.set_data,
+            layer.events.features,
+            layer.events.colormap,
+        )
 
     def _show(self, volumes_ml: dict[int, float]) -> None:
         layer = self._layer
-        self.value = legend_html(volumes_ml, label_names_from_features(layer.features),
-                                 label_colours(layer.colormap, volumes_ml))
+        self.value = legend_html(
+            volumes_ml, label_names_from_features(layer.features), label_colours(layer.colormap, volumes_ml)
+        )
 
     def _on_edit(self, *_event) -> None:
         if self._layer is not None:

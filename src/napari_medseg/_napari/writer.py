@@ -1,4 +1,5 @@
-"""npe2 writer hooks: a labels layer saved on its source image's exact grid, as an RT structure set or as a DICOM SEG."""
+"""npe2 writer hooks: a labels layer saved on its source image's exact grid, as an RT structure set or a DICOM SEG."""
+
 from __future__ import annotations
 
 import numpy as np

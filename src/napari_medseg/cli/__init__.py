@@ -10,6 +10,7 @@ Exit status: 0 done; 1 bad input or failure (:data:`EXIT_ERROR`); 2 usage error
 (:data:`EXIT_AMBIGUOUS`); 4 a batch in which some cases failed and the others were
 written (:data:`EXIT_PARTIAL`); 130 interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,16 +19,53 @@ import sys
 from .. import __version__
 from ..errors import AmbiguousInputError, MedsegError
 from ..library_warnings import quiet_library_warnings
-from . import (adapt, convert, demo, evaluate, finetune, gui, info, interpolate, models, rtstruct, seg, segment,
-               structures)
+from . import (
+    adapt,
+    convert,
+    demo,
+    evaluate,
+    finetune,
+    gui,
+    info,
+    interpolate,
+    models,
+    rtstruct,
+    seg,
+    segment,
+    structures,
+)
 from .heap import keep_freed_memory
 
 #: Exit statuses besides 0 (done) and 130 (interrupted); see the module docstring.
 EXIT_ERROR, EXIT_USAGE, EXIT_AMBIGUOUS, EXIT_PARTIAL = 1, 2, 3, 4
-COMMANDS = (info, convert, structures, rtstruct, seg, segment, adapt, interpolate, finetune, models, evaluate, demo, gui)
+COMMANDS = (
+    info,
+    convert,
+    structures,
+    rtstruct,
+    seg,
+    segment,
+    adapt,
+    interpolate,
+    finetune,
+    models,
+    evaluate,
+    demo,
+    gui,
+)
 #: Commands that process whole volumes and then exit: they keep freed memory for reuse (:mod:`.heap`).
-VOLUME_COMMANDS = ("convert", "structures", "rtstruct", "seg", "segment", "adapt", "interpolate", "finetune", "evaluate",
-                   "demo")
+VOLUME_COMMANDS = (
+    "convert",
+    "structures",
+    "rtstruct",
+    "seg",
+    "segment",
+    "adapt",
+    "interpolate",
+    "finetune",
+    "evaluate",
+    "demo",
+)
 
 
 def batch_status(n_failed: int, n_cases: int) -> int:
@@ -38,9 +76,12 @@ def batch_status(n_failed: int, n_cases: int) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medseg", description="Medical image segmentation in physical space.",
-                                     epilog="exit status: 0 done, 1 bad input or failure, 2 usage error, "
-                                            "3 ambiguous input (choose with --series), 4 some cases of a batch failed")
+    parser = argparse.ArgumentParser(
+        prog="medseg",
+        description="Medical image segmentation in physical space.",
+        epilog="exit status: 0 done, 1 bad input or failure, 2 usage error, "
+        "3 ambiguous input (choose with --series), 4 some cases of a batch failed",
+    )
     parser.add_argument("--version", action="version", version=f"medseg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:

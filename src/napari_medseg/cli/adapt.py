@@ -6,6 +6,7 @@ Fine-tunes a copy of the SAM model's mask decoder on the slices of label N in LA
 them (``cli/sam_segment.py``); the default is every slice that holds label N. Use the
 adapter with ``medseg segment IMAGE --model litemedsam --adapter ADAPTER_DIR --label N``.
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,26 +21,39 @@ from ..models.registry import DEVICES, SAM_TYPES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("adapt", help="fine-tune LiteMedSAM's decoder on corrected slices of one structure",
-                       description="Teach a SAM model one structure from its corrected slices; writes an adapter "
-                                   "folder. An adapter learns one structure from one user's corrections: it is not "
-                                   "a validated model.")
+    p = sub.add_parser(
+        "adapt",
+        help="fine-tune LiteMedSAM's decoder on corrected slices of one structure",
+        description="Teach a SAM model one structure from its corrected slices; writes an adapter "
+        "folder. An adapter learns one structure from one user's corrections: it is not "
+        "a validated model.",
+    )
     p.add_argument("image", help="the image (NIfTI / NRRD / MHA file or DICOM folder)")
     p.add_argument("labels", help="label map on IMAGE's grid holding the corrected structure")
     p.add_argument("--label", type=int, required=True, metavar="N", help="the structure's label value in LABELS")
     p.add_argument("--label-name", default="", help="the structure's name, recorded in the card")
     p.add_argument("--model", default="litemedsam", help="litemedsam (default) or a SAM .pth with --sam-type")
     p.add_argument("--sam-type", choices=SAM_TYPES, default=None, help="architecture of a --model .pth file")
-    p.add_argument("--slices", metavar="K0,K1,...",
-                   help="corrected slices: voxel indices along INPUT's K axis (default: every slice holding label N)")
-    p.add_argument("--out", help="new adapter folder to write (default: <cache>/adapters/<image>-label<N>-<time>, "
-                                 "listed by `medseg models`)")
+    p.add_argument(
+        "--slices",
+        metavar="K0,K1,...",
+        help="corrected slices: voxel indices along INPUT's K axis (default: every slice holding label N)",
+    )
+    p.add_argument(
+        "--out",
+        help="new adapter folder to write (default: <cache>/adapters/<image>-label<N>-<time>, "
+        "listed by `medseg models`)",
+    )
     p.add_argument("--steps", type=int, default=100, help="optimiser steps of 2 slices each (default 100)")
     p.add_argument("--prompt-encoder", action="store_true", help="fine-tune the prompt encoder too")
-    p.add_argument("--window", metavar="PRESET|L,W",
-                   help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH (default: soft_tissue for CT)")
-    p.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto",
-                   help="intensity handling, as for segment")
+    p.add_argument(
+        "--window",
+        metavar="PRESET|L,W",
+        help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH (default: soft_tissue for CT)",
+    )
+    p.add_argument(
+        "--modality", choices=("auto", "CT", "MR"), default="auto", help="intensity handling, as for segment"
+    )
     p.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -79,16 +93,19 @@ def run(args) -> int:
     chosen = _slices(args.slices, present, volume.file_shape[2])
     empty = [k for k in chosen if not present[k]]
     if not chosen or empty:
-        raise MedsegError(f"label {args.label} is absent from slice(s) {empty or 'all'} of {args.labels}; "
-                          "give slices holding the corrected structure")
+        raise MedsegError(
+            f"label {args.label} is absent from slice(s) {empty or 'all'} of {args.labels}; "
+            "give slices holding the corrected structure"
+        )
     along = _to_array_indices(volume, np.array([[0.0, 0.0, k] for k in chosen]))[:, axis]
     array_index = {k: int(round(i)) for k, i in zip(chosen, along)}
 
     name = f"{Path(args.image).name.split('.')[0]}-label{args.label}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(args.out) if args.out else default_adapter_folder() / name
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise MedsegError(f"--out {out}: exists and is not an empty folder; choose a new folder (adapters are never "
-                          "overwritten)")
+        raise MedsegError(
+            f"--out {out}: exists and is not an empty folder; choose a new folder (adapters are never overwritten)"
+        )
     sam_type, checkpoint = _model_and_type(args)
     modality = None if args.modality == "auto" else args.modality
     predictor = load_predictor(sam_type, checkpoint, args.device)
@@ -98,17 +115,34 @@ def run(args) -> int:
         if not args.quiet:
             print(f"\radapting: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
 
-    record = {"image": str(Path(args.image).resolve()), "label_name": args.label_name,
-              "slices_file_k": chosen, "slice_axis": "file K"}
-    adapter = adapt(predictor, session.volume.stack(axis), np.moveaxis(structure, axis, 0),
-                    sorted(array_index.values()), label=args.label, steps=args.steps,
-                    train_prompt_encoder=args.prompt_encoder, keys=session.volume.key_function(axis),
-                    record=record, progress=progress)
+    record = {
+        "image": str(Path(args.image).resolve()),
+        "label_name": args.label_name,
+        "slices_file_k": chosen,
+        "slice_axis": "file K",
+    }
+    adapter = adapt(
+        predictor,
+        session.volume.stack(axis),
+        np.moveaxis(structure, axis, 0),
+        sorted(array_index.values()),
+        label=args.label,
+        steps=args.steps,
+        train_prompt_encoder=args.prompt_encoder,
+        keys=session.volume.key_function(axis),
+        record=record,
+        progress=progress,
+    )
     save_adapter(adapter, out)
     card = adapter.card
     held = ", ".join(str(k) for k in sorted(k for k, i in array_index.items() if i in card["held_out"])) or "none"
-    scores = (f"held-out slices ({held}): Dice {card['dice_before']:.3f} -> {card['dice_after']:.3f}"
-              if card["dice_after"] is not None else "no held-out slices (fewer than 5 given)")
-    print(f"adapter for label {args.label} from {len(chosen)} slices, {args.steps} steps in {card['seconds']:.0f} s; "
-          f"{scores}; written to {out}")
+    scores = (
+        f"held-out slices ({held}): Dice {card['dice_before']:.3f} -> {card['dice_after']:.3f}"
+        if card["dice_after"] is not None
+        else "no held-out slices (fewer than 5 given)"
+    )
+    print(
+        f"adapter for label {args.label} from {len(chosen)} slices, {args.steps} steps in {card['seconds']:.0f} s; "
+        f"{scores}; written to {out}"
+    )
     return 0

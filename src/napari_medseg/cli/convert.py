@@ -1,4 +1,5 @@
 """``medseg convert PATH OUT [--series UID] [--volume N]``: write a volume as NIfTI, NRRD or MHA."""
+
 from __future__ import annotations
 
 import sys
@@ -35,6 +36,8 @@ def run(args) -> int:
         write_volume(args.out, vol.array, vol)
     for w in vol.meta.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm",
-          file=sys.stderr)
+    print(
+        f"wrote {args.out}: shape {vol.shape}, spacing {tuple(round(float(s), 4) for s in vol.spacing)} mm",
+        file=sys.stderr,
+    )
     return 0

@@ -1,4 +1,5 @@
 """``medseg demo [--out DIR] [--device auto|cpu|cuda]``: headless end-to-end run on the sample data."""
+
 from __future__ import annotations
 
 

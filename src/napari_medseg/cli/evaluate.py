@@ -1,4 +1,5 @@
 """``medseg evaluate PRED REF``: per-label Dice, Hausdorff and surface metrics in mm."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,19 +38,30 @@ label. Both volumes must share a voxel grid unless --resample is given.
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="per-label Dice, Hausdorff (mm), ASSD, NSD of a prediction vs a reference",
-                       description="Evaluate a predicted label map against a reference, per label, in mm.",
-                       epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "evaluate",
+        help="per-label Dice, Hausdorff (mm), ASSD, NSD of a prediction vs a reference",
+        description="Evaluate a predicted label map against a reference, per label, in mm.",
+        epilog=CONVENTIONS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("pred", help="predicted labels: a volume file, DICOM folder, or a folder of volumes")
     p.add_argument("ref", help="reference labels: same kind as PRED")
     p.add_argument("--json", action="store_true", help="print a JSON list of records, one per label (and case)")
     p.add_argument("--csv", metavar="FILE", help="write the records as CSV (atomic write)")
     p.add_argument("--tolerance", metavar="MM", type=float, default=2.0, help="NSD tolerance in mm (default 2.0)")
     p.add_argument("--labels", metavar="L1,L2", help="labels to evaluate, e.g. 1,2 (default: all present)")
-    p.add_argument("--surface", choices=("voxel", "area"), default="voxel",
-                   help="surface elements: boundary voxels (MONAI, default) or area-weighted (DeepMind)")
-    p.add_argument("--resample", action="store_true",
-                   help="resample the prediction onto the reference grid (nearest neighbour) when grids differ")
+    p.add_argument(
+        "--surface",
+        choices=("voxel", "area"),
+        default="voxel",
+        help="surface elements: boundary voxels (MONAI, default) or area-weighted (DeepMind)",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample the prediction onto the reference grid (nearest neighbour) when grids differ",
+    )
     p.set_defaults(func=run)
 
 
@@ -72,7 +84,7 @@ def run(args) -> int:
     from ..io.folders import is_folder_of_cases
     from ..io.outputs import check_output_file
 
-    options = dict(labels=parse_labels(args.labels), tolerance_mm=args.tolerance, surface=args.surface)
+    options = {"labels": parse_labels(args.labels), "tolerance_mm": args.tolerance, "surface": args.surface}
     pred, ref = Path(args.pred), Path(args.ref)
     if args.csv:
         check_output_file(args.csv, [pred, ref])
@@ -120,9 +132,10 @@ def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
     rows = [row for name, records in result.cases.items() for row in records_to_rows(records, case=name)]
     if args.csv:
         write_csv(args.csv, rows)
-    text = (f"{len(result.cases)} cases evaluated, {len(result.failures)} failed, "
-            f"{len(result.unpaired_pred) + len(result.unpaired_ref)} unpaired\n"
-            + format_summary(summarize(result.cases)))
+    text = (
+        f"{len(result.cases)} cases evaluated, {len(result.failures)} failed, "
+        f"{len(result.unpaired_pred) + len(result.unpaired_ref)} unpaired\n" + format_summary(summarize(result.cases))
+    )
     if args.json:
         print(json.dumps(rows, indent=2))
         print(text, file=sys.stderr)

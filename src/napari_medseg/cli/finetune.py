@@ -5,6 +5,7 @@ of cases paired by name (``case1.nii.gz`` with ``case1.nrrd``, as ``medseg evalu
 pairs them). The new bundle runs with ``medseg segment --model NEW_BUNDLE``. Importing
 this module imports neither torch nor MONAI.
 """
+
 from __future__ import annotations
 
 import sys
@@ -12,11 +13,16 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a U-Net bundle on corrected labels; writes a new bundle",
-                       description="Fine-tune a MONAI bundle (e.g. brain-tissue) on corrected label volumes, on "
-                                   "random patches, and save it as a new bundle folder with a training record.")
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a U-Net bundle on corrected labels; writes a new bundle",
+        description="Fine-tune a MONAI bundle (e.g. brain-tissue) on corrected label volumes, on "
+        "random patches, and save it as a new bundle folder with a training record.",
+    )
     p.add_argument("image", help="image volume, or a folder of image volumes")
-    p.add_argument("labels", help="its corrected label volume (same grid), or a folder of them with the same case names")
+    p.add_argument(
+        "labels", help="its corrected label volume (same grid), or a folder of them with the same case names"
+    )
     p.add_argument("--model", required=True, help="bundle to start from: brain-tissue or a bundle folder")
     p.add_argument("--out", required=True, help="new bundle folder (must not exist or be empty)")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
@@ -24,8 +30,11 @@ def add_parser(sub) -> None:
     p.add_argument("--patch-size", type=int, default=64, help="patch edge in voxels of the network's grid (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--trust-bundle", action="store_true",
-                   help="trust the base bundle's config code (remembered by its content hash)")
+    p.add_argument(
+        "--trust-bundle",
+        action="store_true",
+        help="trust the base bundle's config code (remembered by its content hash)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -59,11 +68,23 @@ def run(args) -> int:
 
     cases = read_cases(args.image, args.labels)
     size = (args.patch_size,) * 3
-    result = finetune_bundle(cases, args.model, args.out, epochs=args.epochs, patches_per_case=args.patches,
-                             patch_size=size, learning_rate=args.lr, seed=args.seed, trust_bundle=args.trust_bundle,
-                             progress=TerminalProgress(args.quiet))
+    result = finetune_bundle(
+        cases,
+        args.model,
+        args.out,
+        epochs=args.epochs,
+        patches_per_case=args.patches,
+        patch_size=size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        trust_bundle=args.trust_bundle,
+        progress=TerminalProgress(args.quiet),
+    )
     if not args.quiet:
-        print(f"wrote {result.bundle} in {result.seconds:.0f} s on {torch.get_num_threads()} CPU threads: "
-              f"{len(cases)} case(s), {args.epochs} epochs, loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}; "
-              f"use it with: medseg segment IMAGE --model {result.bundle} --out OUT", file=sys.stderr)
+        print(
+            f"wrote {result.bundle} in {result.seconds:.0f} s on {torch.get_num_threads()} CPU threads: "
+            f"{len(cases)} case(s), {args.epochs} epochs, loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}; "
+            f"use it with: medseg segment IMAGE --model {result.bundle} --out OUT",
+            file=sys.stderr,
+        )
     return 0

@@ -4,6 +4,7 @@ The sample brain MRI opens with its reference tissue labels and is segmented by 
 shipped ``brain-tissue`` U-Net; the sample CT opens (hidden, toggle its eye to see it)
 with a LiteMedSAM result propagated from one box. Both models run in worker threads.
 """
+
 from __future__ import annotations
 
 PLUGIN = "napari-medseg"
@@ -13,7 +14,9 @@ WIDGETS = ("Segment (U-Net)", "Interactive SAM", "Evaluate")
 def add_parser(sub) -> None:
     p = sub.add_parser("gui", help="open napari with the plugin's widgets and the sample data")
     p.add_argument("--no-sample", action="store_true", help="start without the sample data")
-    p.add_argument("--screenshot", help="save a screenshot of the window to this PNG once the models are done, and exit")
+    p.add_argument(
+        "--screenshot", help="save a screenshot of the window to this PNG once the models are done, and exit"
+    )
     p.set_defaults(func=run)
 
 

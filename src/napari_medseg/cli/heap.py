@@ -11,6 +11,7 @@ Only the ``medseg`` commands that process volumes call :func:`keep_freed_memory`
 process exits when done. The napari plugin never does, so a long napari session gives
 memory back to the system as usual.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -1,4 +1,5 @@
 """``medseg info PATH [--json]``: what a file or DICOM folder holds."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import json
 def add_parser(sub) -> None:
     p = sub.add_parser("info", help="list the series/volumes in a file or DICOM folder")
     p.add_argument("path")
-    p.add_argument("--json", action="store_true", help="print JSON: {\"series\": [...]}")
+    p.add_argument("--json", action="store_true", help='print JSON: {"series": [...]}')
     p.set_defaults(func=run)
 
 
@@ -24,8 +25,10 @@ def run(args) -> int:
         d = s.as_dict()
         shape = "x".join(map(str, d["shape"])) if d["shape"] else "?"
         spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
-        print(f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
-              f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm")
+        print(
+            f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
+            f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm"
+        )
         if d["transfer_syntaxes"]:
             state = "" if d["decodable"] is not False else " -- CANNOT BE DECODED here"
             print(f"  transfer syntax: {', '.join(map(transfer_syntax_name, d['transfer_syntaxes']))}{state}")

@@ -4,6 +4,7 @@ K is a voxel axis of LABELS *as stored in the file* (for NIfTI nibabel's (i, j, 
 DICOM series ITK's (column, row, slice)), as in ``medseg segment --box``; the default, 2,
 is the file's slice axis. OUT is written on LABELS' grid (voxel order and affine).
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,14 +12,22 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("interpolate", help="fill a label between the slices where it was drawn",
-                       description="Fill label N on the slices between its contoured slices along file axis K "
-                                   "(signed-distance interpolation); other labels are left unchanged.")
+    p = sub.add_parser(
+        "interpolate",
+        help="fill a label between the slices where it was drawn",
+        description="Fill label N on the slices between its contoured slices along file axis K "
+        "(signed-distance interpolation); other labels are left unchanged.",
+    )
     p.add_argument("labels", help="label volume (NIfTI / NRRD / MHA file or DICOM folder)")
     p.add_argument("--label", type=int, required=True, help="the structure's label value N (> 0)")
     p.add_argument("--out", required=True, help="output label file (.nii.gz, .nii, .nrrd, .mha); not LABELS itself")
-    p.add_argument("--axis", type=int, choices=(0, 1, 2), default=2,
-                   help="file voxel axis the slices are taken across: 0 = I, 1 = J, 2 = K (default: 2, the slice axis)")
+    p.add_argument(
+        "--axis",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="file voxel axis the slices are taken across: 0 = I, 1 = J, 2 = K (default: 2, the slice axis)",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,6 +53,9 @@ def run(args) -> int:
     path = write_labels(args.out, filled, volume)
     drawn = contoured_slices(labels, args.label, axis)
     ml = np.count_nonzero(mask) * float(np.prod(volume.spacing)) / 1000.0
-    print(f"wrote {path}: label {args.label} drawn on {len(drawn)} slices along axis {args.axis}, "
-          f"{np.count_nonzero(mask)} voxels ({format_ml(ml)} ml) filled between them", file=sys.stderr)
+    print(
+        f"wrote {path}: label {args.label} drawn on {len(drawn)} slices along axis {args.axis}, "
+        f"{np.count_nonzero(mask)} voxels ({format_ml(ml)} ml) filled between them",
+        file=sys.stderr,
+    )
     return 0

@@ -1,14 +1,18 @@
 """``medseg rtstruct LABELS --image DICOM --out rs.dcm``: a label map as a DICOM RT structure set."""
+
 from __future__ import annotations
 
 import sys
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("rtstruct", help="write a label map as a DICOM RT structure set on its DICOM series",
-                       description="Write each label of LABELS as an ROI of a DICOM RT structure set that refers "
-                                   "to the DICOM series LABELS was drawn on (same grid), for a planning system "
-                                   "or a PACS.")
+    p = sub.add_parser(
+        "rtstruct",
+        help="write a label map as a DICOM RT structure set on its DICOM series",
+        description="Write each label of LABELS as an ROI of a DICOM RT structure set that refers "
+        "to the DICOM series LABELS was drawn on (same grid), for a planning system "
+        "or a PACS.",
+    )
     p.add_argument("labels", help="label map on the series' grid (.nii.gz, .nrrd, .mha, ...)")
     p.add_argument("--image", required=True, help="the DICOM folder holding the series")
     p.add_argument("--series", help="SeriesInstanceUID when the folder holds several series")
@@ -46,8 +50,10 @@ def run(args) -> int:
     image = read_volume(args.image, series=args.series)
     labels = read_volume(args.labels)
     if not labels.same_grid(image):
-        raise MedsegError(f"{args.labels} is not on the series' grid ({labels.describe_grid()} vs "
-                          f"{image.describe_grid()}); resample it onto the image first")
+        raise MedsegError(
+            f"{args.labels} is not on the series' grid ({labels.describe_grid()} vs "
+            f"{image.describe_grid()}); resample it onto the image first"
+        )
     path = write_structure_set(args.out, labels.array, image, names)
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -4,10 +4,12 @@
 names a SAM model (:func:`~napari_medseg.models.registry.is_sam_model`), :func:`run_sam` with the read volume.
 
 Prompts are voxel indices of INPUT *as stored in the file* (for NIfTI, nibabel's array
-axes ``(i, j, k)``; for a DICOM series ITK's (column, row, slice)), K being the slice axis; they are converted here to the volume's
+axes ``(i, j, k)``; for a DICOM series ITK's (column, row, slice)), K being the slice axis; they are
+converted here to the volume's
 (z, y, x) array order, and the slices are taken along whichever array axis file axis K
 became.
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,31 +23,57 @@ from ..volume import Volume
 
 __all__ = ["add_sam_arguments", "parse_box", "parse_points", "run_sam"]
 
+
 def add_sam_arguments(parser) -> None:
     """Add ``--box``, ``--points``, ``--window``, ``--modality`` and ``--sam-type`` to a parser."""
     g = parser.add_argument_group("SAM prompts (--model litemedsam | medsam | FILE.pth)")
-    g.add_argument("--box", metavar="I0,J0,K0,I1,J1,K1",
-                   help="box corners in voxel indices of INPUT as stored in the file (NIfTI: i,j,k; DICOM series: "
-                        "column,row,slice); K is the slice axis. K0 == K1 segments that slice; otherwise the middle slice is prompted and "
-                        "the mask propagates through K0..K1")
-    g.add_argument("--points", metavar="'I,J,K,+1;I,J,K,-1'",
-                   help="clicks in the same voxel indices, on any slice; +1 inside the structure, -1 outside. "
-                        "After a box they correct its result (+1 adds the region clicked, -1 removes it); "
-                        "alone, a +1 click segments the object under it through the slices it spans")
-    g.add_argument("--window", metavar="PRESET|L,W",
-                   help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH in HU (default: soft_tissue for CT)")
-    g.add_argument("--modality", choices=("auto", "CT", "MR"), default="auto",
-                   help="intensity handling: CT is windowed, MR (any non-CT) clipped at the 0.5/99.5 "
-                        "percentiles; auto = CT when intensities reach -1000 HU")
-    g.add_argument("--sam-type", choices=SAM_TYPES, default=None,
-                   help="architecture of a --model .pth file (default litemedsam)")
-    g.add_argument("--labels", metavar="EXISTING",
-                   help="an existing label map on INPUT's grid (e.g. a propagated result): the prompts correct "
-                        "its label --label, other labels are kept, and the corrected map is written to --out")
-    g.add_argument("--label", type=int, default=1, metavar="N",
-                   help="the label value written, or corrected with --labels (default 1)")
-    g.add_argument("--adapter", metavar="ADAPTER_DIR",
-                   help="decode with an adapter made by `medseg adapt` for this structure (its --label)")
+    g.add_argument(
+        "--box",
+        metavar="I0,J0,K0,I1,J1,K1",
+        help="box corners in voxel indices of INPUT as stored in the file (NIfTI: i,j,k; DICOM series: "
+        "column,row,slice); K is the slice axis. K0 == K1 segments that slice; otherwise the middle slice is "
+        "prompted and the mask propagates through K0..K1",
+    )
+    g.add_argument(
+        "--points",
+        metavar="'I,J,K,+1;I,J,K,-1'",
+        help="clicks in the same voxel indices, on any slice; +1 inside the structure, -1 outside. "
+        "After a box they correct its result (+1 adds the region clicked, -1 removes it); "
+        "alone, a +1 click segments the object under it through the slices it spans",
+    )
+    g.add_argument(
+        "--window",
+        metavar="PRESET|L,W",
+        help=f"CT window: {', '.join(WINDOWS)} or LEVEL,WIDTH in HU (default: soft_tissue for CT)",
+    )
+    g.add_argument(
+        "--modality",
+        choices=("auto", "CT", "MR"),
+        default="auto",
+        help="intensity handling: CT is windowed, MR (any non-CT) clipped at the 0.5/99.5 "
+        "percentiles; auto = CT when intensities reach -1000 HU",
+    )
+    g.add_argument(
+        "--sam-type", choices=SAM_TYPES, default=None, help="architecture of a --model .pth file (default litemedsam)"
+    )
+    g.add_argument(
+        "--labels",
+        metavar="EXISTING",
+        help="an existing label map on INPUT's grid (e.g. a propagated result): the prompts correct "
+        "its label --label, other labels are kept, and the corrected map is written to --out",
+    )
+    g.add_argument(
+        "--label",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the label value written, or corrected with --labels (default 1)",
+    )
+    g.add_argument(
+        "--adapter",
+        metavar="ADAPTER_DIR",
+        help="decode with an adapter made by `medseg adapt` for this structure (its --label)",
+    )
 
 
 def _numbers(text: str, n: int, what: str) -> list[float]:
@@ -90,8 +118,10 @@ def _model_and_type(args) -> tuple[str, str | None]:
     if model.lower() == "litemedsam":
         return "litemedsam", None
     if model.lower() == "medsam":
-        raise MedsegError("MedSAM's weights are not shipped; download medsam_vit_b.pth and pass "
-                          "--model medsam_vit_b.pth --sam-type medsam")
+        raise MedsegError(
+            "MedSAM's weights are not shipped; download medsam_vit_b.pth and pass "
+            "--model medsam_vit_b.pth --sam-type medsam"
+        )
     return sam_type or "litemedsam", model
 
 
@@ -111,13 +141,17 @@ def run_sam(args, volume: Volume) -> np.ndarray:
     if box_text:
         corners = parse_box(box_text)
         if np.any(corners < 0) or np.any(corners > file_shape - 1):
-            raise MedsegError(f"--box {box_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}")
+            raise MedsegError(
+                f"--box {box_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}"
+            )
         box = _to_array_indices(volume, corners).ravel()
     points = None
     if points_text:
         raw = parse_points(points_text)
         if np.any(raw[:, :3] < 0) or np.any(raw[:, :3] > file_shape - 1):
-            raise MedsegError(f"--points {points_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}")
+            raise MedsegError(
+                f"--points {points_text}: outside INPUT, whose I,J,K run 0..{','.join(map(str, file_shape - 1))}"
+            )
         points = np.c_[_to_array_indices(volume, raw[:, :3]), raw[:, 3]]
     sam_type, checkpoint = _model_and_type(args)
     modality = None if getattr(args, "modality", "auto") in (None, "auto") else args.modality
@@ -133,8 +167,10 @@ def run_sam(args, volume: Volume) -> np.ndarray:
 
         existing = read_volume(args.labels)
         if existing.shape != volume.shape or not np.allclose(existing.affine, volume.affine, atol=1e-3):
-            raise MedsegError(f"--labels {args.labels}: not on INPUT's grid (shape {existing.shape} vs {volume.shape}); "
-                              "give the label map written for INPUT")
+            raise MedsegError(
+                f"--labels {args.labels}: not on INPUT's grid (shape {existing.shape} vs {volume.shape}); "
+                "give the label map written for INPUT"
+            )
         existing = existing.array
     label = getattr(args, "label", 1)
     if label < 1 or (existing is None and label > 255):
@@ -142,7 +178,18 @@ def run_sam(args, volume: Volume) -> np.ndarray:
 
     from ..models.sam import segment_box_3d
 
-    return segment_box_3d(volume, box, slice_axis=slice_axis, points=points, labels=existing, label=label,
-                          model=sam_type, checkpoint=checkpoint, window=getattr(args, "window", None),
-                          modality=modality, device=getattr(args, "device", None) or "auto", progress=progress,
-                          adapter=getattr(args, "adapter", None))
+    return segment_box_3d(
+        volume,
+        box,
+        slice_axis=slice_axis,
+        points=points,
+        labels=existing,
+        label=label,
+        model=sam_type,
+        checkpoint=checkpoint,
+        window=getattr(args, "window", None),
+        modality=modality,
+        device=getattr(args, "device", None) or "auto",
+        progress=progress,
+        adapter=getattr(args, "adapter", None),
+    )

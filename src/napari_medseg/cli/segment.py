@@ -2,12 +2,14 @@
 
 INPUT a volume and OUT a label file: one case. INPUT a folder of cases (volume files,
 DICOM series sub-folders) and OUT a folder: every case, by :func:`napari_medseg.batch.segment_folder`,
-here or on a Dask cluster (``--scheduler``). U-Net style models (MONAI bundles, checkpoints, ``brain-tissue``) run through
+here or on a Dask cluster (``--scheduler``). U-Net style models (MONAI bundles, checkpoints,
+``brain-tissue``) run through
 :func:`napari_medseg.models.segment.segment_volume`; SAM models (``litemedsam``,
 ``medsam``, a ``.pth`` with ``--sam-type``) through ``cli.sam_segment.run_sam`` with box
 / point prompts. OUT is written on INPUT's grid (voxel order and affine of the file). Importing this module
 imports neither torch nor MONAI (``medseg --help`` stays fast); they load when a model runs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,31 +20,59 @@ from .sam_segment import add_sam_arguments
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("segment", help="segment a volume with a MONAI bundle/checkpoint or a SAM model",
-                       description="Segment INPUT and write the labels on INPUT's grid.")
-    p.add_argument("input", help="NIfTI / NRRD / MHA file or DICOM folder; or a folder of such cases "
-                                 "(with --out a folder)")
-    p.add_argument("--model", required=True, help="brain-tissue, litemedsam, a bundle folder or a checkpoint .json/.yaml "
-                                                  "(see `medseg models`)")
-    p.add_argument("--out", required=True, help="output label file (.nii.gz, .nii, .nrrd, .mha); for a folder of cases, "
-                                                "an output folder (OUT/<case>.nii.gz and OUT/segment_report.csv)")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="where the network runs (default: auto = cuda > mps > cpu)")
-    p.add_argument("--trust-bundle", action="store_true",
-                   help="trust this user bundle's config code (remembered by its content hash)")
+    p = sub.add_parser(
+        "segment",
+        help="segment a volume with a MONAI bundle/checkpoint or a SAM model",
+        description="Segment INPUT and write the labels on INPUT's grid.",
+    )
+    p.add_argument(
+        "input", help="NIfTI / NRRD / MHA file or DICOM folder; or a folder of such cases (with --out a folder)"
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="brain-tissue, litemedsam, a bundle folder or a checkpoint .json/.yaml (see `medseg models`)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output label file (.nii.gz, .nii, .nrrd, .mha); for a folder of cases, "
+        "an output folder (OUT/<case>.nii.gz and OUT/segment_report.csv)",
+    )
+    p.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where the network runs (default: auto = cuda > mps > cpu)"
+    )
+    p.add_argument(
+        "--trust-bundle",
+        action="store_true",
+        help="trust this user bundle's config code (remembered by its content hash)",
+    )
     p.add_argument("--series", help="SeriesInstanceUID to pick in a DICOM folder with several series")
-    p.add_argument("--argmax-first", dest="argmax_first", action="store_true", default=None,
-                   help="bundles: take the argmax before Invertd (nearest neighbour back to INPUT's grid); faster, "
-                        "differs from the bundle on boundary voxels when it resamples (default: only for >= 4 classes)")
-    p.add_argument("--force", action="store_true",
-                   help="run even when INPUT does not match what the model's card expects (e.g. a brain MRI model on CT)")
+    p.add_argument(
+        "--argmax-first",
+        dest="argmax_first",
+        action="store_true",
+        default=None,
+        help="bundles: take the argmax before Invertd (nearest neighbour back to INPUT's grid); faster, "
+        "differs from the bundle on boundary voxels when it resamples (default: only for >= 4 classes)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when INPUT does not match what the model's card expects (e.g. a brain MRI model on CT)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("--overwrite", action="store_true", help="folders: segment cases whose output exists (default: skip)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="folders: run cases on a Dask cluster, e.g. tcp://host:8786 "
-                                                          "(needs `pip install distributed`; paths must be shared)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="folders: segment cases whose output exists (default: skip)"
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="folders: run cases on a Dask cluster, e.g. tcp://host:8786 "
+        "(needs `pip install distributed`; paths must be shared)",
+    )
     add_sam_arguments(p)
     p.set_defaults(func=run)
-
-
 
 
 def _is_sam(args) -> bool:
@@ -91,14 +121,23 @@ def run(args) -> int:
     with warnings.catch_warnings():  # MONAI deprecation chatter is not for users
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
-        result = segment_volume(volume, args.model, device=args.device, trust_bundle=args.trust_bundle,
-                                progress=TerminalProgress(args.quiet), argmax_first=args.argmax_first)
+        result = segment_volume(
+            volume,
+            args.model,
+            device=args.device,
+            trust_bundle=args.trust_bundle,
+            progress=TerminalProgress(args.quiet),
+            argmax_first=args.argmax_first,
+        )
     path = write_labels(args.out, result.labels, volume, result.label_names, result.colours)  # + names sidecar
     if not args.quiet:
         for message in result.messages:
             print(f"note: {message}", file=sys.stderr)
-        print(f"wrote {path} in {result.seconds:.1f} s on {result.device}: "
-              f"{describe_volumes(result.labels, volume.spacing, result.label_names)}", file=sys.stderr)
+        print(
+            f"wrote {path} in {result.seconds:.1f} s on {result.device}: "
+            f"{describe_volumes(result.labels, volume.spacing, result.label_names)}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -109,7 +148,9 @@ def check_model_card(model: str, volume, force: bool) -> None:
 
     found = mismatches(card_of(model), volume)
     if found and not force:
-        raise MedsegError(f"{model}: {'; '.join(found)}; its results would be meaningless. Add --force to run it anyway")
+        raise MedsegError(
+            f"{model}: {'; '.join(found)}; its results would be meaningless. Add --force to run it anyway"
+        )
     for reason in found:
         print(f"warning: {model}: {reason} (running anyway: --force)", file=sys.stderr)
 
@@ -141,9 +182,17 @@ def run_folder(args) -> int:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
-            results = segment_folder(args.input, args.out, args.model, device=args.device,
-                                     trust_bundle=args.trust_bundle, argmax_first=args.argmax_first,
-                                     overwrite=args.overwrite, client=client, on_case=on_case)
+            results = segment_folder(
+                args.input,
+                args.out,
+                args.model,
+                device=args.device,
+                trust_bundle=args.trust_bundle,
+                argmax_first=args.argmax_first,
+                overwrite=args.overwrite,
+                client=client,
+                on_case=on_case,
+            )
     finally:
         if client is not None:
             client.close()

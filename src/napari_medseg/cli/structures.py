@@ -1,4 +1,5 @@
 """``medseg structures PATH --out LABELS``: an RT structure set or a DICOM SEG as a label map on its image's grid."""
+
 from __future__ import annotations
 
 import csv
@@ -8,15 +9,23 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("structures", help="draw a DICOM RT structure set or SEG as labels on its image series' grid",
-                       description="Draw the ROIs of an RT structure set (RTSTRUCT) or the segments of a DICOM SEG "
-                                   "as a label map on the grid of the image series they were drawn on, one label "
-                                   "per ROI (1, 2, ... in file order) or per segment (its segment number).")
+    p = sub.add_parser(
+        "structures",
+        help="draw a DICOM RT structure set or SEG as labels on its image series' grid",
+        description="Draw the ROIs of an RT structure set (RTSTRUCT) or the segments of a DICOM SEG "
+        "as a label map on the grid of the image series they were drawn on, one label "
+        "per ROI (1, 2, ... in file order) or per segment (its segment number).",
+    )
     p.add_argument("path", help="a DICOM folder holding the image series and its RT structure set or SEG")
     p.add_argument("--out", required=True, help="label map to write (.nii, .nii.gz, .nrrd, .mha)")
     p.add_argument("--series", help="SeriesInstanceUID when PATH holds several series")
-    p.add_argument("--rtstruct", "--seg", dest="rtstruct", metavar="FILE",
-                   help="the RT structure set or SEG to draw (default: the one in PATH drawn on the series)")
+    p.add_argument(
+        "--rtstruct",
+        "--seg",
+        dest="rtstruct",
+        metavar="FILE",
+        help="the RT structure set or SEG to draw (default: the one in PATH drawn on the series)",
+    )
     p.add_argument("--csv", metavar="FILE", help="write label, name, colour and volume_ml per ROI (atomic)")
     p.set_defaults(func=run)
 
@@ -29,12 +38,15 @@ def choose_structure_set(volume, rtstruct: str | None) -> Path:
         return Path(rtstruct)
     found = volume.meta.get("structure_sets") or []
     if not found:
-        raise MedsegError(f"{volume.meta.get('path', 'PATH')}: no RT structure set or DICOM SEG drawn on this "
-                          "series; give one with --rtstruct FILE or --seg FILE")
+        raise MedsegError(
+            f"{volume.meta.get('path', 'PATH')}: no RT structure set or DICOM SEG drawn on this "
+            "series; give one with --rtstruct FILE or --seg FILE"
+        )
     if len(found) > 1:
-        raise MedsegError(f"{len(found)} RT structure sets or SEGs were drawn on this series; choose one with "
-                          "--rtstruct or --seg: "
-                          + ", ".join(found))
+        raise MedsegError(
+            f"{len(found)} RT structure sets or SEGs were drawn on this series; choose one with "
+            "--rtstruct or --seg: " + ", ".join(found)
+        )
     return Path(found[0])
 
 

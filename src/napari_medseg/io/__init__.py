@@ -8,6 +8,7 @@ Entry points
 ``write_labels(path, labels, ref)`` -> the same with the smallest unsigned dtype, marked as labels
                                       (NIfTI intent label; names/colours: ``label_table``)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -99,7 +100,7 @@ def _read_volume(path: Path, series: str | None, volume: int | None = None) -> V
             raise AmbiguousInputError(f"{path}: holds {len(found)} series, choose one with --series: {listing}")
         return found[0].load()
     for s in found:
-        if series in (s.series_id, s.series_uid) :
+        if series in (s.series_id, s.series_uid):
             return s.load()
     raise VolumeReadError(f"{path}: no series {series!r}; found {', '.join(s.series_id for s in found)}")
 
@@ -151,8 +152,15 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
     if path.is_file() and (is_nifti(path) or is_itk(path)):
         vol = read_volume(path)
         return [
-            SeriesSummary(None, vol.meta.get("modality", ""), path.name, 1, vol.shape,
-                          tuple(vol.spacing), list(vol.meta.get("warnings", [])))
+            SeriesSummary(
+                None,
+                vol.meta.get("modality", ""),
+                path.name,
+                1,
+                vol.shape,
+                tuple(vol.spacing),
+                list(vol.meta.get("warnings", [])),
+            )
         ]
     from . import dicom
 
@@ -194,8 +202,13 @@ def write_volume(path: str | Path, array: np.ndarray, reference: Volume, *, dtyp
     return write_itk(path, array, reference, dtype=dtype)
 
 
-def write_labels(path: str | Path, labels: np.ndarray, reference: Volume, names: dict[int, str] | None = None,
-                 colours: dict[int, str] | None = None) -> Path:
+def write_labels(
+    path: str | Path,
+    labels: np.ndarray,
+    reference: Volume,
+    names: dict[int, str] | None = None,
+    colours: dict[int, str] | None = None,
+) -> Path:
     """Write a label map on ``reference``'s grid with the smallest unsigned integer dtype.
 
     A NIfTI is marked as labels (intent ``NIFTI_INTENT_LABEL``). With ``names`` or

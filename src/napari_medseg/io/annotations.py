@@ -4,6 +4,7 @@
 (:mod:`.seg`, masks) and gives the same :class:`~napari_medseg.io.rtstruct.StructureLabels`
 on a volume's grid, so the napari reader and ``medseg structures`` treat both alike.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings

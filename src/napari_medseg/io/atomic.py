@@ -7,6 +7,7 @@ file, so temporary names carry the host and process id
 (``.NAME.medseg-HOST-PID-RANDOM.tmpSUFFIX``) and every later write into the same folder
 removes those left by processes of this host that are no longer running.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,8 +79,9 @@ def atomic_path(path: str | os.PathLike):
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
     suffix = "".join(path.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.medseg-{_host()}-{os.getpid()}-", suffix=f".tmp{suffix}",
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.medseg-{_host()}-{os.getpid()}-", suffix=f".tmp{suffix}", dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)

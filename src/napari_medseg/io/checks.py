@@ -4,6 +4,7 @@ A hostile or broken file must give one clear :class:`~napari_medseg.errors.Volum
 naming it, never a hang (a FIFO or a device opened as a file), a memory blow-up (a header
 claiming a huge image), a traceback or a silently wrong volume.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,13 @@ import numpy as np
 
 from ..errors import VolumeReadError
 
-__all__ = ["is_regular_file", "require_regular_file", "require_fits_in_memory", "nonfinite_warning",
-           "require_inside_folder"]
+__all__ = [
+    "is_regular_file",
+    "require_regular_file",
+    "require_fits_in_memory",
+    "nonfinite_warning",
+    "require_inside_folder",
+]
 
 
 def is_regular_file(path: str | os.PathLike) -> bool:
@@ -56,8 +62,10 @@ def require_fits_in_memory(nbytes: int, path: str | os.PathLike, what: str) -> N
     """
     free = available_memory()
     if free and nbytes > free:
-        raise VolumeReadError(f"{path}: its header asks for {what} ({nbytes / 2**30:.1f} GiB), more than the "
-                              f"{free / 2**30:.1f} GiB of memory available; a damaged header?")
+        raise VolumeReadError(
+            f"{path}: its header asks for {what} ({nbytes / 2**30:.1f} GiB), more than the "
+            f"{free / 2**30:.1f} GiB of memory available; a damaged header?"
+        )
 
 
 def nonfinite_warning(array: np.ndarray) -> str | None:
@@ -67,8 +75,10 @@ def nonfinite_warning(array: np.ndarray) -> str | None:
     bad = int(array.size - np.count_nonzero(np.isfinite(array)))
     if not bad:
         return None
-    return (f"{bad} of {array.size} voxels are NaN or infinite: shown as holes; "
-            "models refuse such a volume (replace them first)")
+    return (
+        f"{bad} of {array.size} voxels are NaN or infinite: shown as holes; "
+        "models refuse such a volume (replace them first)"
+    )
 
 
 def require_inside_folder(header: Path, data_file: str, what: str) -> Path:
@@ -89,8 +99,10 @@ def require_inside_folder(header: Path, data_file: str, what: str) -> Path:
     folder = header.resolve().parent
     target = (folder / data_file).resolve()
     if os.path.isabs(data_file) or not target.is_relative_to(folder):
-        raise VolumeReadError(f"{header}: {what} {data_file!r} lies outside the header's folder; "
-                              "only data files beside the header are read")
+        raise VolumeReadError(
+            f"{header}: {what} {data_file!r} lies outside the header's folder; "
+            "only data files beside the header are read"
+        )
     if target.exists() and not is_regular_file(target):
         raise VolumeReadError(f"{header}: {what} {data_file!r} is not a regular file")
     return target

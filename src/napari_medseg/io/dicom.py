@@ -39,6 +39,7 @@ stacks without the shift, misplacing slices by the drift); the warning gives the
 and the drift. Nothing else is resampled. Of slices sharing a position, the lowest
 InstanceNumber is kept and the others reported.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings
@@ -219,8 +220,11 @@ class DicomSeries:
             more = f" (and {len(problems) - 1} more file(s))" if len(problems) > 1 else ""
             raise VolumeReadError(problems[0] + more)
         first = ordered[0].ref.layout
-        require_fits_in_memory(len(ordered) * first.rows * first.columns * 4, ordered[0].path,
-                               f"{len(ordered)} slices of {first.rows} x {first.columns}")
+        require_fits_in_memory(
+            len(ordered) * first.rows * first.columns * 4,
+            ordered[0].path,
+            f"{len(ordered)} slices of {first.rows} x {first.columns}",
+        )
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")  # pydicom's validation warnings; errors still raise
             raw = read_stack([s.ref for s in ordered], workers=workers, progress=progress)
@@ -257,15 +261,21 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     out = []
     radial = all(len(p) == 1 for p in parts) and "orientation" in reasons
     for sid, part in zip(ids, parts):
-        warns = [f"series {uid} split into {len(parts)} parts by {reasons}; "
-                 f"this part holds {len(part)} of its {total} images"]
+        warns = [
+            (
+                f"series {uid} split into {len(parts)} parts by {reasons}; "
+                f"this part holds {len(part)} of its {total} images"
+            )
+        ]
         if part[0].localizer:
             warns.append("localizer image(s) (ImageType LOCALIZER): kept apart, not stacked into a volume")
         elif localizer_ids:
             warns.append(f"localizer image(s) removed from this series (kept as {', '.join(localizer_ids)})")
         if radial:
-            warns.append(f"each of the {len(parts)} images has its own orientation "
-                         "(radial or multi-planar localizer): not stacked")
+            warns.append(
+                f"each of the {len(parts)} images has its own orientation "
+                "(radial or multi-planar localizer): not stacked"
+            )
         if (k := phase_key(parts)) is not None:
             warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
         out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
@@ -280,8 +290,10 @@ def _attach_structure_sets(found: list[DicomSeries], structure_sets: list[Struct
             series.structure_sets.append(ss.path)
         if not targets:
             for series in found:
-                series.warnings.append(f"{ss.description} {ss.path.name} refers to series "
-                                       f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder")
+                series.warnings.append(
+                    f"{ss.description} {ss.path.name} refers to series "
+                    f"{', '.join(ss.series_uids) or '(none named)'}, which is not in this folder"
+                )
 
 
 def require_image(path: Path, result) -> None:
@@ -290,8 +302,10 @@ def require_image(path: Path, result) -> None:
         raise VolumeReadError(result.message())
     if isinstance(result, StructureSetFile):
         what = "a DICOM SEG (segments" if result.kind == "SEG" else "an RT structure set (contours"
-        raise VolumeReadError(f"{path}: {what}, no image): open the folder that holds it with its image series, "
-                              "or run 'medseg structures FOLDER --out LABELS'")
+        raise VolumeReadError(
+            f"{path}: {what}, no image): open the folder that holds it with its image series, "
+            "or run 'medseg structures FOLDER --out LABELS'"
+        )
     if result is None:
         what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
         raise VolumeReadError(f"{path}: {what}")
@@ -312,9 +326,11 @@ def source_slices(volume: Volume, out: str | Path | None = None) -> tuple[str, l
     """
     meta = volume.meta
     if meta.get("format") != "dicom" or not meta.get("path"):
-        raise MedsegError("an RT structure set or a DICOM SEG refers to a DICOM image series: draw the labels on an "
-                          f"image opened from DICOM (this one comes from "
-                          f"{Path(meta['path']).name if meta.get('path') else 'no file'})")
+        raise MedsegError(
+            "an RT structure set or a DICOM SEG refers to a DICOM image series: draw the labels on an "
+            f"image opened from DICOM (this one comes from "
+            f"{Path(meta['path']).name if meta.get('path') else 'no file'})"
+        )
     recorded = meta.get("dicom_slices")
     if recorded and meta.get("series_uid") and all(Path(p).is_file() for p in {p for p, _ in recorded}):
         uid, slices = meta["series_uid"], [(Path(p), int(frame)) for p, frame in recorded]

@@ -19,6 +19,7 @@ Checked while scanning, before any per-frame record is built or any pixel alloca
 Each function raises ``ValueError`` with a message for the user (the scanner prefixes
 the file name) or returns notes (warnings).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,15 @@ import numpy as np
 from ..volume import MAX_COORDINATE_MM
 from .dicom_pixels import PixelLayout
 
-__all__ = ["check_layout", "check_plane", "check_rescale", "pixel_data_problem", "colour_problem", "pixel_spacing",
-           "ENCAPSULATED_ITEM_BYTES"]
+__all__ = [
+    "check_layout",
+    "check_plane",
+    "check_rescale",
+    "pixel_data_problem",
+    "colour_problem",
+    "pixel_spacing",
+    "ENCAPSULATED_ITEM_BYTES",
+]
 
 #: Smallest size of one frame in encapsulated (compressed) Pixel Data: an item tag and length.
 ENCAPSULATED_ITEM_BYTES = 8
@@ -64,8 +72,10 @@ def check_layout(layout: PixelLayout, file_size: int) -> None:
         raise ValueError(f"NumberOfFrames = {layout.frames}; at least 1 expected")
     per_frame = frame_bytes(layout) if layout.native else ENCAPSULATED_ITEM_BYTES
     if layout.frames * per_frame > file_size:
-        raise ValueError(f"{layout.frames} frame(s) (NumberOfFrames) of {layout.rows} x {layout.columns} pixels "
-                         f"cannot fit in the file's {file_size} bytes; NumberOfFrames, Rows or Columns is wrong")
+        raise ValueError(
+            f"{layout.frames} frame(s) (NumberOfFrames) of {layout.rows} x {layout.columns} pixels "
+            f"cannot fit in the file's {file_size} bytes; NumberOfFrames, Rows or Columns is wrong"
+        )
 
 
 def pixel_data_problem(path: Path, layout: PixelLayout, head: bytes, size: int) -> str | None:
@@ -85,13 +95,17 @@ def pixel_data_problem(path: Path, layout: PixelLayout, head: bytes, size: int) 
         length, start = int.from_bytes(head[8:12], "little"), layout.pixel_offset + 12
     else:
         length, start = int.from_bytes(head[4:8], "little"), layout.pixel_offset + 8
-    what = (f"{layout.frames} frame(s) of {layout.rows} x {layout.columns} at {layout.bits_allocated} bits "
-            f"need {expected} bytes")
+    what = (
+        f"{layout.frames} frame(s) of {layout.rows} x {layout.columns} at {layout.bits_allocated} bits "
+        f"need {expected} bytes"
+    )
     if length == 0xFFFFFFFF:
         return f"{path}: broken DICOM file (uncompressed Pixel Data of undefined length)"
     if length > expected + 1:
-        return (f"{path}: Pixel Data holds {length} bytes but {what}: Rows, Columns, BitsAllocated or "
-                "NumberOfFrames is wrong; not loaded rather than decoded wrongly")
+        return (
+            f"{path}: Pixel Data holds {length} bytes but {what}: Rows, Columns, BitsAllocated or "
+            "NumberOfFrames is wrong; not loaded rather than decoded wrongly"
+        )
     if length < expected or size < start + expected:
         return f"{path}: truncated DICOM file (pixel data holds {min(length, size - start)} bytes, {what})"
     return None
@@ -141,8 +155,10 @@ def check_plane(iop, ipp, spacing, n_spacing: int) -> tuple[tuple, tuple, list[s
         if np.any(lengths < 1e-6) or np.linalg.norm(np.cross(cos[:3], cos[3:])) < 1e-6 * lengths.prod():
             raise ValueError(f"ImageOrientationPatient {tuple(iop)} has a zero or parallel direction")
         if np.any(np.abs(lengths - 1) > 1e-3):
-            notes.append(f"ImageOrientationPatient cosines are not unit vectors (lengths "
-                         f"{lengths[0]:.4g}, {lengths[1]:.4g}); normalised")
+            notes.append(
+                f"ImageOrientationPatient cosines are not unit vectors (lengths "
+                f"{lengths[0]:.4g}, {lengths[1]:.4g}); normalised"
+            )
             iop = tuple(float(v) for v in (cos.reshape(2, 3) / lengths[:, None]).ravel())
     if spacing is None:
         notes.append("no PixelSpacing: 1 mm pixels assumed; distances and volumes are not physical")
@@ -171,8 +187,9 @@ def check_rescale(slope: float | None, intercept: float | None, bits_stored: int
         raise ValueError("RescaleSlope = 0 (every voxel would have the same value)")
     reach = abs(slope or 1.0) * 2.0 ** min(max(bits_stored, 1), 64) + abs(intercept or 0.0)
     if reach > FLOAT32_MAX:
-        raise ValueError(f"RescaleSlope {slope} / RescaleIntercept {intercept} put voxel values beyond "
-                         f"{FLOAT32_MAX:.3g}")
+        raise ValueError(
+            f"RescaleSlope {slope} / RescaleIntercept {intercept} put voxel values beyond {FLOAT32_MAX:.3g}"
+        )
 
 
 def colour_problem(path: Path, photometric: str | None) -> str | None:

@@ -5,14 +5,22 @@ LPS in millimetres; ``iop`` is ImageOrientationPatient (row cosines, then column
 cosines) and a position is ImagePositionPatient (centre of the first transmitted
 pixel).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["StackGeometry", "slice_normal", "same_orientation", "stack_geometry", "stack_affine", "in_plane_offsets",
-           "untilt_stack"]
+__all__ = [
+    "StackGeometry",
+    "slice_normal",
+    "same_orientation",
+    "stack_geometry",
+    "stack_affine",
+    "in_plane_offsets",
+    "untilt_stack",
+]
 
 ORIENTATION_TOL = 1e-3  # max difference between direction cosines of one stack
 DUPLICATE_TOL_MM = 1e-3  # two slices closer than this along the normal share a position

@@ -6,6 +6,7 @@ image type differ; images without patient geometry are each their own part. A pa
 slices repeat the same positions (a dynamic or multi-phase scan) is split further into
 its phases (:func:`phases`). :mod:`.dicom` numbers the parts ``UID.1``, ``UID.2``, ...
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +54,11 @@ def phases(part: list[SliceHeader]) -> list[list[SliceHeader]]:
         groups: dict[str, list[SliceHeader]] = {}
         for s in part:
             groups.setdefault(s.phase[k], []).append(s)
-        if len(groups) > 1 and "" not in groups and all(
-                len({tuple(np.round(s.position, 2)) for s in g}) == len(g) for g in groups.values()):
+        if (
+            len(groups) > 1
+            and "" not in groups
+            and all(len({tuple(np.round(s.position, 2)) for s in g}) == len(g) for g in groups.values())
+        ):
             return [groups[v] for v in sorted(groups, key=lambda v: (float(v) if _is_number(v) else np.inf, v))]
     return [part]
 

@@ -9,6 +9,7 @@ pyjpegls: JPEG Lossless, JPEG-LS, JPEG 2000, RLE, deflated), and through SimpleI
 where pydicom cannot decode a file or for lossy JPEG (see :data:`GDCM_FIRST`). Any failure
 names the file and stops the whole load: nothing is half-loaded.
 """
+
 from __future__ import annotations
 
 import os
@@ -153,8 +154,11 @@ def _read_with_simpleitk(ref: SliceRef) -> np.ndarray:
         raise VolumeReadError(f"{ref.path}: colour or multi-sample pixel data; only grey-level images are supported")
 
     def tag(key: str, default: float) -> float:
-        return float(reader.GetMetaData(key)) if reader.HasMetaDataKey(key) and reader.GetMetaData(key).strip() \
+        return (
+            float(reader.GetMetaData(key))
+            if reader.HasMetaDataKey(key) and reader.GetMetaData(key).strip()
             else default
+        )
 
     slope, intercept = tag("0028|1053", 1.0), tag("0028|1052", 0.0)  # GDCM applies RescaleSlope/Intercept
     values = sitk.GetArrayFromImage(image).astype(np.float64)

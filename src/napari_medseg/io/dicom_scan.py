@@ -6,6 +6,7 @@ GridFrameOffsetVector) gives one per frame, with its own position. Pixel data is
 never read here (``stop_before_pixels``); its byte offset is remembered so that
 uncompressed pixels can later be read straight into the output array.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,9 +29,40 @@ from .seg import is_segmentation, seg_referenced_series_uids
 __all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
 
 _VRS = {
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
-    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
-    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    b"AE",
+    b"AS",
+    b"AT",
+    b"CS",
+    b"DA",
+    b"DS",
+    b"DT",
+    b"FL",
+    b"FD",
+    b"IS",
+    b"LO",
+    b"LT",
+    b"OB",
+    b"OD",
+    b"OF",
+    b"OL",
+    b"OV",
+    b"OW",
+    b"PN",
+    b"SH",
+    b"SL",
+    b"SQ",
+    b"SS",
+    b"ST",
+    b"SV",
+    b"TM",
+    b"UC",
+    b"UI",
+    b"UL",
+    b"UN",
+    b"UR",
+    b"US",
+    b"UT",
+    b"UV",
 }
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
 _DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -123,9 +155,9 @@ def sniff(path: str | os.PathLike) -> str | None:
         return "dicm"
     if len(head) >= 8:
         group, element = int.from_bytes(head[0:2], "little"), int.from_bytes(head[2:4], "little")
-        if group in (0x0002, 0x0008) and element <= 0x0100:
-            if head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 1024:  # explicit / implicit VR
-                return "bare"
+        explicit_or_implicit_vr = head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 1024
+        if group in (0x0002, 0x0008) and element <= 0x0100 and explicit_or_implicit_vr:
+            return "bare"
     return "named" if str(path).lower().endswith(DICOM_SUFFIXES) else None
 
 
@@ -261,15 +293,15 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
     layout = _pixel_layout(ds, pixel_offset, frames)
     check_layout(layout, file_size)  # before one record per frame is built
     image_type = tuple(str(v).strip().upper() for v in _split(_value(ds, "ImageType")))
-    common = dict(
-        series_uid=str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
-        modality=str(_value(ds, "Modality") or "").strip(),
-        description=str(ds.get("SeriesDescription", "") or ""),
-        instance=_int(ds, "InstanceNumber", 0),
-        localizer="LOCALIZER" in image_type,
-        echo=str(_value(ds, "EchoNumbers") or ""),
-        phase=(str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or "")),
-    )
+    common = {
+        "series_uid": str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
+        "modality": str(_value(ds, "Modality") or "").strip(),
+        "description": str(ds.get("SeriesDescription", "") or ""),
+        "instance": _int(ds, "InstanceNumber", 0),
+        "localizer": "LOCALIZER" in image_type,
+        "echo": str(_value(ds, "EchoNumbers") or ""),
+        "phase": (str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or "")),
+    }
     thickness = _first(_value(ds, "SpacingBetweenSlices")) or _first(_value(ds, "SliceThickness")) or 1.0
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
@@ -283,8 +315,16 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
     if slope0 is None and common["modality"] == "RTDOSE":
         slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
-    base = dict(iop=iop0, ipp=ipp0, spacing=spacing0, n_spacing=n_spacing, slope=slope0, inter=inter0,
-                window=_window(ds), thick=thickness)
+    base = {
+        "iop": iop0,
+        "ipp": ipp0,
+        "spacing": spacing0,
+        "n_spacing": n_spacing,
+        "slope": slope0,
+        "inter": inter0,
+        "window": _window(ds),
+        "thick": thickness,
+    }
     if per_frame is not None and frames > 1 and len(per_frame) < frames:
         raise ValueError(f"NumberOfFrames = {frames} but only {len(per_frame)} per-frame functional groups")
     out = []
@@ -301,8 +341,9 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
             step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
             ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
             if not np.all(np.abs(ipp) <= MAX_COORDINATE_MM):  # False for NaN too
-                raise ValueError(f"frame {f + 1}: GridFrameOffsetVector or slice thickness places it nowhere "
-                                 f"({tuple(ipp)})")
+                raise ValueError(
+                    f"frame {f + 1}: GridFrameOffsetVector or slice thickness places it nowhere ({tuple(ipp)})"
+                )
         out.append(
             SliceHeader(
                 ref=SliceRef(path, f, layout),
@@ -377,13 +418,15 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
         headers = _headers_from_dataset(ds, path, offset, size)
     except Exception as exc:  # invalid values (e.g. IS '1A') surface on access
         return Unreadable(path, f"invalid DICOM header value ({one_line(exc)})")
-    problem = (colour_problem(path, _value(ds, "PhotometricInterpretation"))
-               or pixel_data_problem(path, headers[0].ref.layout, head, size))
+    problem = colour_problem(path, _value(ds, "PhotometricInterpretation")) or pixel_data_problem(
+        path, headers[0].ref.layout, head, size
+    )
     return [dataclasses.replace(h, problem=problem) for h in headers] if problem else headers
 
 
-def read_headers(files: list[Path], workers: int | None = None
-                 ) -> tuple[list[SliceHeader], list[Unreadable], list[StructureSetFile]]:
+def read_headers(
+    files: list[Path], workers: int | None = None
+) -> tuple[list[SliceHeader], list[Unreadable], list[StructureSetFile]]:
     """Read the headers of ``files`` in parallel.
 
     Returns
@@ -410,4 +453,3 @@ def read_headers(files: list[Path], workers: int | None = None
         elif r is not None:
             slices.extend(r)
     return slices, unreadable, structure_sets
-

@@ -4,6 +4,7 @@ A DICOMDIR holds no image; its directory records name the files of each patient,
 and series (ReferencedFileID, relative to the DICOMDIR's folder). Opening a DICOMDIR reads
 exactly those files, as opening their folder would, without stray files beside them.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings
@@ -53,6 +54,8 @@ def dicomdir_files(path: str | Path) -> list[Path]:
         raise VolumeReadError(f"{path}: unreadable DICOMDIR ({' '.join(str(exc).split())})") from None
     found = [p for p in dict.fromkeys(listed) if p.is_file()]
     if not found:
-        raise VolumeReadError(f"{path}: a DICOMDIR listing {len(listed)} files, none of which is beside it; "
-                              "copy the whole media (the DICOMDIR and its folders)")
+        raise VolumeReadError(
+            f"{path}: a DICOMDIR listing {len(listed)} files, none of which is beside it; "
+            "copy the whole media (the DICOMDIR and its folders)"
+        )
     return found

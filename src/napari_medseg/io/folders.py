@@ -3,6 +3,7 @@
 Used wherever a whole folder is processed: ``medseg evaluate`` pairs predictions with
 references by case name, ``medseg segment`` segments every case of a folder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Before any voxel is read: a detached header (``.mhd``'s ``ElementDataFile``, ``.
 ``data file``) may only name data files inside its own folder (never ``/etc/passwd``, a
 device or ``../``), and the image the header describes must fit in the memory available.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,10 @@ from .checks import require_fits_in_memory, require_inside_folder
 from .native_stderr import native_stderr
 
 #: Header lines of detached headers that name data files: MetaImage and NRRD.
-_DATA_FILE_FIELDS = {".mhd": re.compile(r"^\s*ElementDataFile\s*=\s*(.*?)\s*$", re.I),
-                     ".nhdr": re.compile(r"^\s*data\s?file\s*:\s*(.*?)\s*$", re.I)}
+_DATA_FILE_FIELDS = {
+    ".mhd": re.compile(r"^\s*ElementDataFile\s*=\s*(.*?)\s*$", re.I),
+    ".nhdr": re.compile(r"^\s*data\s?file\s*:\s*(.*?)\s*$", re.I),
+}
 _HEADER_LIMIT = 1 << 20  # detached headers are text of a few hundred bytes
 
 
@@ -36,7 +39,7 @@ def _data_files(header: Path) -> list[str]:
         if not words or words[0].upper() == "LOCAL":
             return []
         if words[0].upper() == "LIST":  # the following lines are the file names
-            return [ln.strip() for ln in lines[i + 1:] if ln.strip()]
+            return [ln.strip() for ln in lines[i + 1 :] if ln.strip()]
         if "%" in match.group(1):  # a printf pattern: its folder is what matters
             return [str(Path(words[0]).parent / "x")]
         return [match.group(1)]
@@ -60,8 +63,10 @@ def _check_raw_size(path: Path, data_files: list[Path], nbytes: int) -> None:
         return
     size = data_files[0].stat().st_size
     if size < nbytes:
-        raise VolumeReadError(f"{path}: its data file {data_files[0].name} holds {size} bytes, "
-                              f"{nbytes} needed for the image the header describes (truncated?)")
+        raise VolumeReadError(
+            f"{path}: its data file {data_files[0].name} holds {size} bytes, "
+            f"{nbytes} needed for the image the header describes (truncated?)"
+        )
 
 
 def _check_header(reader, path: Path) -> int:
@@ -126,8 +131,13 @@ def read_itk(path: str | Path) -> Volume:
     if image.GetDimension() == 2:
         image = sitk.JoinSeries(image)
     data = sitk.GetArrayFromImage(image).transpose(2, 1, 0)  # file order = ITK index (i, j, k)
-    meta = {"path": str(path), "format": "itk", "modality": "", "description": path.name,
-            "warnings": [f"ITK: {line}" for line in dict.fromkeys(printed)]}
+    meta = {
+        "path": str(path),
+        "format": "itk",
+        "modality": "",
+        "description": path.name,
+        "warnings": [f"ITK: {line}" for line in dict.fromkeys(printed)],
+    }
     return Volume.from_file_order(data, _affine_from_itk(image), meta)
 
 

@@ -11,6 +11,7 @@ label::
 Our reader opens a file with such a sidecar (or a NIfTI whose intent is
 ``NIFTI_INTENT_LABEL``) as a label map with these names and colours.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -62,7 +63,7 @@ def write_label_table(path: str | Path, names: dict[int, str], colours: dict[int
         if value == 0:
             continue
         rgb = colours.get(value, "#808080").lstrip("#")
-        r, g, b = (int(rgb[i: i + 2], 16) for i in (0, 2, 4))
+        r, g, b = (int(rgb[i : i + 2], 16) for i in (0, 2, 4))
         name = str(names.get(value) or f"label {value}").replace('"', "'")
         lines.append(f'{value:5d} {r:5d} {g:4d} {b:4d} {1:8g} {1:2d} {1:2d}    "{name}"')
     with atomic_path(path) as tmp:
@@ -89,4 +90,3 @@ def read_label_table(path: str | Path) -> tuple[dict[int, str], dict[int, str]]:
         names[value] = fields[7]
         colours[value] = "#{:02x}{:02x}{:02x}".format(*(max(0, min(255, c)) for c in (r, g, b)))
     return names, colours
-

@@ -3,6 +3,7 @@
 ITK's MetaIO, OpenJPEG and libjpeg write their complaints to stderr themselves; a clinician's
 terminal (and our one-line refusals) should carry our message, with theirs as its reason.
 """
+
 from __future__ import annotations
 
 import contextlib

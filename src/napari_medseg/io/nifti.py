@@ -11,6 +11,7 @@ A file too small for what its header promises is refused before anything is allo
 .nii.gz is decompressed in chunks into the output array (peak memory about one image, where
 nibabel's reader holds two).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,7 +88,9 @@ def _check_header(img, path: Path) -> tuple[int, ...]:
     n = int(np.prod(shape, dtype=np.int64))
     _require_data_present(path, int(img.dataobj.offset) + n * dtype.itemsize)
     one = int(np.prod(shape[:3], dtype=np.int64))  # a 4D file is read one volume at a time
-    require_fits_in_memory(one * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape[:3]))} voxels")
+    require_fits_in_memory(
+        one * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape[:3]))} voxels"
+    )
     return shape
 
 
@@ -97,8 +100,10 @@ def _require_data_present(path: Path, needed: int) -> None:
     gz = path.name.lower().endswith(".gz")
     if size * (MAX_GZIP_RATIO if gz else 1) < needed:
         what = "even decompressed, " if gz else ""
-        raise VolumeReadError(f"{path}: {what}its {size} bytes cannot hold the {needed} bytes its header describes "
-                              "(truncated, or a damaged header)")
+        raise VolumeReadError(
+            f"{path}: {what}its {size} bytes cannot hold the {needed} bytes its header describes "
+            "(truncated, or a damaged header)"
+        )
 
 
 def _read_gz_voxels(img, path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -119,7 +124,7 @@ def _read_gz_voxels(img, path: Path, shape: tuple[int, ...]) -> np.ndarray:
         fp.seek(int(img.dataobj.offset))
         done = 0
         while done < len(view):
-            got = fp.readinto(view[done:done + GZIP_CHUNK])
+            got = fp.readinto(view[done : done + GZIP_CHUNK])
             if not got:
                 raise VolumeReadError(f"{path}: truncated NIfTI file (data ends after {done} of {len(view)} bytes)")
             done += got
@@ -183,8 +188,10 @@ def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
                 if volume is not None and not 0 <= volume < n:
                     raise VolumeReadError(f"{path}: no volume {volume}; it holds {n} volumes (0 to {n - 1})")
                 if volume is None:
-                    warnings.append(f"4D file with {n} volumes: volume 0 opened; for another, run `medseg convert "
-                                    f"{path.name} OUT.nii.gz --volume N` (N from 0 to {n - 1}) and open OUT")
+                    warnings.append(
+                        f"4D file with {n} volumes: volume 0 opened; for another, run `medseg convert "
+                        f"{path.name} OUT.nii.gz --volume N` (N from 0 to {n - 1}) and open OUT"
+                    )
                 volume = volume or 0
                 data = np.asanyarray(img.dataobj[..., volume]).reshape(shape[:3])
             elif volume is not None:
@@ -202,9 +209,14 @@ def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
         data = data[..., None]
     if data.ndim == 1:
         data = data[:, None, None]
-    meta = {"path": str(path), "format": "nifti", "modality": "", "description": path.name,
-            "warnings": warnings + [f"nibabel: {n}" for n in dict.fromkeys(notes)],
-            "nifti_codes": (int(img.header["sform_code"]), int(img.header["qform_code"]))}
+    meta = {
+        "path": str(path),
+        "format": "nifti",
+        "modality": "",
+        "description": path.name,
+        "warnings": warnings + [f"nibabel: {n}" for n in dict.fromkeys(notes)],
+        "nifti_codes": (int(img.header["sform_code"]), int(img.header["qform_code"])),
+    }
     if len(shape) == 4:
         meta.update(description=f"{path.name} [volume {volume}]", volume=volume, n_volumes=shape[3])
     if img.header.get_intent()[0] == "label":  # NIFTI_INTENT_LABEL: a label map, not an image

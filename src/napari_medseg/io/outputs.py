@@ -15,6 +15,7 @@ runs (a 20-second segmentation must not end in ``FileExistsError``). They refuse
 
 Missing parent folders are fine: the atomic writers create them.
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,10 @@ def check_output_file(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
         if path == source:
             raise MedsegError(f"{out}: this is an input of the command; refusing to overwrite it")
         if source.is_dir() and path.is_relative_to(source) and _is_image_file(path):
-            raise MedsegError(f"{out}: an existing image file inside the input folder {source}; "
-                              "refusing to overwrite it, write elsewhere")
+            raise MedsegError(
+                f"{out}: an existing image file inside the input folder {source}; "
+                "refusing to overwrite it, write elsewhere"
+            )
     if path.exists():
         if path.is_dir():
             raise MedsegError(f"{out}: is a folder; give a file name")
@@ -101,7 +104,8 @@ def check_output_folder(out: str | os.PathLike, inputs: Iterable[str | os.PathLi
     path = Path(out).resolve()
     for source in _inputs(inputs):
         if path == source or (source.is_dir() and path.is_relative_to(source)):
-            raise MedsegError(f"{out}: is the input folder {source} or inside it; choose an output folder "
-                              "outside the input")
+            raise MedsegError(
+                f"{out}: is the input folder {source} or inside it; choose an output folder outside the input"
+            )
     _require_writable_folder(_nearest_existing(path), Path(out))
     return path

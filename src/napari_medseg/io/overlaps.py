@@ -4,6 +4,7 @@ RT structure sets and DICOM SEG segments may overlap (a GTV inside its PTV); a l
 holds one value per voxel. Both readers use :func:`paint_largest_first`, so a voxel in two
 regions gets the same label whichever format brought it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,10 @@ def paint_largest_first(labels: np.ndarray, regions: list[tuple[int, int, list]]
             target[index] = label
         for other in np.flatnonzero(under[1:]) + 1:
             if other != label:  # a region painted twice on the same voxels is no overlap
-                warnings.append(f"{names.get(label, label)} overlaps {names.get(int(other), other)} in "
-                                f"{under[other]} voxels: shown as {names.get(label, label)}")
+                warnings.append(
+                    f"{names.get(label, label)} overlaps {names.get(int(other), other)} in "
+                    f"{under[other]} voxels: shown as {names.get(label, label)}"
+                )
     return warnings
 
 

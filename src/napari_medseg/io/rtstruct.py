@@ -19,6 +19,7 @@ Drawing rules, stated because tools differ:
 * ROIs without closed planar contours (``POINT`` markers such as an isocentre, or no
   contours at all) have no volume and get no label; a warning names them.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings
@@ -32,8 +33,15 @@ from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
 from .overlaps import distinct, paint_largest_first
 
-__all__ = ["RTSTRUCT_SOP_CLASS", "Structure", "StructureSet", "StructureLabels", "fill_contours",
-           "read_structure_set", "structures_to_labels"]
+__all__ = [
+    "RTSTRUCT_SOP_CLASS",
+    "Structure",
+    "StructureSet",
+    "StructureLabels",
+    "fill_contours",
+    "read_structure_set",
+    "structures_to_labels",
+]
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 #: A contour whose points spread more than this many slices along the slice axis is not parallel to the slices;
@@ -171,8 +179,10 @@ def read_structure_set(path: str | Path, dataset=None) -> StructureSet:
     if not is_structure_set(ds):
         raise VolumeReadError(f"{path}: not an RT structure set (Modality {ds.get('Modality', '?')!s})")
     try:
-        rois = {int(r.ROINumber): str(r.get("ROIName", "") or f"ROI {r.ROINumber}")
-                for r in ds.get("StructureSetROISequence", [])}
+        rois = {
+            int(r.ROINumber): str(r.get("ROIName", "") or f"ROI {r.ROINumber}")
+            for r in ds.get("StructureSetROISequence", [])
+        }
         structures = []
         for item in ds.get("ROIContourSequence", []):
             number = int(item.ReferencedROINumber)
@@ -184,14 +194,26 @@ def read_structure_set(path: str | Path, dataset=None) -> StructureSet:
                     closed.append(points)
                 else:
                     other += 1
-            structures.append(Structure(number, rois.pop(number, f"ROI {number}"), _colour(item.get("ROIDisplayColor")),
-                                        tuple(closed), other))
+            structures.append(
+                Structure(
+                    number,
+                    rois.pop(number, f"ROI {number}"),
+                    _colour(item.get("ROIDisplayColor")),
+                    tuple(closed),
+                    other,
+                )
+            )
         structures += [Structure(n, name, None) for n, name in rois.items()]  # ROIs listed without contours
     except (AttributeError, ValueError, TypeError) as exc:
         raise VolumeReadError(f"{path}: invalid RT structure set ({exc})") from None
     frame = ds.get("ReferencedFrameOfReferenceSequence", [])
-    return StructureSet(path, str(ds.get("StructureSetLabel", "") or ""), referenced_series_uids(ds),
-                        str(frame[0].get("FrameOfReferenceUID", "")) if frame else "", tuple(structures))
+    return StructureSet(
+        path,
+        str(ds.get("StructureSetLabel", "") or ""),
+        referenced_series_uids(ds),
+        str(frame[0].get("FrameOfReferenceUID", "")) if frame else "",
+        tuple(structures),
+    )
 
 
 def fill_contours(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -210,7 +232,7 @@ def fill_contours(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndar
     """
     mask = np.zeros(shape, bool)
     (r0, c0), inside = _fill_in_bounds(polygons, shape)
-    mask[r0:r0 + inside.shape[0], c0:c0 + inside.shape[1]] = inside
+    mask[r0 : r0 + inside.shape[0], c0 : c0 + inside.shape[1]] = inside
     return mask
 
 
@@ -237,8 +259,9 @@ def _fill_in_bounds(polygons: list[np.ndarray], shape: tuple[int, int]) -> tuple
     return (top, left), (np.cumsum(toggles[:, :cols], axis=1) & 1).astype(bool)
 
 
-def _structure_voxels(structure: Structure, to_index: np.ndarray, shape: tuple[int, ...]
-                      ) -> tuple[np.ndarray, int, int]:
+def _structure_voxels(
+    structure: Structure, to_index: np.ndarray, shape: tuple[int, ...]
+) -> tuple[np.ndarray, int, int]:
     """Flat voxel indices inside a structure; contours skipped; contours moved onto the nearest slice."""
     by_slice: dict[tuple[int, int], list[np.ndarray]] = {}
     skipped = moved = 0
@@ -279,10 +302,15 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
     to_index = np.linalg.inv(volume.affine)
     shape = volume.shape
     warnings: list[str] = []
-    if volume.meta.get("series_uid") and structure_set.series_uids \
-            and volume.meta["series_uid"] not in structure_set.series_uids:
-        warnings.append(f"{structure_set.path.name} was drawn on series {', '.join(structure_set.series_uids)}, "
-                        f"not on {volume.meta['series_uid']}: contours are placed by their mm coordinates")
+    if (
+        volume.meta.get("series_uid")
+        and structure_set.series_uids
+        and volume.meta["series_uid"] not in structure_set.series_uids
+    ):
+        warnings.append(
+            f"{structure_set.path.name} was drawn on series {', '.join(structure_set.series_uids)}, "
+            f"not on {volume.meta['series_uid']}: contours are placed by their mm coordinates"
+        )
     drawn, no_volume, names, colours = [], [], {}, {}
     for structure in structure_set.structures:
         if not structure.contours:
@@ -293,17 +321,22 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
         names[label] = structure.name
         colours[label] = structure.colour or colour_of(label)
         if skipped:
-            warnings.append(f"{structure.name}: {skipped} of {len(structure.contours)} contours are tilted to this "
-                            "image's slices or outside it; skipped")
+            warnings.append(
+                f"{structure.name}: {skipped} of {len(structure.contours)} contours are tilted to this "
+                "image's slices or outside it; skipped"
+            )
         if moved:
-            warnings.append(f"{structure.name}: {moved} of {len(structure.contours)} contours lie between this "
-                            "image's slices; each drawn on the nearest slice")
+            warnings.append(
+                f"{structure.name}: {moved} of {len(structure.contours)} contours lie between this "
+                "image's slices; each drawn on the nearest slice"
+            )
         if voxels.size == 0:
             warnings.append(f"{structure.name}: no voxel centre lies inside its contours on this image")
         drawn.append((label, voxels))
     if no_volume:
-        warnings.append(f"{len(no_volume)} ROI(s) without closed contours have no volume and no label: "
-                        + ", ".join(no_volume))
+        warnings.append(
+            f"{len(no_volume)} ROI(s) without closed contours have no volume and no label: " + ", ".join(no_volume)
+        )
     labels = np.zeros(shape, smallest_label_dtype(np.array([len(names)])))
     flat = labels.reshape(-1)
     warnings += paint_largest_first(labels, [(label, voxels.size, [(flat, voxels)]) for label, voxels in drawn], names)

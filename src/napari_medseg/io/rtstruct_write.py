@@ -9,6 +9,7 @@ area see the same shape to within half a pixel. Each contour names the image it 
 the series, so it files next to it in a PACS or a planning system, with every Type 2
 attribute present (empty where the series lacks it), as dciodvfy checks.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -26,13 +27,35 @@ from .rtstruct import RTSTRUCT_SOP_CLASS
 
 __all__ = ["mask_contours", "write_structure_set"]
 
-_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate",
-           "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "FrameOfReferenceUID",
-           "PositionReferenceIndicator")
+_COPIED = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "FrameOfReferenceUID",
+    "PositionReferenceIndicator",
+)
 #: Type 2 attributes of the RT structure set's modules (Patient, General Study, RT Series, Frame of Reference):
 #: present, empty when the series does not give them, so validators such as dciodvfy accept the file.
-_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
-          "AccessionNumber", "ReferringPhysicianName", "OperatorsName", "PositionReferenceIndicator")
+_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "OperatorsName",
+    "PositionReferenceIndicator",
+)
 _STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
 
 
@@ -64,8 +87,14 @@ def _ds_number(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, names: dict[int, str] | None = None,
-                        colours: dict[int, str] | None = None, label: str = "napari-medseg") -> Path:
+def write_structure_set(
+    path: str | Path,
+    labels: np.ndarray,
+    volume: Volume,
+    names: dict[int, str] | None = None,
+    colours: dict[int, str] | None = None,
+    label: str = "napari-medseg",
+) -> Path:
     """Write ``labels`` (on ``volume``'s grid) as an RT structure set referring to ``volume``'s series.
 
     Parameters
@@ -101,8 +130,9 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
         images = {}
         for image, _ in slices:
             if image not in images:
-                ds = pydicom.dcmread(image, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID",
-                                                                                              "SOPInstanceUID"])
+                ds = pydicom.dcmread(
+                    image, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID", "SOPInstanceUID"]
+                )
                 images[image] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
     multi_frame = len(images) < len(slices)
 
@@ -166,7 +196,7 @@ def write_structure_set(path: str | Path, labels: np.ndarray, volume: Volume, na
         item = Dataset()
         item.ReferencedROINumber = number
         hex_colour = colour_of(value, colours).lstrip("#")
-        item.ROIDisplayColor = [int(hex_colour[i:i + 2], 16) for i in (0, 2, 4)]
+        item.ROIDisplayColor = [int(hex_colour[i : i + 2], 16) for i in (0, 2, 4)]
         item.ContourSequence = sequence
         contours_of_rois.append(item)
         observation = Dataset()

@@ -21,6 +21,7 @@ Reading rules, stated because tools differ:
   refused with a message, never resampled silently. Frames outside the image are counted
   in a warning.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings
@@ -35,8 +36,15 @@ from ..volume import Volume, smallest_label_dtype
 from .overlaps import paint_largest_first
 from .rtstruct import StructureLabels
 
-__all__ = ["SEG_SOP_CLASS", "Segment", "Segmentation", "is_segmentation", "read_segmentation",
-           "seg_referenced_series_uids", "segmentation_to_labels"]
+__all__ = [
+    "SEG_SOP_CLASS",
+    "Segment",
+    "Segmentation",
+    "is_segmentation",
+    "read_segmentation",
+    "seg_referenced_series_uids",
+    "segmentation_to_labels",
+]
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 #: Largest distance (in voxels) of a frame's pixel from the image's voxel centres that still counts as on the grid.
@@ -127,15 +135,26 @@ def read_segmentation(path: str | Path) -> Segmentation:
         for item in ds.get("SegmentSequence", []):
             number = int(item.SegmentNumber)
             colour = item.get("RecommendedDisplayCIELabValue")
-            segments.append(Segment(number, str(item.get("SegmentLabel", "") or f"segment {number}"),
-                                    None if colour is None else _lab_colour(colour)))
+            segments.append(
+                Segment(
+                    number,
+                    str(item.get("SegmentLabel", "") or f"segment {number}"),
+                    None if colour is None else _lab_colour(colour),
+                )
+            )
     except (AttributeError, ValueError, TypeError) as exc:
         raise VolumeReadError(f"{path}: invalid DICOM SEG ({exc})") from None
     if not segments:
         raise VolumeReadError(f"{path}: a DICOM SEG without segments (empty SegmentSequence)")
     label = str(ds.get("ContentLabel", "") or ds.get("SeriesDescription", "") or "")
-    return Segmentation(path, label, seg_referenced_series_uids(ds), str(ds.get("SegmentationType", "BINARY")).upper(),
-                        tuple(segments), ds)
+    return Segmentation(
+        path,
+        label,
+        seg_referenced_series_uids(ds),
+        str(ds.get("SegmentationType", "BINARY")).upper(),
+        tuple(segments),
+        ds,
+    )
 
 
 def _functional(ds, frame_item, sequence: str, keyword: str):
@@ -178,8 +197,9 @@ def _on_grid(values: np.ndarray) -> bool:
     return bool(np.abs(values - np.round(values)).max() <= GRID_TOL_VOXELS)
 
 
-def _placement(labels: np.ndarray, origin: np.ndarray, step_column: np.ndarray, step_row: np.ndarray,
-               frame_shape: tuple[int, int]) -> tuple[np.ndarray, tuple, bool] | None:
+def _placement(
+    labels: np.ndarray, origin: np.ndarray, step_column: np.ndarray, step_row: np.ndarray, frame_shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple, bool] | None:
     """Where a frame lands in ``labels``: a 2D view of it, the frame's matching (row, column) slices, and
     whether the view is the frame transposed. None when the frame lies wholly outside.
 
@@ -233,8 +253,10 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
         raise VolumeReadError(f"{seg.path}: {len(frames)} frames but {len(per_frame)} per-frame descriptions")
     warnings: list[str] = []
     if volume.meta.get("series_uid") and seg.series_uids and volume.meta["series_uid"] not in seg.series_uids:
-        warnings.append(f"{seg.path.name} was made on series {', '.join(seg.series_uids)}, not on "
-                        f"{volume.meta['series_uid']}: frames are placed by their mm coordinates")
+        warnings.append(
+            f"{seg.path.name} was made on series {', '.join(seg.series_uids)}, not on "
+            f"{volume.meta['series_uid']}: frames are placed by their mm coordinates"
+        )
     numbers = {s.number for s in seg.segments}
     fractional_cut = 0.5 * float(ds.get("MaximumFractionalValue", 255) or 255)
     labels = np.zeros(shape, smallest_label_dtype(np.array([max(numbers)])))
@@ -243,10 +265,17 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
     outside = 0
     for f, item in enumerate(per_frame):
         origin, step_column, step_row = _frame_grid(seg, to_index, item)
-        if not (_on_grid(origin) and _on_grid(step_column) and _on_grid(step_row)
-                and np.abs(np.round(step_column)).sum() == 1 and np.abs(np.round(step_row)).sum() == 1):
-            raise VolumeReadError(f"{seg.path}: its frames are not on this image's voxel grid "
-                                  f"({volume.describe_grid()}); open it with the series it was made on")
+        if not (
+            _on_grid(origin)
+            and _on_grid(step_column)
+            and _on_grid(step_row)
+            and np.abs(np.round(step_column)).sum() == 1
+            and np.abs(np.round(step_row)).sum() == 1
+        ):
+            raise VolumeReadError(
+                f"{seg.path}: its frames are not on this image's voxel grid "
+                f"({volume.describe_grid()}); open it with the series it was made on"
+            )
         frame = frames[f]
         if seg.kind == "LABELMAP":
             present = np.flatnonzero(np.bincount(frame.ravel().astype(np.int64)))

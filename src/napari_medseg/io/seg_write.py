@@ -18,6 +18,7 @@ values keep their meaning. A label map with no voxel at all is written with ever
 (empty), as highdicom does. The SEG copies the patient, study and frame of reference of
 the series and refers to each of its images.
 """
+
 from __future__ import annotations
 
 import warnings as _warnings
@@ -35,8 +36,17 @@ __all__ = ["ALGORITHM_TYPES", "write_segmentation"]
 
 ALGORITHM_TYPES = ("SEMIAUTOMATIC", "AUTOMATIC", "MANUAL")
 #: Type 2 attributes highdicom copies from the source images; empty ones are written where the source lacks them.
-_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID",
-          "AccessionNumber", "ReferringPhysicianName")
+_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
 
 
 def property_codes(name: str):
@@ -71,8 +81,7 @@ def _source_datasets(paths: list[Path]) -> list:
     return out
 
 
-def _frames_in_source_order(file_labels: np.ndarray, slices: list[tuple[Path, int]], sources: list
-                            ) -> np.ndarray:
+def _frames_in_source_order(file_labels: np.ndarray, slices: list[tuple[Path, int]], sources: list) -> np.ndarray:
     """The (frames, rows, columns) array highdicom pairs with ``sources`` (the distinct files of ``slices``).
 
     Single-frame images: one frame per file, in stacking order. One multi-frame file:
@@ -85,13 +94,21 @@ def _frames_in_source_order(file_labels: np.ndarray, slices: list[tuple[Path, in
         frames = np.zeros((int(sources[0].NumberOfFrames), *stacked.shape[1:]), stacked.dtype)
         frames[[frame for _, frame in slices]] = stacked
         return frames
-    raise MedsegError("a DICOM SEG can refer to single-frame images or to one multi-frame file; this series mixes "
-                      "several multi-frame files")
+    raise MedsegError(
+        "a DICOM SEG can refer to single-frame images or to one multi-frame file; this series mixes "
+        "several multi-frame files"
+    )
 
 
-def write_segmentation(path: str | Path, labels: np.ndarray, volume: Volume, names: dict[int, str] | None = None,
-                       colours: dict[int, str] | None = None, label: str = "napari-medseg",
-                       algorithm_type: str = "SEMIAUTOMATIC") -> Path:
+def write_segmentation(
+    path: str | Path,
+    labels: np.ndarray,
+    volume: Volume,
+    names: dict[int, str] | None = None,
+    colours: dict[int, str] | None = None,
+    label: str = "napari-medseg",
+    algorithm_type: str = "SEMIAUTOMATIC",
+) -> Path:
     """Write ``labels`` (on ``volume``'s grid) as a binary DICOM SEG referring to ``volume``'s series.
 
     Parameters
@@ -131,27 +148,47 @@ def write_segmentation(path: str | Path, labels: np.ndarray, volume: Volume, nam
     frames = _frames_in_source_order(file_labels, slices, sources)
     algorithm = None
     if algorithm_type != "MANUAL":
-        algorithm = hd.AlgorithmIdentificationSequence(name="napari-medseg", version=__version__,
-                                                       family=codes.cid7162.ArtificialIntelligence)
+        algorithm = hd.AlgorithmIdentificationSequence(
+            name="napari-medseg", version=__version__, family=codes.cid7162.ArtificialIntelligence
+        )
     descriptions = []
     for number in range(1, max(top, 1) + 1):
         name = (names or {}).get(number) or f"label {number}"
         category, kind = property_codes(name)
         rgb = colour_of(number, colours).lstrip("#")
-        descriptions.append(hd.seg.SegmentDescription(
-            segment_number=number, segment_label=name[:64], segmented_property_category=category,
-            segmented_property_type=kind, algorithm_type=algorithm_type, algorithm_identification=algorithm,
-            display_color=hd.color.CIELabColor.from_rgb(*(int(rgb[i:i + 2], 16) for i in (0, 2, 4)))))
-    content_label = "".join(c if c.isascii() and c.isalnum() else "_" for c in label.upper())[:16].strip("_") \
-        or "SEGMENTATION"
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=name[:64],
+                segmented_property_category=category,
+                segmented_property_type=kind,
+                algorithm_type=algorithm_type,
+                algorithm_identification=algorithm,
+                display_color=hd.color.CIELabColor.from_rgb(*(int(rgb[i : i + 2], 16) for i in (0, 2, 4))),
+            )
+        )
+    content_label = (
+        "".join(c if c.isascii() and c.isalnum() else "_" for c in label.upper())[:16].strip("_") or "SEGMENTATION"
+    )
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         seg = hd.seg.Segmentation(
-            source_images=sources, pixel_array=frames.astype(np.uint16 if top > 255 else np.uint8, copy=False),
-            segmentation_type="BINARY", segment_descriptions=descriptions, series_instance_uid=hd.UID(),
-            series_number=999, sop_instance_uid=hd.UID(), instance_number=1, manufacturer="napari-medseg",
-            manufacturer_model_name="napari-medseg", software_versions=__version__, device_serial_number="none",
-            content_label=content_label, content_description=label[:64] or None, series_description=label[:64])
+            source_images=sources,
+            pixel_array=frames.astype(np.uint16 if top > 255 else np.uint8, copy=False),
+            segmentation_type="BINARY",
+            segment_descriptions=descriptions,
+            series_instance_uid=hd.UID(),
+            series_number=999,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer="napari-medseg",
+            manufacturer_model_name="napari-medseg",
+            software_versions=__version__,
+            device_serial_number="none",
+            content_label=content_label,
+            content_description=label[:64] or None,
+            series_description=label[:64],
+        )
     path = Path(path)
     with atomic_path(path) as tmp:
         seg.save_as(tmp, enforce_file_format=True)

@@ -1,4 +1,5 @@
 """What a path holds, one series (or non-DICOM file) at a time: the rows of ``medseg info``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

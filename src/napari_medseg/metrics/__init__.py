@@ -8,16 +8,26 @@ No napari or Qt here. Entry points:
 
 The conventions are stated in :mod:`napari_medseg.metrics.evaluate`.
 """
+
 from .evaluate import (
-                       RECORD_FIELDS,
-                       SURFACES,
-                       Evaluation,
-                       LabelMetrics,
-                       as_label_array,
-                       evaluate_labels,
-                       evaluate_volumes,
+    RECORD_FIELDS,
+    SURFACES,
+    Evaluation,
+    LabelMetrics,
+    as_label_array,
+    evaluate_labels,
+    evaluate_volumes,
 )
 from .summary import LabelSummary, summarize
 
-__all__ = ["RECORD_FIELDS", "SURFACES", "Evaluation", "LabelMetrics", "LabelSummary", "as_label_array",
-           "evaluate_labels", "evaluate_volumes", "summarize"]
+__all__ = [
+    "RECORD_FIELDS",
+    "SURFACES",
+    "Evaluation",
+    "LabelMetrics",
+    "LabelSummary",
+    "as_label_array",
+    "evaluate_labels",
+    "evaluate_volumes",
+    "summarize",
+]

@@ -13,6 +13,7 @@ Two surface definitions are offered:
   elements are the 2x2x2 voxel cubes whose corners are partly inside the mask, each
   weighted by the area (mm^2) of the marching-cubes surface through it.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -127,8 +128,9 @@ def surfel_area_table(spacing: tuple[float, float, float]) -> np.ndarray:
 _CORNERS = [(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)]
 
 
-def surface_elements(labels: np.ndarray, boundary: np.ndarray, label: int,
-                     spacing: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def surface_elements(
+    labels: np.ndarray, boundary: np.ndarray, label: int, spacing: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Area-weighted surface elements (surfels) of one label.
 
     Parameters

@@ -5,6 +5,7 @@ neighbour query of a KD-tree over the other surface's points in mm. A KD-tree co
 O(n log n) in the number of surface points, whatever the bounding box: a stray island
 far from the structure does not make a dense distance transform over the space between.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -113,8 +114,10 @@ class SurfaceDistances:
         ``torch.quantile`` in MONAI). Area-weighted: :func:`weighted_percentile`.
         """
         if self.weighted:
-            return max(weighted_percentile(self.pred_to_ref, self.pred_weights, q),
-                       weighted_percentile(self.ref_to_pred, self.ref_weights, q))
+            return max(
+                weighted_percentile(self.pred_to_ref, self.pred_weights, q),
+                weighted_percentile(self.ref_to_pred, self.ref_weights, q),
+            )
         return float(max(np.percentile(self.pred_to_ref, q), np.percentile(self.ref_to_pred, q)))
 
     def average_symmetric(self) -> float:

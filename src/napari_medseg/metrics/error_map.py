@@ -1,7 +1,8 @@
 """Where the surfaces disagree: boundary voxels farther than the tolerance from the other surface."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,8 +16,9 @@ EXTRA = 2  # a predicted surface voxel farther than the tolerance from the refer
 ERROR_NAMES = {MISSED: "reference surface missed (> tolerance)", EXTRA: "predicted surface off (> tolerance)"}
 
 
-def boundary_error_map(pred, ref, spacing: Sequence[float], tolerance_mm: float = 2.0,
-                       labels: Sequence[int] | None = None) -> np.ndarray:
+def boundary_error_map(
+    pred, ref, spacing: Sequence[float], tolerance_mm: float = 2.0, labels: Sequence[int] | None = None
+) -> np.ndarray:
     """Surface voxels that are off by more than ``tolerance_mm``, on the common grid.
 
     Parameters

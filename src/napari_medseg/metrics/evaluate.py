@@ -27,10 +27,11 @@ Empty masks (``status``)
 * ``pred_empty`` / ``ref_empty``: dice = jaccard = nsd = 0, distances ``None`` (null):
   never NaN, 0 or inf.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,13 +40,34 @@ from .boundary import boundary_voxels, label_voxel_indices, surface_elements
 from .distances import SurfaceDistances, grid_distances
 from .overlap import count_overlap, dice, jaccard, volume_ml
 
-__all__ = ["Evaluation", "LabelMetrics", "RECORD_FIELDS", "SURFACES", "as_label_array", "both_empty_record",
-           "evaluate_labels",
-           "evaluate_volumes", "surface_distances"]
+__all__ = [
+    "Evaluation",
+    "LabelMetrics",
+    "RECORD_FIELDS",
+    "SURFACES",
+    "as_label_array",
+    "both_empty_record",
+    "evaluate_labels",
+    "evaluate_volumes",
+    "surface_distances",
+]
 
 SURFACES = ("voxel", "area")
-RECORD_FIELDS = ("label", "dice", "jaccard", "hd_mm", "hd95_mm", "assd_mm", "nsd",
-                 "volume_pred_ml", "volume_ref_ml", "volume_diff_ml", "status", "tolerance_mm", "surface")
+RECORD_FIELDS = (
+    "label",
+    "dice",
+    "jaccard",
+    "hd_mm",
+    "hd95_mm",
+    "assd_mm",
+    "nsd",
+    "volume_pred_ml",
+    "volume_ref_ml",
+    "volume_diff_ml",
+    "status",
+    "tolerance_mm",
+    "surface",
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +113,10 @@ def as_label_array(array, name: str = "labels") -> np.ndarray:
     elif array.dtype.kind == "f":
         finite = np.isfinite(array).all()
         if not finite or not np.array_equal(array, np.round(array)):
-            raise MedsegError(f"{name}: holds non-integer values (e.g. probabilities or intensities); "
-                              "a label map has whole-number labels. Threshold or argmax it first.")
+            raise MedsegError(
+                f"{name}: holds non-integer values (e.g. probabilities or intensities); "
+                "a label map has whole-number labels. Threshold or argmax it first."
+            )
         array = array.astype(np.int64 if array.max(initial=0) > np.iinfo(np.uint16).max else np.uint16)
     elif array.dtype.kind not in "iu":
         raise MedsegError(f"{name}: data type {array.dtype} is not a label map")
@@ -101,8 +125,15 @@ def as_label_array(array, name: str = "labels") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def surface_distances(pred: np.ndarray, pred_idx: np.ndarray, ref: np.ndarray, ref_idx: np.ndarray,
-                      label: int, spacing: np.ndarray, surface: str = "voxel"):
+def surface_distances(
+    pred: np.ndarray,
+    pred_idx: np.ndarray,
+    ref: np.ndarray,
+    ref_idx: np.ndarray,
+    label: int,
+    spacing: np.ndarray,
+    surface: str = "voxel",
+):
     """Surface points of both masks of ``label`` and their directed distances.
 
     Both masks must be non-empty. Returns ``(pred_points, ref_points, distances)``:
@@ -125,26 +156,61 @@ def both_empty_record(label: int, tolerance_mm: float = 2.0, surface: str = "vox
     return _record(int(label), 0, 0, 0, None, np.ones(3), tolerance_mm, surface)
 
 
-def _record(label: int, n_pred: int, n_ref: int, n_both: int, dist: SurfaceDistances | None,
-            spacing: np.ndarray, tolerance_mm: float, surface: str) -> LabelMetrics:
-    common = dict(label=label, volume_pred_ml=volume_ml(n_pred, spacing), volume_ref_ml=volume_ml(n_ref, spacing),
-                  volume_diff_ml=volume_ml(n_pred - n_ref, spacing),
-                  tolerance_mm=float(tolerance_mm), surface=surface)
+def _record(
+    label: int,
+    n_pred: int,
+    n_ref: int,
+    n_both: int,
+    dist: SurfaceDistances | None,
+    spacing: np.ndarray,
+    tolerance_mm: float,
+    surface: str,
+) -> LabelMetrics:
+    common = {
+        "label": label,
+        "volume_pred_ml": volume_ml(n_pred, spacing),
+        "volume_ref_ml": volume_ml(n_ref, spacing),
+        "volume_diff_ml": volume_ml(n_pred - n_ref, spacing),
+        "tolerance_mm": float(tolerance_mm),
+        "surface": surface,
+    }
     if n_pred == 0 and n_ref == 0:
-        return LabelMetrics(dice=1.0, jaccard=1.0, hd_mm=0.0, hd95_mm=0.0, assd_mm=0.0, nsd=1.0,
-                            status="both_empty", **common)
+        return LabelMetrics(
+            dice=1.0, jaccard=1.0, hd_mm=0.0, hd95_mm=0.0, assd_mm=0.0, nsd=1.0, status="both_empty", **common
+        )
     if n_pred == 0 or n_ref == 0:
-        return LabelMetrics(dice=0.0, jaccard=0.0, hd_mm=None, hd95_mm=None, assd_mm=None, nsd=0.0,
-                            status="pred_empty" if n_pred == 0 else "ref_empty", **common)
-    return LabelMetrics(dice=dice(n_pred, n_ref, n_both), jaccard=jaccard(n_pred, n_ref, n_both),
-                        hd_mm=dist.hausdorff(), hd95_mm=dist.hausdorff_percentile(95.0),
-                        assd_mm=dist.average_symmetric(), nsd=dist.surface_dice(tolerance_mm),
-                        status="ok", **common)
+        return LabelMetrics(
+            dice=0.0,
+            jaccard=0.0,
+            hd_mm=None,
+            hd95_mm=None,
+            assd_mm=None,
+            nsd=0.0,
+            status="pred_empty" if n_pred == 0 else "ref_empty",
+            **common,
+        )
+    return LabelMetrics(
+        dice=dice(n_pred, n_ref, n_both),
+        jaccard=jaccard(n_pred, n_ref, n_both),
+        hd_mm=dist.hausdorff(),
+        hd95_mm=dist.hausdorff_percentile(95.0),
+        assd_mm=dist.average_symmetric(),
+        nsd=dist.surface_dice(tolerance_mm),
+        status="ok",
+        **common,
+    )
 
 
-def evaluate_labels(pred, ref, spacing: Sequence[float], *, labels: Sequence[int] | None = None,
-                    tolerance_mm: float = 2.0, surface: str = "voxel",
-                    progress: Callable[[int, int], None] | None = None) -> list[LabelMetrics]:
+def evaluate_labels(
+    pred,
+    ref,
+    spacing: Sequence[float],
+    *,
+    labels: Sequence[int] | None = None,
+    tolerance_mm: float = 2.0,
+    surface: str = "voxel",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[LabelMetrics]:
     """Per-label metrics of a predicted label map against a reference.
 
     Parameters
@@ -233,15 +299,19 @@ def evaluate_volumes(pred, ref, *, resample: bool = False, **options) -> Evaluat
 
     gram = ref.direction.T @ ref.direction
     if np.abs(gram - np.eye(3)).max() > 1e-3:
-        raise MedsegError(f"reference grid axes are not perpendicular ({ref.describe_grid()}; a sheared grid, "
-                          "e.g. CT with gantry tilt): distances from voxel spacing would be wrong. "
-                          "Resample both volumes onto a rectilinear grid first.")
+        raise MedsegError(
+            f"reference grid axes are not perpendicular ({ref.describe_grid()}; a sheared grid, "
+            "e.g. CT with gantry tilt): distances from voxel spacing would be wrong. "
+            "Resample both volumes onto a rectilinear grid first."
+        )
     resampled, note = False, ""
     if not pred.same_grid(ref):
         if not resample:
             check_same_grid(pred, ref)
-        note = (f"prediction resampled (nearest neighbour) from {pred.describe_grid()} "
-                f"onto the reference grid {ref.describe_grid()}")
+        note = (
+            f"prediction resampled (nearest neighbour) from {pred.describe_grid()} "
+            f"onto the reference grid {ref.describe_grid()}"
+        )
         pred, resampled = resample_labels_nearest(pred, ref), True
     records = evaluate_labels(pred.array, ref.array, ref.spacing, **options)
     return Evaluation(records, resampled, note)

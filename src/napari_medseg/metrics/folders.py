@@ -1,9 +1,10 @@
 """Folder mode: pair prediction and reference files by name, evaluate every pair."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import MedsegError
 from ..io.folders import find_cases
@@ -11,7 +12,10 @@ from .evaluate import LabelMetrics, both_empty_record, evaluate_volumes
 
 __all__ = ["FolderEvaluation", "pair_cases", "evaluate_folders"]
 
-def pair_cases(pred_dir: str | Path, ref_dir: str | Path) -> tuple[dict[str, tuple[Path, Path]], list[Path], list[Path]]:
+
+def pair_cases(
+    pred_dir: str | Path, ref_dir: str | Path
+) -> tuple[dict[str, tuple[Path, Path]], list[Path], list[Path]]:
     """Pair volumes of two folders by case name (:func:`napari_medseg.io.folders.case_name`).
 
     Returns
@@ -35,9 +39,16 @@ class FolderEvaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def evaluate_folders(pred_dir, ref_dir, *, labels=None, tolerance_mm: float = 2.0, surface: str = "voxel",
-                     resample: bool = False,
-                     on_case: Callable[[int, int, str], None] | None = None) -> FolderEvaluation:
+def evaluate_folders(
+    pred_dir,
+    ref_dir,
+    *,
+    labels=None,
+    tolerance_mm: float = 2.0,
+    surface: str = "voxel",
+    resample: bool = False,
+    on_case: Callable[[int, int, str], None] | None = None,
+) -> FolderEvaluation:
     """Evaluate every prediction/reference pair of two folders.
 
     A case that fails (unreadable, different grids, not a label map) is recorded in
@@ -54,15 +65,23 @@ def evaluate_folders(pred_dir, ref_dir, *, labels=None, tolerance_mm: float = 2.
 
     pairs, unpaired_pred, unpaired_ref = pair_cases(pred_dir, ref_dir)
     if not pairs:
-        raise MedsegError(f"no prediction in {pred_dir} has a reference of the same name in {ref_dir} "
-                          f"({len(unpaired_pred)} and {len(unpaired_ref)} volumes found)")
+        raise MedsegError(
+            f"no prediction in {pred_dir} has a reference of the same name in {ref_dir} "
+            f"({len(unpaired_pred)} and {len(unpaired_ref)} volumes found)"
+        )
     result = FolderEvaluation(unpaired_pred=unpaired_pred, unpaired_ref=unpaired_ref)
     for i, (name, (pred_path, ref_path)) in enumerate(pairs.items(), start=1):
         if on_case is not None:
             on_case(i, len(pairs), name)
         try:
-            evaluation = evaluate_volumes(read_volume(pred_path), read_volume(ref_path), resample=resample,
-                                          labels=labels, tolerance_mm=tolerance_mm, surface=surface)
+            evaluation = evaluate_volumes(
+                read_volume(pred_path),
+                read_volume(ref_path),
+                resample=resample,
+                labels=labels,
+                tolerance_mm=tolerance_mm,
+                surface=surface,
+            )
         except MedsegError as exc:
             result.failures[name] = str(exc)
             continue
@@ -71,7 +90,7 @@ def evaluate_folders(pred_dir, ref_dir, *, labels=None, tolerance_mm: float = 2.
             result.notes.append(f"{name}: {evaluation.note}")
     if labels is None:
         every = sorted({r.label for records in result.cases.values() for r in records})
-        for name, records in result.cases.items():
+        for records in result.cases.values():
             present = {r.label for r in records}
             records.extend(both_empty_record(lb, tolerance_mm, surface) for lb in every if lb not in present)
             records.sort(key=lambda r: r.label)

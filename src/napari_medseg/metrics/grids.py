@@ -1,4 +1,5 @@
 """Putting a prediction on the reference's voxel grid, or saying why it is not there."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,6 +35,7 @@ def resample_labels_nearest(pred: Volume, ref: Volume) -> Volume:
         Shape and affine of ``ref``; ``array`` has the prediction's dtype.
     """
     index_map = np.linalg.inv(pred.affine) @ ref.affine  # ref index -> pred index
-    out = ndimage.affine_transform(np.asarray(pred.array), index_map, output_shape=ref.shape,
-                                   order=0, mode="constant", cval=0, prefilter=False)
+    out = ndimage.affine_transform(
+        np.asarray(pred.array), index_map, output_shape=ref.shape, order=0, mode="constant", cval=0, prefilter=False
+    )
     return ref.with_array(out, resampled_from=pred.describe_grid())

@@ -1,4 +1,5 @@
 """Overlap and volume measures from voxel counts."""
+
 from __future__ import annotations
 
 import numpy as np

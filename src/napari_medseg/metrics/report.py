@@ -1,10 +1,11 @@
 """Records as text: CSV rows (atomic file writes), a fixed-width table, and summary lines."""
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ..io.atomic import atomic_path
 from .evaluate import RECORD_FIELDS, LabelMetrics
@@ -15,8 +16,9 @@ __all__ = ["records_to_rows", "rows_to_csv_text", "write_csv", "format_table", "
 TABLE_COLUMNS = ("label", "dice", "hd_mm", "hd95_mm", "assd_mm", "nsd", "volume_pred_ml", "volume_ref_ml", "status")
 
 
-def records_to_rows(records: Iterable[LabelMetrics], *, case: str | None = None,
-                    names: Mapping[int, str] | None = None) -> list[dict]:
+def records_to_rows(
+    records: Iterable[LabelMetrics], *, case: str | None = None, names: Mapping[int, str] | None = None
+) -> list[dict]:
     """One dict per record, in :data:`RECORD_FIELDS` order.
 
     ``case`` adds a leading ``case`` column (folder mode); ``names`` adds a ``name``
@@ -86,7 +88,7 @@ def _short(value) -> str:
 def format_table(records: Iterable[LabelMetrics], names: Mapping[int, str] | None = None) -> str:
     """A fixed-width text table of the main columns (``-`` = undefined)."""
     columns = TABLE_COLUMNS if names is None else ("label", "name") + TABLE_COLUMNS[1:]
-    lines = [[c for c in columns]]
+    lines = [list(columns)]
     for row in records_to_rows(records, names=names):
         lines.append([_short(row[c]) for c in columns])
     widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
@@ -98,9 +100,13 @@ def format_summary(summaries: list[LabelSummary]) -> str:
     out = []
     for s in summaries:
         c = s.status_counts
-        out.append(f"label {s.label}: {s.n_cases} cases (ok {c['ok']}, both empty {c['both_empty']}, "
-                   f"prediction empty {c['pred_empty']}, reference empty {c['ref_empty']})")
-        out.append(f"  {'metric':<15}{'mean':>10}{'median':>10}{'q25':>10}{'q75':>10}{'IQR':>10}{'n':>5}{'undefined':>10}")
+        out.append(
+            f"label {s.label}: {s.n_cases} cases (ok {c['ok']}, both empty {c['both_empty']}, "
+            f"prediction empty {c['pred_empty']}, reference empty {c['ref_empty']})"
+        )
+        out.append(
+            f"  {'metric':<15}{'mean':>10}{'median':>10}{'q25':>10}{'q75':>10}{'IQR':>10}{'n':>5}{'undefined':>10}"
+        )
         for m in SUMMARY_METRICS:
             st = s.stats[m]
             cells = [_short(v) for v in (st.mean, st.median, st.q25, st.q75, st.iqr)]

@@ -1,4 +1,5 @@
 """Per-label statistics over many cases; undefined values are counted, never dropped silently."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

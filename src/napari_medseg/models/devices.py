@@ -1,4 +1,5 @@
 """Where a network runs: one meaning of ``"auto"`` for every model (CUDA, then Apple MPS, then CPU)."""
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ rest from a ``medseg_model_card`` entry beside it::
 MRI model is not run on an abdominal CT without a word. The CLI refuses on a mismatch
 unless ``--force``; the Segment widget asks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,10 +67,13 @@ def card_of(model) -> ModelCard | None:
     if not card and not image.get("modality"):
         return None
     spacing = card.get("spacing_mm")
-    return ModelCard(modality=str(image["modality"]).upper() if image.get("modality") else None,
-                     body_part=card.get("body_part"), contrast=card.get("contrast"),
-                     skull_stripped=card.get("skull_stripped"),
-                     spacing_mm=tuple(float(s) for s in spacing) if spacing else None)
+    return ModelCard(
+        modality=str(image["modality"]).upper() if image.get("modality") else None,
+        body_part=card.get("body_part"),
+        contrast=card.get("contrast"),
+        skull_stripped=card.get("skull_stripped"),
+        spacing_mm=tuple(float(s) for s in spacing) if spacing else None,
+    )
 
 
 def image_modality(volume: Volume) -> tuple[str | None, str]:

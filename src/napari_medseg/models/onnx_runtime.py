@@ -6,6 +6,7 @@ U-Net windows (:mod:`.unet.onnx_network`) and LiteMedSAM's encoder and box decod
 ``~/.cache/napari-medseg``) under a name that changes with the weights, then run by ONNX
 Runtime's CPU provider. ``NAPARI_MEDSEG_ONNX=0`` keeps PyTorch for all of them.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,14 @@ def cpu_session(path: str | Path, threads: int | None = None, spinning: bool = F
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def export_onnx(module: torch.nn.Module, example: tuple, path: Path, input_names: Sequence[str],
-                output_names: Sequence[str], dynamic_axes: dict | None = None) -> None:
+def export_onnx(
+    module: torch.nn.Module,
+    example: tuple,
+    path: Path,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: dict | None = None,
+) -> None:
     """Export ``module`` (CPU, eval mode) traced on ``example`` to ``path``, atomically, once.
 
     Threads exporting the same file wait for each other; a file that exists is kept.
@@ -69,6 +76,13 @@ def export_onnx(module: torch.nn.Module, example: tuple, path: Path, input_names
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings are about the export, not the user's data
-            torch.onnx.export(module.cpu().eval(), example, str(tmp), input_names=list(input_names),
-                              output_names=list(output_names), dynamic_axes=dynamic_axes, opset_version=17,
-                              dynamo=False)
+            torch.onnx.export(
+                module.cpu().eval(),
+                example,
+                str(tmp),
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_axes=dynamic_axes,
+                opset_version=17,
+                dynamo=False,
+            )

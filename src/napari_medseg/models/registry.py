@@ -9,6 +9,7 @@ description file plus a state dict, :mod:`.unet.checkpoint_description`) and ``s
 Importing this module imports neither torch nor MONAI: CLI parsers and widgets take their
 choices from here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,9 +56,14 @@ class ModelInfo:
     description: str = ""
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "source": self.source,
-                "labels": {str(k): v for k, v in self.labels.items()},
-                "path": str(self.path) if self.path else None, "description": self.description}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "labels": {str(k): v for k, v in self.labels.items()},
+            "path": str(self.path) if self.path else None,
+            "description": self.description,
+        }
 
 
 def is_sam_model(model: str | None, sam_type: str | None = None) -> bool:
@@ -76,8 +82,14 @@ def bundle_info(root: Path, name: str | None = None, source: str | None = None) 
     from .unet.bundle import label_names, read_metadata
 
     meta = read_metadata(root)
-    return ModelInfo(name or root.name, "bundle", source or str(root), label_names(meta), root,
-                     meta.get("description", meta.get("name", "")))
+    return ModelInfo(
+        name or root.name,
+        "bundle",
+        source or str(root),
+        label_names(meta),
+        root,
+        meta.get("description", meta.get("name", "")),
+    )
 
 
 def checkpoint_info(path: Path) -> ModelInfo:
@@ -120,7 +132,9 @@ def find_model(name_or_path: str | Path) -> ModelInfo:
     if is_checkpoint_description(path):
         return checkpoint_info(path.resolve())
     if path.exists():
-        raise MedsegError(f"{path}: not a MONAI bundle folder (configs/inference.json) nor a checkpoint "
-                          "description (.json/.yaml next to a state dict)")
+        raise MedsegError(
+            f"{path}: not a MONAI bundle folder (configs/inference.json) nor a checkpoint "
+            "description (.json/.yaml next to a state dict)"
+        )
     names = ", ".join(m.name for m in available_models())
     raise MedsegError(f"unknown model {text!r}; use one of {names}, a bundle folder or a checkpoint description")

@@ -4,6 +4,7 @@
 the pipeline once per model content (cached), and runs it (:mod:`.unet.inference`). Used by
 ``medseg segment``, the napari Segment widget and ``medseg demo``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,8 +32,9 @@ def _content_key(kind: str, path: Path) -> tuple:
     return kind, str(path), stats
 
 
-def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False,
-                  argmax_first: bool | None = None) -> Pipeline:
+def load_pipeline(
+    model: str | Path | ModelInfo, trust_bundle: bool = False, argmax_first: bool | None = None
+) -> Pipeline:
     """The runnable pipeline of a model name or path (cached while its files are unchanged).
 
     Parameters
@@ -50,8 +52,9 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False,
     """
     info = model if isinstance(model, ModelInfo) else find_model(model)
     if info.kind == "sam":
-        raise MedsegError(f"{info.name} is a prompted model: use the Interactive SAM widget, "
-                          "or medseg segment with --box / --points")
+        raise MedsegError(
+            f"{info.name} is a prompted model: use the Interactive SAM widget, or medseg segment with --box / --points"
+        )
     if info.path is None:
         raise MedsegError(f"{info.name}: the registry gives no files for this model")
     key = (_content_key(info.kind, info.path), argmax_first)
@@ -72,9 +75,15 @@ def load_pipeline(model: str | Path | ModelInfo, trust_bundle: bool = False,
     return pipeline
 
 
-def segment_volume(volume: Volume, model: str | Path | ModelInfo = "brain-tissue", device: str = "auto",
-                   trust_bundle: bool = False, progress: ProgressCallback | None = None,
-                   cancel: threading.Event | None = None, argmax_first: bool | None = None) -> Segmentation:
+def segment_volume(
+    volume: Volume,
+    model: str | Path | ModelInfo = "brain-tissue",
+    device: str = "auto",
+    trust_bundle: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    argmax_first: bool | None = None,
+) -> Segmentation:
     """Segment a volume with a U-Net style model; labels come back on the volume's grid.
 
     Parameters

@@ -1,4 +1,5 @@
 """Keeping Triton out of a process that has Mesa's LLVM loaded (napari on a software OpenGL canvas)."""
+
 from __future__ import annotations
 
 import sys

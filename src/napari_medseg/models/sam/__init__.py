@@ -6,18 +6,27 @@ axis) -> ``InteractiveSession`` (one structure: boxes, corrective clicks and str
 any slice, propagation that stops where the structure ends). ``segment_box_3d`` drives
 it for the CLI and the demo.
 """
+
 from importlib import import_module
 
 _EXPORTS = {
-    "EmbeddingCache": "embedding_cache", "stack_signature": "embedding_cache",
-    "choose_mapping": "intensity", "to_uint8": "intensity",
-    "SamNetwork": "networks", "build_network": "networks",
+    "EmbeddingCache": "embedding_cache",
+    "stack_signature": "embedding_cache",
+    "choose_mapping": "intensity",
+    "to_uint8": "intensity",
+    "SamNetwork": "networks",
+    "build_network": "networks",
     "SamPredictor": "predictor",
-    "Extent": "propagation", "PropagationCancelled": "propagation", "SlicePrompt": "propagation",
+    "Extent": "propagation",
+    "PropagationCancelled": "propagation",
+    "SlicePrompt": "propagation",
     "propagate": "propagation",
     "SamSession": "session",
-    "load_predictor": "volume_prompts", "box_prompt": "volume_prompts", "segment_box_3d": "volume_prompts",
-    "Change": "interactive", "InteractiveSession": "interactive",
+    "load_predictor": "volume_prompts",
+    "box_prompt": "volume_prompts",
+    "segment_box_3d": "volume_prompts",
+    "Change": "interactive",
+    "InteractiveSession": "interactive",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -18,6 +18,7 @@ decoder; the base network is never modified. Saving and loading: ``adapter_store
 Slices are (rows, columns) = (H, W); boxes ``(x0, y0, x1, y1)`` in slice pixels, as in
 ``predictor.py``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,12 +36,21 @@ from .networks import SamNetwork
 from .predictor import SamPredictor, torch_threads
 from .propagation import default_margin, mask_box
 
-__all__ = ["Adapter", "AdaptationCancelled", "STATEMENT", "adapt", "adapt_steps", "adapted_predictor",
-           "held_out_slices"]
+__all__ = [
+    "Adapter",
+    "AdaptationCancelled",
+    "STATEMENT",
+    "adapt",
+    "adapt_steps",
+    "adapted_predictor",
+    "held_out_slices",
+]
 
 #: What every adapter card says about itself.
-STATEMENT = ("This adapter learned one structure from one user's corrections on one image. It is not a "
-             "validated model: check every result it gives, and use it only for the structure it learned.")
+STATEMENT = (
+    "This adapter learned one structure from one user's corrections on one image. It is not a "
+    "validated model: check every result it gives, and use it only for the structure it learned."
+)
 
 
 class AdaptationCancelled(Exception):
@@ -118,8 +128,14 @@ def _jittered_box(mask: np.ndarray, rng: np.random.Generator, margin: float, jit
     return np.array([min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])])
 
 
-def _decode(network: SamNetwork, decoder, prompt_encoder, embeddings: torch.Tensor, boxes: torch.Tensor,
-            train_prompt_encoder: bool = False) -> torch.Tensor:
+def _decode(
+    network: SamNetwork,
+    decoder,
+    prompt_encoder,
+    embeddings: torch.Tensor,
+    boxes: torch.Tensor,
+    train_prompt_encoder: bool = False,
+) -> torch.Tensor:
     """(B, 1, s, s) logits for B embeddings and B boxes (model frame), one box per embedding.
 
     Gradients reach the prompt encoder only when it is trained (a shared base prompt encoder
@@ -128,11 +144,25 @@ def _decode(network: SamNetwork, decoder, prompt_encoder, embeddings: torch.Tens
         sparse, dense = prompt_encoder(points=None, boxes=boxes[:, None], masks=None)
         pe = prompt_encoder.get_dense_pe()
     if network.sam_type == "litemedsam":  # its decoder pairs the i-th embedding with the i-th box
-        return decoder(image_embeddings=embeddings, image_pe=pe, sparse_prompt_embeddings=sparse,
-                       dense_prompt_embeddings=dense, multimask_output=False)[0]
-    return torch.cat([decoder(image_embeddings=embeddings[i : i + 1], image_pe=pe,
-                              sparse_prompt_embeddings=sparse[i : i + 1], dense_prompt_embeddings=dense[i : i + 1],
-                              multimask_output=False)[0] for i in range(len(boxes))])
+        return decoder(
+            image_embeddings=embeddings,
+            image_pe=pe,
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )[0]
+    return torch.cat(
+        [
+            decoder(
+                image_embeddings=embeddings[i : i + 1],
+                image_pe=pe,
+                sparse_prompt_embeddings=sparse[i : i + 1],
+                dense_prompt_embeddings=dense[i : i + 1],
+                multimask_output=False,
+            )[0]
+            for i in range(len(boxes))
+        ]
+    )
 
 
 def adapted_predictor(base: SamPredictor, adapter: Adapter) -> SamPredictor:
@@ -150,23 +180,34 @@ def adapted_predictor(base: SamPredictor, adapter: Adapter) -> SamPredictor:
     """
     net = base.network
     if adapter.card.get("base_sha256") != net.model_id.split(":")[-1]:
-        raise ValueError(f"the adapter was trained on base model {str(adapter.card.get('base_sha256'))[:12]}..., "
-                         f"not on this {net.sam_type} ({net.model_id.split(':')[-1][:12]}...)")
+        raise ValueError(
+            f"the adapter was trained on base model {str(adapter.card.get('base_sha256'))[:12]}..., "
+            f"not on this {net.sam_type} ({net.model_id.split(':')[-1][:12]}...)"
+        )
     decoder = copy.deepcopy(net.mask_decoder)
-    prompt_encoder = copy.deepcopy(net.prompt_encoder) if any(k.startswith("prompt_encoder.")
-                                                              for k in adapter.state) else net.prompt_encoder
+    prompt_encoder = (
+        copy.deepcopy(net.prompt_encoder)
+        if any(k.startswith("prompt_encoder.") for k in adapter.state)
+        else net.prompt_encoder
+    )
     adapted = SamNetwork(net.image_encoder, prompt_encoder, decoder, net.sam_type, net.input_size, net.model_id)
     own = {k: v for k, v in adapter.state.items() if not k.startswith("image_encoder.")}
     missing = [k for k in own if k not in adapted.state_dict()]
     if missing:
         raise ValueError(f"the adapter's weights do not fit a {net.sam_type} decoder (e.g. {missing[0]})")
     adapted.load_state_dict(own, strict=False)
-    return SamPredictor(adapted.to(net.device).eval(), cache=base.cache, batch_size=base.batch_size,
-                        encoder=base.encoder)
+    return SamPredictor(
+        adapted.to(net.device).eval(), cache=base.cache, batch_size=base.batch_size, encoder=base.encoder
+    )
 
 
-def _held_out_dice(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: list[int],
-                   keys: Callable[[int], Key | None]) -> float | None:
+def _held_out_dice(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    masks: np.ndarray,
+    indices: list[int],
+    keys: Callable[[int], Key | None],
+) -> float | None:
     """Mean Dice of box prompts (each held-out mask's box, as propagation draws it) on ``indices``."""
     if not indices:
         return None
@@ -180,11 +221,24 @@ def _held_out_dice(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndar
     return float(np.mean(scores))
 
 
-def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: Sequence[int], *,
-                label: int, steps: int = 100, lr: float = 1e-4, batch_size: int = 2, flips: bool = True,
-                train_prompt_encoder: bool = False, jitter: float | None = None, held_out: Sequence[int] | None = None,
-                keys: Callable[[int], Key | None] | None = None, seed: int = 0, record: dict | None = None
-                ) -> Generator[tuple[int, int], None, Adapter]:
+def adapt_steps(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    masks: np.ndarray,
+    indices: Sequence[int],
+    *,
+    label: int,
+    steps: int = 100,
+    lr: float = 1e-4,
+    batch_size: int = 2,
+    flips: bool = True,
+    train_prompt_encoder: bool = False,
+    jitter: float | None = None,
+    held_out: Sequence[int] | None = None,
+    keys: Callable[[int], Key | None] | None = None,
+    seed: int = 0,
+    record: dict | None = None,
+) -> Generator[tuple[int, int], None, Adapter]:
     """Fine-tune a copy of the decoder on slices of one structure; a generator of ``(done, total)``
     returning the :class:`Adapter` (closing it early trains nothing further).
 
@@ -262,8 +316,13 @@ def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray
     optimiser = torch.optim.AdamW(params, lr=lr)
     targets, valid = [], (0, 0)
     with torch.no_grad():
-        probe = _decode(net, net.mask_decoder, net.prompt_encoder, pairs[0][0][None].to(net.device),
-                        torch.zeros(1, 4, device=net.device))
+        probe = _decode(
+            net,
+            net.mask_decoder,
+            net.prompt_encoder,
+            pairs[0][0][None].to(net.device),
+            torch.zeros(1, 4, device=net.device),
+        )
     size = probe.shape[-1]
     for _, mask in pairs:
         target, valid = _target(mask, net, size)
@@ -274,10 +333,12 @@ def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray
         for _ in range(steps):
             chosen = torch.randint(len(pairs), (batch_size,), generator=generator).tolist()
             embeddings = torch.stack([pairs[c][0] for c in chosen]).to(net.device)
-            boxes = np.stack([predictor.transform.box(_jittered_box(pairs[c][1], rng, margin, jitter), geo)
-                              for c in chosen])
-            logits = _decode(net, decoder, prompt_encoder, embeddings, torch.from_numpy(boxes).to(net.device),
-                             train_prompt_encoder)
+            boxes = np.stack(
+                [predictor.transform.box(_jittered_box(pairs[c][1], rng, margin, jitter), geo) for c in chosen]
+            )
+            logits = _decode(
+                net, decoder, prompt_encoder, embeddings, torch.from_numpy(boxes).to(net.device), train_prompt_encoder
+            )
             loss = _loss(logits, torch.stack([targets[c] for c in chosen]).to(net.device), valid)
             optimiser.zero_grad()
             loss.backward()
@@ -289,27 +350,53 @@ def adapt_steps(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray
     state = {f"mask_decoder.{k}": v.detach().cpu().clone() for k, v in decoder.state_dict().items()}
     if train_prompt_encoder:
         state.update({f"prompt_encoder.{k}": v.detach().cpu().clone() for k, v in prompt_encoder.state_dict().items()})
-    adapter = Adapter(state, {
-        "format": 1, "base_model": net.sam_type, "base_sha256": net.model_id.split(":")[-1], "label": int(label),
-        "label_name": "", "slices": indices, "held_out": held, "trained": ["mask_decoder"]
-        + (["prompt_encoder"] if train_prompt_encoder else []), "steps": steps, "batch_size": batch_size,
-        "learning_rate": lr, "flips": flips, "loss_first": losses[0] if losses else None,
-        "loss_last": float(np.mean(losses[-10:])) if losses else None, "dice_before": before,
-    })
+    adapter = Adapter(
+        state,
+        {
+            "format": 1,
+            "base_model": net.sam_type,
+            "base_sha256": net.model_id.split(":")[-1],
+            "label": int(label),
+            "label_name": "",
+            "slices": indices,
+            "held_out": held,
+            "trained": ["mask_decoder"] + (["prompt_encoder"] if train_prompt_encoder else []),
+            "steps": steps,
+            "batch_size": batch_size,
+            "learning_rate": lr,
+            "flips": flips,
+            "loss_first": losses[0] if losses else None,
+            "loss_last": float(np.mean(losses[-10:])) if losses else None,
+            "dice_before": before,
+        },
+    )
     after = None
     if held:
         adapted = adapted_predictor(predictor, adapter)
         after = _held_out_dice(adapted, stack_u8, masks, held, keys)
     yield total, total
-    adapter.card.update({"dice_after": after, "seconds": round(time.perf_counter() - started, 1),
-                         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                         **(record or {}), "statement": STATEMENT})
+    adapter.card.update(
+        {
+            "dice_after": after,
+            "seconds": round(time.perf_counter() - started, 1),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **(record or {}),
+            "statement": STATEMENT,
+        }
+    )
     return adapter
 
 
-def adapt(predictor: SamPredictor, stack_u8: np.ndarray, masks: np.ndarray, indices: Sequence[int], *,
-          progress: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
-          **options) -> Adapter:
+def adapt(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    masks: np.ndarray,
+    indices: Sequence[int],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    **options,
+) -> Adapter:
     """:func:`adapt_steps` run to its end; ``progress(done, total)`` after each step, ``cancel()``
     polled before each (True raises :class:`AdaptationCancelled`). ``options``: as for :func:`adapt_steps`."""
     steps = adapt_steps(predictor, stack_u8, masks, indices, **options)

@@ -5,6 +5,7 @@ and must match the SHA-256 the card records; a card whose base model hash differ
 model it is loaded for is refused. Adapters the GUI makes are saved under
 :func:`default_adapter_folder` (``<cache root>/adapters``), which ``medseg models`` lists.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,16 @@ from ...io.atomic import atomic_path
 from ..weights import CheckpointError, file_sha256, load_state_dict
 from .adapter import Adapter
 
-__all__ = ["CARD", "WEIGHTS", "default_adapter_folder", "is_adapter", "list_adapters", "load_adapter",
-           "read_card", "save_adapter"]
+__all__ = [
+    "CARD",
+    "WEIGHTS",
+    "default_adapter_folder",
+    "is_adapter",
+    "list_adapters",
+    "load_adapter",
+    "read_card",
+    "save_adapter",
+]
 
 WEIGHTS, CARD = "decoder.pt", "adapter.json"
 _REQUIRED = ("base_model", "base_sha256", "label", "weights_sha256")
@@ -86,9 +95,11 @@ def load_adapter(directory: str | Path, base_sha256: str | None = None) -> Adapt
     directory = Path(directory)
     card = read_card(directory)
     if base_sha256 is not None and card["base_sha256"] != base_sha256:
-        raise MedsegError(f"{directory}: this adapter was trained on {card['base_model']} with SHA-256 "
-                          f"{str(card['base_sha256'])[:12]}..., not on the model in use ({base_sha256[:12]}...); "
-                          "adapt again from that model")
+        raise MedsegError(
+            f"{directory}: this adapter was trained on {card['base_model']} with SHA-256 "
+            f"{str(card['base_sha256'])[:12]}..., not on the model in use ({base_sha256[:12]}...); "
+            "adapt again from that model"
+        )
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{weights}: adapter weights not found")

@@ -19,6 +19,7 @@ turned into box prompts instead, and the mask is edited *locally*:
 Earlier clicks are kept: an edit that would undo one of them is shrunk so that it does
 not. Slices are (H, W) arrays; points are ``(x, y)`` = (column, row) pixel indices.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -66,12 +67,17 @@ def _inside_box(component: np.ndarray, box, shape) -> bool:
     rows, cols = np.flatnonzero(component.any(1)), np.flatnonzero(component.any(0))
     x0, y0, x1, y1 = box
     h, w = shape
-    return ((cols[0] > x0 + 1 or x0 <= 0) and (cols[-1] < x1 - 1 or x1 >= w - 1)
-            and (rows[0] > y0 + 1 or y0 <= 0) and (rows[-1] < y1 - 1 or y1 >= h - 1))
+    return (
+        (cols[0] > x0 + 1 or x0 <= 0)
+        and (cols[-1] < x1 - 1 or x1 >= w - 1)
+        and (rows[0] > y0 + 1 or y0 <= 0)
+        and (rows[-1] < y1 - 1 or y1 >= h - 1)
+    )
 
 
-def object_at(decode: BoxDecoder, shape: tuple[int, int], x: float, y: float,
-              enclosed_only: bool = False) -> np.ndarray:
+def object_at(
+    decode: BoxDecoder, shape: tuple[int, int], x: float, y: float, enclosed_only: bool = False
+) -> np.ndarray:
     """(H, W) bool mask of the object under the click (x, y); may be empty.
 
     Probe boxes (:func:`probe_boxes`) are decoded together; each mask's component at the
@@ -99,8 +105,12 @@ def _grown_box(mask: np.ndarray, x: float, y: float) -> tuple[float, float, floa
     rows, cols = np.nonzero(mask)
     h, w = mask.shape
     margin = 0.02 * max(h, w)
-    return (max(0.0, min(cols.min(), x) - margin), max(0.0, min(rows.min(), y) - margin),
-            min(w - 1.0, max(cols.max(), x) + margin), min(h - 1.0, max(rows.max(), y) + margin))
+    return (
+        max(0.0, min(cols.min(), x) - margin),
+        max(0.0, min(rows.min(), y) - margin),
+        min(w - 1.0, max(cols.max(), x) + margin),
+        min(h - 1.0, max(rows.max(), y) + margin),
+    )
 
 
 def _addition(decode: BoxDecoder, mask: np.ndarray, x: float, y: float) -> np.ndarray:
@@ -228,4 +238,4 @@ def _near(edit: np.ndarray, x: float, y: float) -> np.ndarray:
 
 def _disc(shape: tuple[int, int], x: float, y: float, radius: float) -> np.ndarray:
     yy, xx = np.indices(shape)
-    return (xx - x) ** 2 + (yy - y) ** 2 <= radius ** 2
+    return (xx - x) ** 2 + (yy - y) ** 2 <= radius**2

@@ -5,6 +5,7 @@ the uint8 model-input volume itself together with the model id and the preproces
 name, so editing the image, changing the window, or switching checkpoints gives new
 keys and a stale embedding is never reused.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ modalities are clipped at the 0.5 and 99.5 percentiles of the volume's non-zero 
 (MedSAM's recipe). Percentiles come from the whole volume, so every slice of a volume is
 scaled the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

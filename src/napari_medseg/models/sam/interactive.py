@@ -17,6 +17,7 @@ label map (one undo step in napari). Nothing here imports napari.
 Slices along ``axis`` are (rows, columns) = the two other array axes in increasing order;
 ``(x, y)`` = (column, row) in those slice pixels, as everywhere in ``models.sam``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Generator
@@ -101,8 +102,9 @@ class InteractiveSession:
         Slice indices per axis that interactions have changed since :meth:`set_target`.
     """
 
-    def __init__(self, predictor: SamPredictor, image: np.ndarray, window: str | None = None,
-                 modality: str | None = None):
+    def __init__(
+        self, predictor: SamPredictor, image: np.ndarray, window: str | None = None, modality: str | None = None
+    ):
         self.volume = SamSession(predictor, image, window, modality)
         self.predictor = predictor
         self.mask = np.zeros(self.volume.shape, bool)
@@ -126,8 +128,9 @@ class InteractiveSession:
         self._prompts.clear()
         self.touched = {0: set(), 1: set(), 2: set()}
 
-    def label_edit(self, labels: np.ndarray, value: int, overwrite: bool = False
-                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    def label_edit(
+        self, labels: np.ndarray, value: int, overwrite: bool = False
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
         """Voxel writes that make ``labels`` hold the structure where this session changed it.
 
         Within the touched slices, voxels of the structure become ``value`` and voxels that
@@ -181,8 +184,16 @@ class InteractiveSession:
         self.volume.precompute(axis, indices)
 
     # ---- interactions -------------------------------------------------------------------------
-    def add_box(self, axis: int, index: int, box, propagate: bool = False, extent: Extent | None = None,
-                progress=None, cancel=None) -> Change:
+    def add_box(
+        self,
+        axis: int,
+        index: int,
+        box,
+        propagate: bool = False,
+        extent: Extent | None = None,
+        progress=None,
+        cancel=None,
+    ) -> Change:
         """Segment slice ``index`` along ``axis`` from ``box`` ``(x0, y0, x1, y1)``.
 
         The box replaces that slice's earlier prompts. ``propagate``: carry the result through
@@ -196,8 +207,7 @@ class InteractiveSession:
             return Change(axis, index, index)
         return self.propagate(axis, extent, progress=progress, cancel=cancel)
 
-    def add_click(self, axis: int, index: int, x: float, y: float, include: bool = True,
-                  carry: bool = True) -> Change:
+    def add_click(self, axis: int, index: int, x: float, y: float, include: bool = True, carry: bool = True) -> Change:
         """Correct slice ``index`` with a click at (x, y): include adds, exclude removes.
 
         A click on an empty slice segments the object under it. ``carry``: pass the change
@@ -228,8 +238,7 @@ class InteractiveSession:
                     return found
         return None
 
-    def add_stroke(self, axis: int, index: int, stroke: np.ndarray, include: bool = True,
-                   carry: bool = True) -> Change:
+    def add_stroke(self, axis: int, index: int, stroke: np.ndarray, include: bool = True, carry: bool = True) -> Change:
         """Paint (include) or erase (exclude) the pixels of a (rows, cols) bool ``stroke`` on slice ``index``."""
         self._prompts.setdefault((axis, index), _SliceState())
         old = self._slice(axis, index).copy()
@@ -248,18 +257,19 @@ class InteractiveSession:
         """
         return drive(self.propagate_steps(axis, extent), progress, cancel)
 
-    def propagate_steps(self, axis: int, extent: Extent | None = None
-                        ) -> Generator[tuple[int, int], None, Change]:
+    def propagate_steps(self, axis: int, extent: Extent | None = None) -> Generator[tuple[int, int], None, Change]:
         """:meth:`propagate` as a generator of ``(done, total)`` returning the :class:`Change`;
         closing it early leaves the mask unchanged (for GUI workers)."""
         n = self.shape[axis]
         extent = extent or Extent(0, n - 1)
-        seeds = {i: self._slice(axis, i).copy() for (a, i) in self._prompts if a == axis
-                 and extent.first <= i <= extent.last}
+        seeds = {
+            i: self._slice(axis, i).copy() for (a, i) in self._prompts if a == axis and extent.first <= i <= extent.last
+        }
         if not seeds:
             raise ValueError("propagation needs a prompted slice inside the range")
-        masks = yield from propagate_masks_steps(self.predictor, self.volume.stack(axis), seeds, extent,
-                                                 self.volume.key_function(axis))
+        masks = yield from propagate_masks_steps(
+            self.predictor, self.volume.stack(axis), seeds, extent, self.volume.key_function(axis)
+        )
         view = np.moveaxis(self.mask, axis, 0)
         view[extent.first : extent.last + 1] = masks[extent.first : extent.last + 1]
         self.touched[axis].update(range(extent.first, extent.last + 1))
@@ -293,8 +303,11 @@ class InteractiveSession:
                 candidate, iou = self._segment_like(axis, j, mask_box(previous, margin), previous, clicks)
                 merged = np.where(zone, candidate, current)
                 change = _dice(merged, current)
-                if (structure_ends(candidate, iou, previous, reference, stack[j], profile)
-                        or change > 1 - _SETTLED or (current.any() and change < 0.5)):
+                if (
+                    structure_ends(candidate, iou, previous, reference, stack[j], profile)
+                    or change > 1 - _SETTLED
+                    or (current.any() and change < 0.5)
+                ):
                     break  # ended, settled, or it would replace a slice rather than correct it
                 self._set_slice(axis, j, merged)
                 first, last = min(first, j), max(last, j)
@@ -304,8 +317,9 @@ class InteractiveSession:
     def _decode(self, axis: int, index: int, boxes) -> tuple[np.ndarray, np.ndarray]:
         return self.predictor.decode_boxes(self._embedding(axis, index), self._geometry(axis), boxes)
 
-    def _segment_like(self, axis: int, index: int, box, previous: np.ndarray, clicks: list[Click]
-                      ) -> tuple[np.ndarray, float]:
+    def _segment_like(
+        self, axis: int, index: int, box, previous: np.ndarray, clicks: list[Click]
+    ) -> tuple[np.ndarray, float]:
         """Slice ``index`` from ``box`` and SAM's predicted IoU; with ``clicks`` replayed when
         that resembles ``previous`` more."""
         masks, iou = self._decode(axis, index, [box])
@@ -332,4 +346,3 @@ class InteractiveSession:
     def _geometry(self, axis: int):
         shape = [s for a, s in enumerate(self.shape) if a != axis]
         return self.predictor.transform.geometry(*shape)
-

@@ -4,6 +4,7 @@ Every network is returned as a :class:`SamNetwork`: the three SAM parts plus the
 input convention its checkpoint was trained with (see ``preprocessing.py``), so
 one predictor drives them all.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,8 +41,15 @@ class SamNetwork(nn.Module):
     prompt_encoder: Any
     mask_decoder: Any
 
-    def __init__(self, image_encoder: nn.Module, prompt_encoder: nn.Module, mask_decoder: nn.Module,
-                 sam_type: str, input_size: int, model_id: str):
+    def __init__(
+        self,
+        image_encoder: nn.Module,
+        prompt_encoder: nn.Module,
+        mask_decoder: nn.Module,
+        sam_type: str,
+        input_size: int,
+        model_id: str,
+    ):
         super().__init__()
         self.image_encoder = image_encoder
         self.prompt_encoder = prompt_encoder
@@ -69,8 +77,9 @@ def _sam_parts(arch: str) -> tuple[nn.Module, nn.Module, nn.Module]:
     return sam.image_encoder, sam.prompt_encoder, sam.mask_decoder
 
 
-def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = None,
-                  device: str | torch.device | None = "auto") -> SamNetwork:
+def build_network(
+    sam_type: str = "litemedsam", checkpoint: str | Path | None = None, device: str | torch.device | None = "auto"
+) -> SamNetwork:
     """Build a SAM-family network, load its weights (``weights_only=True``), eval mode.
 
     Parameters
@@ -90,8 +99,9 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
     device = resolve_device(device)
     if checkpoint is None:
         if sam_type != "litemedsam":
-            raise MedsegError(f"a {sam_type} model needs a checkpoint file (.pth); "
-                              "only LiteMedSAM ships with the plugin")
+            raise MedsegError(
+                f"a {sam_type} model needs a checkpoint file (.pth); only LiteMedSAM ships with the plugin"
+            )
         checkpoint, sha = litemedsam_checkpoint(), LITEMEDSAM_SHA256
     else:
         sha = file_sha256(checkpoint)
@@ -111,6 +121,8 @@ def build_network(sam_type: str = "litemedsam", checkpoint: str | Path | None = 
             f"check --sam-type"
         )
     if unexpected:
-        raise CheckpointError(f"{checkpoint}: has {len(unexpected)} weights a {sam_type} network does not use "
-                              f"(e.g. {unexpected[0]}); check --sam-type")
+        raise CheckpointError(
+            f"{checkpoint}: has {len(unexpected)} weights a {sam_type} network does not use "
+            f"(e.g. {unexpected[0]}); check --sam-type"
+        )
     return net.to(device).eval()

@@ -5,6 +5,7 @@ then run by ONNX Runtime's CPU provider (:mod:`..onnx_runtime`; ``NAPARI_MEDSEG_
 keeps PyTorch). Embeddings differ from PyTorch's by ~3e-6 (relative mean), decoder logits by
 < 2e-5 (absolute). Prompts with clicks keep the PyTorch decoder (their count varies).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -19,7 +20,6 @@ from ..onnx_runtime import cache_folder, cpu_session, export_onnx, onnx_enabled
 from .networks import SamNetwork
 
 __all__ = ["OnnxBoxDecoder", "OnnxEncoder", "onnx_models"]
-
 
 
 class OnnxEncoder:
@@ -57,9 +57,13 @@ class _BoxDecoder(nn.Module):
 
     def forward(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         sparse, dense = self.prompt_encoder(points=None, boxes=boxes, masks=None)
-        logits, _ = self.mask_decoder(image_embeddings=embedding, image_pe=self.prompt_encoder.get_dense_pe(),
-                                      sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
-                                      multimask_output=False)
+        logits, _ = self.mask_decoder(
+            image_embeddings=embedding,
+            image_pe=self.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
         return logits
 
 
@@ -71,13 +75,14 @@ class OnnxBoxDecoder:
         self.session = cpu_session(self.path, threads, spinning)
 
     def __call__(self, embedding: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        feeds = {"embedding": np.ascontiguousarray(embedding.cpu().numpy(), np.float32),
-                 "boxes": np.ascontiguousarray(boxes.cpu().numpy(), np.float32)}
+        feeds = {
+            "embedding": np.ascontiguousarray(embedding.cpu().numpy(), np.float32),
+            "boxes": np.ascontiguousarray(boxes.cpu().numpy(), np.float32),
+        }
         return torch.from_numpy(self.session.run(None, feeds)[0])
 
 
-def onnx_models(network: SamNetwork, directory: str | Path | None = None
-                ) -> tuple[OnnxEncoder, OnnxBoxDecoder] | None:
+def onnx_models(network: SamNetwork, directory: str | Path | None = None) -> tuple[OnnxEncoder, OnnxBoxDecoder] | None:
     """ONNX Runtime encoder and box decoder for a CPU LiteMedSAM ``network`` (exported on
     first use), or None when ONNX Runtime is missing or the export fails (PyTorch is kept).
 
@@ -94,8 +99,13 @@ def onnx_models(network: SamNetwork, directory: str | Path | None = None
         if not encoder_path.exists():
             export_onnx(network.image_encoder, (torch.zeros(1, 3, s, s),), encoder_path, ["image"], ["embedding"])
         if not decoder_path.exists():
-            export_onnx(_BoxDecoder(network), (embedding, torch.tensor([[[0.0, 0.0, s / 2, s / 2]]])), decoder_path,
-                        ["embedding", "boxes"], ["logits"])
+            export_onnx(
+                _BoxDecoder(network),
+                (embedding, torch.tensor([[[0.0, 0.0, s / 2, s / 2]]])),
+                decoder_path,
+                ["embedding", "boxes"],
+                ["logits"],
+            )
         return OnnxEncoder(encoder_path), OnnxBoxDecoder(decoder_path)
     except Exception as exc:  # export/runtime problems fall back to PyTorch, with a warning
         warnings.warn(f"ONNX Runtime unavailable ({type(exc).__name__}: {exc}); using PyTorch", stacklevel=2)

@@ -1,4 +1,5 @@
 """One predictor for every SAM-family network: embed slices (cached), predict from prompts."""
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,14 @@ class SamPredictor:
     may precompute embeddings while another predicts.
     """
 
-    def __init__(self, network: SamNetwork, cache: EmbeddingCache | None = None, batch_size: int = 4,
-                 encoder=None, box_decoder=None):
+    def __init__(
+        self,
+        network: SamNetwork,
+        cache: EmbeddingCache | None = None,
+        batch_size: int = 4,
+        encoder=None,
+        box_decoder=None,
+    ):
         self.network = network
         self.encoder = encoder if encoder is not None else network.image_encoder
         self.box_decoder = box_decoder
@@ -159,8 +166,9 @@ class SamPredictor:
             multimask_output=False,
         )
 
-    def predict_with(self, embedding: torch.Tensor, geo: SliceGeometry, box=None, points=None,
-                     point_labels=None) -> np.ndarray:
+    def predict_with(
+        self, embedding: torch.Tensor, geo: SliceGeometry, box=None, points=None, point_labels=None
+    ) -> np.ndarray:
         """:meth:`predict` on a given (C, h, w) embedding and slice geometry."""
         if box is None and (points is None or len(points) == 0):
             raise ValueError("a prompt needs a box or at least one point")

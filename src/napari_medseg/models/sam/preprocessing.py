@@ -14,6 +14,7 @@ Each checkpoint family is fed the way it was trained:
 Slices are (rows, columns) = (H, W) arrays; boxes are ``(x0, y0, x1, y1)`` and points
 ``(x, y)`` in pixel indices of the slice (x = column), as SAM takes them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ the previous slice's mask, slightly enlarged, until the structure ends
 Works on a stack ``(N, H, W)`` whose axis 0 is the slice axis; slices are (rows, columns)
 and boxes ``(x0, y0, x1, y1)`` in pixel indices, as in ``predictor.py``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
@@ -14,9 +15,21 @@ import numpy as np
 
 from .predictor import SamPredictor
 
-__all__ = ["Extent", "PropagationCancelled", "SlicePrompt", "default_margin", "mask_box", "propagate",
-           "drive", "intensity_profile", "propagate_masks", "propagate_masks_steps", "propagate_steps", "seed_ranges",
-           "structure_ends"]
+__all__ = [
+    "Extent",
+    "PropagationCancelled",
+    "SlicePrompt",
+    "default_margin",
+    "mask_box",
+    "propagate",
+    "drive",
+    "intensity_profile",
+    "propagate_masks",
+    "propagate_masks_steps",
+    "propagate_steps",
+    "seed_ranges",
+    "structure_ends",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -74,8 +87,12 @@ def mask_box(mask: np.ndarray, margin: float = 0.0) -> tuple[float, float, float
         return None
     cols = np.flatnonzero(mask.any(axis=0))
     h, w = mask.shape
-    return (max(0.0, cols[0] - margin), max(0.0, rows[0] - margin),
-            min(w - 1.0, cols[-1] + margin), min(h - 1.0, rows[-1] + margin))
+    return (
+        max(0.0, cols[0] - margin),
+        max(0.0, rows[0] - margin),
+        min(w - 1.0, cols[-1] + margin),
+        min(h - 1.0, rows[-1] + margin),
+    )
 
 
 def default_margin(slice_shape: tuple[int, int]) -> float:
@@ -97,8 +114,9 @@ def seed_ranges(indices: list[int], extent: Extent) -> list[tuple[int, int]]:
     return ranges
 
 
-def drive(steps: Generator[tuple[int, int], None, np.ndarray], progress: Progress | None,
-           cancel: Callable[[], bool] | None) -> np.ndarray:
+def drive(
+    steps: Generator[tuple[int, int], None, np.ndarray], progress: Progress | None, cancel: Callable[[], bool] | None
+) -> np.ndarray:
     """Run a propagation generator to its end, reporting progress and polling ``cancel``."""
     while True:
         if cancel is not None and cancel():
@@ -112,10 +130,16 @@ def drive(steps: Generator[tuple[int, int], None, np.ndarray], progress: Progres
             progress(done, total)
 
 
-def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[SlicePrompt],
-              extent: Extent | None = None, keys: Callable[[int], object] | None = None,
-              progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-              margin: float | None = None) -> np.ndarray:
+def propagate(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    prompts: list[SlicePrompt],
+    extent: Extent | None = None,
+    keys: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    margin: float | None = None,
+) -> np.ndarray:
     """Segment a stack from prompted slices, propagating up and down from each.
 
     Parameters
@@ -145,9 +169,14 @@ def propagate(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[Slice
     return drive(propagate_steps(predictor, stack_u8, prompts, extent, keys, margin), progress, cancel)
 
 
-def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list[SlicePrompt],
-                    extent: Extent | None = None, keys: Callable[[int], object] | None = None,
-                    margin: float | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
+def propagate_steps(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    prompts: list[SlicePrompt],
+    extent: Extent | None = None,
+    keys: Callable[[int], object] | None = None,
+    margin: float | None = None,
+) -> Generator[tuple[int, int], None, np.ndarray]:
     """:func:`propagate` as a generator: yields ``(done, total)`` after each slice and
     returns the (N, H, W) bool masks (``StopIteration.value``); for GUI workers that report
     progress by yielding and stop between slices when quit."""
@@ -162,15 +191,24 @@ def propagate_steps(predictor: SamPredictor, stack_u8: np.ndarray, prompts: list
             raise ValueError(f"prompted slice {p.index} lies outside the extent {extent.first}..{extent.last}")
         embedding = predictor.embed([stack_u8[p.index]], [keys(p.index)])[0]
         geo = predictor.transform.geometry(h, w)
-        seeds[p.index] = extent.clip(predictor.predict_with(
-            embedding, geo, p.box, p.points if len(p.points) else None, p.labels if len(p.points) else None))
+        seeds[p.index] = extent.clip(
+            predictor.predict_with(
+                embedding, geo, p.box, p.points if len(p.points) else None, p.labels if len(p.points) else None
+            )
+        )
     return (yield from propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin))
 
 
-def propagate_masks(predictor: SamPredictor, stack_u8: np.ndarray, seeds: dict[int, np.ndarray],
-                    extent: Extent | None = None, keys: Callable[[int], object] | None = None,
-                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-                    margin: float | None = None) -> np.ndarray:
+def propagate_masks(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    seeds: dict[int, np.ndarray],
+    extent: Extent | None = None,
+    keys: Callable[[int], object] | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    margin: float | None = None,
+) -> np.ndarray:
     """Propagate given seed masks (slice index -> (H, W) bool) through a stack; see
     :func:`propagate_masks_steps`. Returns (N, H, W) bool holding the seeds unchanged."""
     return drive(propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin), progress, cancel)
@@ -185,8 +223,14 @@ def intensity_profile(image: np.ndarray, mask: np.ndarray) -> tuple[float, float
     return float(median), float(q3 - q1)
 
 
-def structure_ends(mask: np.ndarray, iou: float, previous: np.ndarray, reference_iou: float,
-                   image: np.ndarray | None = None, reference_intensity: tuple[float, float] | None = None) -> bool:
+def structure_ends(
+    mask: np.ndarray,
+    iou: float,
+    previous: np.ndarray,
+    reference_iou: float,
+    image: np.ndarray | None = None,
+    reference_intensity: tuple[float, float] | None = None,
+) -> bool:
     """True when a propagated slice's mask says the structure has ended (or the model lost it).
 
     Parameters
@@ -228,9 +272,14 @@ def structure_ends(mask: np.ndarray, iou: float, previous: np.ndarray, reference
     return False
 
 
-def propagate_masks_steps(predictor: SamPredictor, stack_u8: np.ndarray, seeds: dict[int, np.ndarray],
-                          extent: Extent | None = None, keys: Callable[[int], object] | None = None,
-                          margin: float | None = None) -> Generator[tuple[int, int], None, np.ndarray]:
+def propagate_masks_steps(
+    predictor: SamPredictor,
+    stack_u8: np.ndarray,
+    seeds: dict[int, np.ndarray],
+    extent: Extent | None = None,
+    keys: Callable[[int], object] | None = None,
+    margin: float | None = None,
+) -> Generator[tuple[int, int], None, np.ndarray]:
     """Fill a stack from seed slices: each next slice is prompted with the box of the slice
     before it (grown by ``margin``) until :func:`structure_ends`, the extent's end, or the
     next seed's range.

@@ -5,6 +5,7 @@ how napari displays them with the default axis order (axial: rows = posterior, c
 left, i.e. the radiological view). ``transpose=True`` swaps rows and columns for viewers
 that display the two axes the other way round.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from .propagation import Extent, SlicePrompt, propagate
 
 __all__ = ["SamSession"]
 
+
 class SamSession:
     """One (Z, Y, X) volume and one predictor.
 
@@ -30,14 +32,13 @@ class SamSession:
         See :func:`~napari_medseg.models.sam.intensity.choose_mapping`.
     """
 
-    def __init__(self, predictor: SamPredictor, array: np.ndarray, window: str | None = None,
-                 modality: str | None = None):
+    def __init__(
+        self, predictor: SamPredictor, array: np.ndarray, window: str | None = None, modality: str | None = None
+    ):
         self.predictor = predictor
         self.mapping: IntensityMapping = choose_mapping(array, window, modality)
         self.volume_u8 = self.mapping.apply(array)
-        self.signature = stack_signature(
-            self.volume_u8, predictor.network.model_id, predictor.transform.name
-        )
+        self.signature = stack_signature(self.volume_u8, predictor.network.model_id, predictor.transform.name)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -58,12 +59,18 @@ class SamSession:
         self.predictor.set_slice(stack[prompt.index], self.key_function(axis, transpose)(prompt.index))
         return self.predictor.predict(prompt.box, prompt.points if len(prompt.points) else None, prompt.labels)
 
-    def propagate(self, axis: int, prompts: list[SlicePrompt], extent: Extent | None = None,
-                  transpose: bool = False, progress=None, cancel=None) -> np.ndarray:
+    def propagate(
+        self,
+        axis: int,
+        prompts: list[SlicePrompt],
+        extent: Extent | None = None,
+        transpose: bool = False,
+        progress=None,
+        cancel=None,
+    ) -> np.ndarray:
         """(Z, Y, X) bool mask propagated from prompted slices along ``axis``."""
         stack = self.stack(axis, transpose)
-        masks = propagate(self.predictor, stack, prompts, extent, self.key_function(axis, transpose),
-                          progress, cancel)
+        masks = propagate(self.predictor, stack, prompts, extent, self.key_function(axis, transpose), progress, cancel)
         masks = masks.transpose(0, 2, 1) if transpose else masks
         return np.moveaxis(masks, 0, axis)
 

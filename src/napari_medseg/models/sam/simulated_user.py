@@ -4,6 +4,7 @@ Each click goes to the interior point farthest from the border of the largest er
 region: inside (positive) when that region is a false negative, outside (negative) when it
 is a false positive. Benchmarks and tests use it to play a user correcting a mask.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@
 optionally an existing label map to correct) on a :class:`~napari_medseg.volume.Volume` ->
 a label map on the same grid.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,20 +25,27 @@ __all__ = ["box_prompt", "load_predictor", "segment_box_3d"]
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_predictor(sam_type: str, checkpoint: str | None, device: str, cache_dir: str | None,
-                      backend: str) -> SamPredictor:
+def _cached_predictor(
+    sam_type: str, checkpoint: str | None, device: str, cache_dir: str | None, backend: str
+) -> SamPredictor:
     network = build_network(sam_type, checkpoint, device)
     onnx = onnx_models(network) if backend in ("auto", "onnx") else None
     if backend == "onnx" and onnx is None:
         raise MedsegError("the ONNX Runtime backend needs LiteMedSAM on the CPU and the packages onnx and onnxruntime")
     encoder, box_decoder = onnx if onnx is not None else (None, None)
-    return SamPredictor(network, EmbeddingCache(max_items=48, directory=cache_dir), encoder=encoder,
-                        box_decoder=box_decoder)
+    return SamPredictor(
+        network, EmbeddingCache(max_items=48, directory=cache_dir), encoder=encoder, box_decoder=box_decoder
+    )
 
 
-def load_predictor(sam_type: str = "litemedsam", checkpoint: str | Path | None = None, device: str = "auto",
-                   cache_dir: str | Path | None = None, backend: str = "auto", adapter: str | Path | None = None
-                   ) -> SamPredictor:
+def load_predictor(
+    sam_type: str = "litemedsam",
+    checkpoint: str | Path | None = None,
+    device: str = "auto",
+    cache_dir: str | Path | None = None,
+    backend: str = "auto",
+    adapter: str | Path | None = None,
+) -> SamPredictor:
     """A predictor for a SAM-family checkpoint, built once per (type, file, device, cache folder, backend).
 
     ``backend``: ``"auto"`` runs LiteMedSAM's encoder through ONNX Runtime on the CPU when it
@@ -48,8 +56,13 @@ def load_predictor(sam_type: str = "litemedsam", checkpoint: str | Path | None =
     """
     if backend not in ("auto", "torch", "onnx"):
         raise MedsegError(f"unknown backend {backend!r}; use auto, torch or onnx")
-    base = _cached_predictor(sam_type, None if checkpoint is None else str(Path(checkpoint).resolve()),
-                             str(resolve_device(device)), None if cache_dir is None else str(cache_dir), backend)
+    base = _cached_predictor(
+        sam_type,
+        None if checkpoint is None else str(Path(checkpoint).resolve()),
+        str(resolve_device(device)),
+        None if cache_dir is None else str(cache_dir),
+        backend,
+    )
     if adapter is None:
         return base
     from .adapter import adapted_predictor
@@ -85,17 +98,31 @@ def box_prompt(shape: tuple[int, int, int], box, slice_axis: int = 0) -> tuple[i
         raise MedsegError(f"box {tuple(np.ravel(box))} has a value that is not a number")
     low, high = np.rint(corners.min(0)).astype(int), np.rint(corners.max(0)).astype(int)
     if np.any(low < 0) or np.any(high >= np.asarray(shape)):
-        raise MedsegError(f"box {tuple(int(v) for v in np.ravel(box))} reaches outside the volume "
-                          f"(array shape {tuple(shape)})")
+        raise MedsegError(
+            f"box {tuple(int(v) for v in np.ravel(box))} reaches outside the volume (array shape {tuple(shape)})"
+        )
     rect = (int(low[cols_axis]), int(low[rows_axis]), int(high[cols_axis]), int(high[rows_axis]))
     extent = Extent(int(low[slice_axis]), int(high[slice_axis]), rect)
     return (extent.first + extent.last) // 2, rect, extent
 
 
-def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels=None, label: int = 1,
-                   model: str = "litemedsam", checkpoint: str | Path | None = None, window: str | None = None,
-                   modality: str | None = None, device: str = "auto", progress=None, cancel=None,
-                   adapter: str | Path | None = None) -> np.ndarray:
+def segment_box_3d(
+    volume,
+    box=None,
+    *,
+    slice_axis: int = 0,
+    points=None,
+    labels=None,
+    label: int = 1,
+    model: str = "litemedsam",
+    checkpoint: str | Path | None = None,
+    window: str | None = None,
+    modality: str | None = None,
+    device: str = "auto",
+    progress=None,
+    cancel=None,
+    adapter: str | Path | None = None,
+) -> np.ndarray:
     """Segment or correct one structure of a volume from a 3D box and/or clicks with a SAM-family model.
 
     Parameters
@@ -142,22 +169,34 @@ def segment_box_3d(volume, box=None, *, slice_axis: int = 0, points=None, labels
     if np.any(points[:, :3] < -0.5) or np.any(points[:, :3] > np.asarray(volume.shape) - 0.5):
         raise MedsegError(f"a point lies outside the volume (array shape {tuple(volume.shape)})")
     if labels is not None and tuple(np.shape(labels)) != tuple(volume.shape):
-        raise MedsegError(f"the label map's shape {tuple(np.shape(labels))} differs from the image's "
-                          f"{tuple(volume.shape)}; give labels on the image's grid")
+        raise MedsegError(
+            f"the label map's shape {tuple(np.shape(labels))} differs from the image's "
+            f"{tuple(volume.shape)}; give labels on the image's grid"
+        )
     if adapter is not None:
         from .adapter_store import read_card
 
         learned = int(read_card(adapter)["label"])
         if learned != label:
-            raise MedsegError(f"{adapter}: this adapter learned label {learned}, not {label}; an adapter is used "
-                              f"only for the structure it learned (pass --label {learned})")
-    session = InteractiveSession(load_predictor(model, checkpoint, device, adapter=adapter), volume.array, window,
-                                 modality)
+            raise MedsegError(
+                f"{adapter}: this adapter learned label {learned}, not {label}; an adapter is used "
+                f"only for the structure it learned (pass --label {learned})"
+            )
+    session = InteractiveSession(
+        load_predictor(model, checkpoint, device, adapter=adapter), volume.array, window, modality
+    )
     session.set_target(labels, label)
     if box is not None:
         index, rect, extent = box_prompt(volume.shape, box, slice_axis)
-        session.add_box(slice_axis, index, rect, propagate=extent.first != extent.last, extent=extent,
-                        progress=progress, cancel=cancel)
+        session.add_box(
+            slice_axis,
+            index,
+            rect,
+            propagate=extent.first != extent.last,
+            extent=extent,
+            progress=progress,
+            cancel=cancel,
+        )
     rows_axis, cols_axis = [a for a in range(3) if a != slice_axis]
     for p in points:
         session.add_click(slice_axis, int(round(p[slice_axis])), p[cols_axis], p[rows_axis], bool(p[3] > 0))

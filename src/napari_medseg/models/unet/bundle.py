@@ -25,6 +25,7 @@ What changes from ``python -m monai.bundle run``:
 * weights are read with ``torch.load(weights_only=True)``, and the config only runs
   when the bundle is trusted (:mod:`.trust`).
 """
+
 from __future__ import annotations
 
 import json
@@ -166,9 +167,15 @@ class ChannelArgmaxd:
 def _plain_argmax(t) -> bool:
     from monai.transforms import AsDiscreted
 
-    return (isinstance(t, AsDiscreted) and all(t.argmax) and not any(t.to_onehot)
-            and all(v is None for v in t.threshold) and all(v is None for v in t.rounding)
-            and t.converter.kwargs.get("dim", 0) == 0 and t.converter.kwargs.get("keepdim", True))
+    return (
+        isinstance(t, AsDiscreted)
+        and all(t.argmax)
+        and not any(t.to_onehot)
+        and all(v is None for v in t.threshold)
+        and all(v is None for v in t.rounding)
+        and t.converter.kwargs.get("dim", 0) == 0
+        and t.converter.kwargs.get("keepdim", True)
+    )
 
 
 def adapt_postprocessing(postprocessing, argmax_first: bool = False) -> tuple[list, list[str]]:
@@ -191,19 +198,27 @@ def adapt_postprocessing(postprocessing, argmax_first: bool = False) -> tuple[li
     notes = []
     for i in range(len(items) - 1 if argmax_first else 0):
         inv, disc = items[i], items[i + 1]
-        if (isinstance(inv, Invertd) and isinstance(disc, AsDiscreted) and set(disc.keys) == set(inv.keys)
-                and all(disc.argmax) and not any(disc.to_onehot) and all(t is None for t in disc.threshold)):
+        if (
+            isinstance(inv, Invertd)
+            and isinstance(disc, AsDiscreted)
+            and set(disc.keys) == set(inv.keys)
+            and all(disc.argmax)
+            and not any(disc.to_onehot)
+            and all(t is None for t in disc.threshold)
+        ):
             inv.nearest_interp = ensure_tuple_rep(True, len(inv.keys))
             items[i], items[i + 1] = disc, inv
             notes.append("argmax before Invertd (nearest neighbour)")
             break
-    items = [ChannelArgmaxd(t.keys, t.converter.kwargs.get("dtype", torch.float)) if _plain_argmax(t) else t
-             for t in items]
+    items = [
+        ChannelArgmaxd(t.keys, t.converter.kwargs.get("dtype", torch.float)) if _plain_argmax(t) else t for t in items
+    ]
     return items, notes
 
 
-def load_bundle(root: str | Path, trust_now: bool = False, name: str | None = None,
-                argmax_first: bool | None = None) -> Pipeline:
+def load_bundle(
+    root: str | Path, trust_now: bool = False, name: str | None = None, argmax_first: bool | None = None
+) -> Pipeline:
     """Build a :class:`Pipeline` from a bundle folder.
 
     Parameters
@@ -236,7 +251,9 @@ def load_bundle(root: str | Path, trust_now: bool = False, name: str | None = No
     try:
         parser.read_config(str(config))
     except Exception as exc:  # JSON / YAML syntax errors: one line naming the file
-        raise MedsegError(f"{config}: not a valid config ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+        raise MedsegError(
+            f"{config}: not a valid config ({type(exc).__name__}: {' '.join(str(exc).split())})"
+        ) from None
     parser["bundle_root"] = str(root)
     for required in ("network_def", "preprocessing", "inferer"):
         if required not in parser:

@@ -19,6 +19,7 @@ Description (``model.json`` / ``model.yaml``), paths relative to the file::
     labels: {1: spleen}
     colours: {1: "#ff0000"}        # optional
 """
+
 from __future__ import annotations
 
 import json
@@ -75,13 +76,25 @@ def intensity_transform(spec: dict | None, key: str):
     if kind == "none":
         return Identityd(keys=key)
     if kind == "window":
-        return ScaleIntensityRanged(keys=key, a_min=spec["a_min"], a_max=spec["a_max"], b_min=spec.get("b_min", 0.0),
-                                    b_max=spec.get("b_max", 1.0), clip=spec.get("clip", True))
+        return ScaleIntensityRanged(
+            keys=key,
+            a_min=spec["a_min"],
+            a_max=spec["a_max"],
+            b_min=spec.get("b_min", 0.0),
+            b_max=spec.get("b_max", 1.0),
+            clip=spec.get("clip", True),
+        )
     if kind == "zscore":
         return NormalizeIntensityd(keys=key, nonzero=spec.get("nonzero", True))
     if kind == "percentiles":
-        return ScaleIntensityRangePercentilesd(keys=key, lower=spec.get("lower", 0.5), upper=spec.get("upper", 99.5),
-                                               b_min=0.0, b_max=1.0, clip=spec.get("clip", False))
+        return ScaleIntensityRangePercentilesd(
+            keys=key,
+            lower=spec.get("lower", 0.5),
+            upper=spec.get("upper", 99.5),
+            b_min=0.0,
+            b_max=1.0,
+            clip=spec.get("clip", False),
+        )
     raise MedsegError(f"intensity kind {kind!r} is not one of none, window, zscore, percentiles")
 
 
@@ -114,13 +127,16 @@ def load_checkpoint(path: str | Path, name: str | None = None) -> Pipeline:
     pre.append(intensity_transform(desc.get("intensity"), key))
     preprocessing = Compose(pre)
     roi = desc.get("roi_size", [96, 96, 96])
-    inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=int(desc.get("sw_batch_size", 4)),
-                                   overlap=float(desc.get("overlap", 0.25)))
-    post = Compose([
-        Activationsd(keys="pred", softmax=True),
-        AsDiscreted(keys="pred", argmax=True),
-        Invertd(keys="pred", transform=preprocessing, orig_keys=key, nearest_interp=True, to_tensor=True),
-    ])
+    inferer = SlidingWindowInferer(
+        roi_size=roi, sw_batch_size=int(desc.get("sw_batch_size", 4)), overlap=float(desc.get("overlap", 0.25))
+    )
+    post = Compose(
+        [
+            Activationsd(keys="pred", softmax=True),
+            AsDiscreted(keys="pred", argmax=True),
+            Invertd(keys="pred", transform=preprocessing, orig_keys=key, nearest_interp=True, to_tensor=True),
+        ]
+    )
     labels = {int(k): str(v) for k, v in (desc.get("labels") or {}).items() if int(k) != 0}
     colours = {int(k): str(v) for k, v in (desc.get("colours") or {}).items()}
     return Pipeline(name or path.stem, network.eval(), preprocessing, inferer, post, labels, colours, image_key=key)

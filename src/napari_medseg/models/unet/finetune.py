@@ -19,6 +19,7 @@ trusted (or a shipped one), so it is recorded as trusted under its own digest
 (:mod:`.trust`). A fine-tuned model learned from one user's corrections; it is not a
 validated model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,10 +28,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -91,22 +92,31 @@ def preprocessed_pair(pipeline: Pipeline, case: TrainingCase) -> tuple[torch.Ten
     from .resample_grid import axis_aligned_grids
 
     if not case.image.same_grid(case.labels):
-        raise MedsegError(f"{case.name}: the labels are not on the image's grid "
-                          f"(image {case.image.describe_grid()}; labels {case.labels.describe_grid()})")
+        raise MedsegError(
+            f"{case.name}: the labels are not on the image's grid "
+            f"(image {case.image.describe_grid()}; labels {case.labels.describe_grid()})"
+        )
     key = pipeline.image_key
     with axis_aligned_grids():
-        image = pipeline.preprocessing({key: volume_to_metatensor(case.image, pipeline.input_dtype,
-                                                                  pipeline.channel_first)})[key]
+        image = pipeline.preprocessing(
+            {key: volume_to_metatensor(case.image, pipeline.input_dtype, pipeline.channel_first)}
+        )[key]
         labels = volume_to_metatensor(case.labels, torch.float32, channel_first=True)
         labels = SpatialResample(mode="nearest", padding_mode="zeros")(
-            labels, dst_affine=image.affine, spatial_size=tuple(image.shape[1:]))
+            labels, dst_affine=image.affine, spatial_size=tuple(image.shape[1:])
+        )
     plain = torch.as_tensor(image.as_tensor() if hasattr(image, "as_tensor") else image).float()
     lab = torch.as_tensor(labels.as_tensor() if hasattr(labels, "as_tensor") else labels)[0]
     return plain, torch.round(lab).long()
 
 
-def random_patch(image: torch.Tensor, labels: torch.Tensor, size: Sequence[int], rng: np.random.Generator,
-                 foreground_share: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+def random_patch(
+    image: torch.Tensor,
+    labels: torch.Tensor,
+    size: Sequence[int],
+    rng: np.random.Generator,
+    foreground_share: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One patch of ``size`` voxels, centred on a random foreground voxel ``foreground_share`` of the time.
 
     Parameters
@@ -143,10 +153,19 @@ def jitter_intensity(patch: torch.Tensor, rng: np.random.Generator) -> torch.Ten
     return torch.where(inside, noisy, patch)
 
 
-def train_network(network: torch.nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]], n_classes: int, *,
-                  epochs: int = 10, patches_per_case: int = 16, batch_size: int = 2,
-                  patch_size: Sequence[int] = (64, 64, 64), learning_rate: float = 1e-3, seed: int = 0,
-                  report=None) -> list[float]:
+def train_network(
+    network: torch.nn.Module,
+    pairs: list[tuple[torch.Tensor, torch.Tensor]],
+    n_classes: int,
+    *,
+    epochs: int = 10,
+    patches_per_case: int = 16,
+    batch_size: int = 2,
+    patch_size: Sequence[int] = (64, 64, 64),
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    report=None,
+) -> list[float]:
     """Train ``network`` in place on random patches of ``pairs``; returns the mean loss per epoch.
 
     One epoch draws ``patches_per_case`` patches of every case, in batches of ``batch_size``.
@@ -172,8 +191,10 @@ def train_network(network: torch.nn.Module, pairs: list[tuple[torch.Tensor, torc
             try:
                 logits = network(x)
             except RuntimeError as exc:  # e.g. a patch size the network's strides do not divide
-                raise MedsegError(f"the network cannot run on {tuple(patch_size)} patches ({str(exc).splitlines()[0]}); "
-                                  "try a patch size that is a multiple of 16") from None
+                raise MedsegError(
+                    f"the network cannot run on {tuple(patch_size)} patches ({str(exc).splitlines()[0]}); "
+                    "try a patch size that is a multiple of 16"
+                ) from None
             if logits.shape[1] != n_classes:
                 raise MedsegError(f"the network has {logits.shape[1]} output channels, the model {n_classes} classes")
             loss = loss_fn(logits, y)
@@ -182,8 +203,10 @@ def train_network(network: torch.nn.Module, pairs: list[tuple[torch.Tensor, torc
             running.append(float(loss.detach()))
             done = epoch * steps_per_epoch + step + 1
             if report is not None:
-                report(done / total, f"epoch {epoch + 1}/{epochs}, step {step + 1}/{steps_per_epoch}, "
-                                     f"loss {np.mean(running):.3f}")
+                report(
+                    done / total,
+                    f"epoch {epoch + 1}/{epochs}, step {step + 1}/{steps_per_epoch}, loss {np.mean(running):.3f}",
+                )
         losses.append(float(np.mean(running)))
     network.eval()
     return losses
@@ -199,8 +222,9 @@ def _check_cases(cases: list[TrainingCase], n_classes: int) -> None:
     for case in cases:
         values = np.unique(np.asarray(case.labels.array))
         if values.size and (values.min() < 0 or values.max() >= n_classes):
-            raise MedsegError(f"{case.name}: label values {values.tolist()} outside the model's classes "
-                              f"0..{n_classes - 1}")
+            raise MedsegError(
+                f"{case.name}: label values {values.tolist()} outside the model's classes 0..{n_classes - 1}"
+            )
         if not (values > 0).any():
             raise MedsegError(f"{case.name}: the labels are empty; nothing to learn from")
 
@@ -210,11 +234,14 @@ def _new_metadata(base_root: Path, cases: list[TrainingCase]) -> dict:
 
     meta = read_metadata(base_root)
     meta["name"] = f"{meta.get('name', base_root.name)} - fine-tuned"
-    meta["description"] = (f"Fine-tuned by napari-medseg from {base_root.name} on {len(cases)} corrected case(s) "
-                           f"({', '.join(c.name for c in cases)}); learned from one user's corrections, not a "
-                           f"validated model. {meta.get('description', '')}").strip()
+    meta["description"] = (
+        f"Fine-tuned by napari-medseg from {base_root.name} on {len(cases)} corrected case(s) "
+        f"({', '.join(c.name for c in cases)}); learned from one user's corrections, not a "
+        f"validated model. {meta.get('description', '')}"
+    ).strip()
     meta.setdefault("changelog", {})[time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())] = (
-        f"fine-tuned from {base_root.name} by napari-medseg (see {RECORD_NAME})")
+        f"fine-tuned from {base_root.name} by napari-medseg (see {RECORD_NAME})"
+    )
     meta.pop("eval_metrics", None)  # the base's figures do not describe the new weights
     return meta
 
@@ -231,17 +258,23 @@ def write_bundle(base_root: Path, out_dir: Path, state_dict: dict, metadata: dic
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        shutil.copytree(base_root, tmp, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("model.pt", "model.ts", "*.onnx", "eval", "__pycache__"))
+        shutil.copytree(
+            base_root,
+            tmp,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("model.pt", "model.ts", "*.onnx", "eval", "__pycache__"),
+        )
         (tmp / "models").mkdir(exist_ok=True)
         torch.save(state_dict, tmp / "models" / "model.pt")
         (tmp / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=4))
         readme = tmp / "README.md"
         if readme.is_file():  # the base's words and figures describe the base's weights, not these
-            readme.write_text(f"> **Fine-tuned copy** of {record['base_model']} by napari-medseg on "
-                              f"{len(record['cases'])} corrected case(s); see {RECORD_NAME}. The text below is the "
-                              "base model's: its figures do not describe these weights. Not a validated model.\n\n"
-                              + readme.read_text())
+            readme.write_text(
+                f"> **Fine-tuned copy** of {record['base_model']} by napari-medseg on "
+                f"{len(record['cases'])} corrected case(s); see {RECORD_NAME}. The text below is the "
+                "base model's: its figures do not describe these weights. Not a validated model.\n\n"
+                + readme.read_text()
+            )
         record = dict(record, weights_sha256=_sha256(tmp / "models" / "model.pt"))
         (tmp / RECORD_NAME).write_text(json.dumps(record, indent=1))
         if out_dir.exists():
@@ -253,11 +286,21 @@ def write_bundle(base_root: Path, out_dir: Path, state_dict: dict, metadata: dic
     return out_dir
 
 
-def finetune_bundle(cases: list[TrainingCase], model: str | Path, out_dir: str | Path, *, epochs: int = 10,
-                    patches_per_case: int = 16, batch_size: int = 2, patch_size: Sequence[int] = (64, 64, 64),
-                    learning_rate: float = 1e-3, seed: int = 0, trust_bundle: bool = False,
-                    progress: ProgressCallback | None = None,
-                    cancel: threading.Event | None = None) -> FinetuneResult:
+def finetune_bundle(
+    cases: list[TrainingCase],
+    model: str | Path,
+    out_dir: str | Path,
+    *,
+    epochs: int = 10,
+    patches_per_case: int = 16,
+    batch_size: int = 2,
+    patch_size: Sequence[int] = (64, 64, 64),
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    trust_bundle: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> FinetuneResult:
     """Fine-tune the bundle ``model`` on ``cases`` and write the result as a new bundle ``out_dir``.
 
     Parameters
@@ -296,22 +339,47 @@ def finetune_bundle(cases: list[TrainingCase], model: str | Path, out_dir: str |
         pairs.append(preprocessed_pair(pipeline, case))
         report(0.0, f"preprocessed {i + 1}/{len(cases)}: {case.name}")
     network = deepcopy(pipeline.network).cpu()  # the cached pipeline's network stays as it was
-    losses = train_network(network, pairs, n_classes, epochs=epochs, patches_per_case=patches_per_case,
-                           batch_size=batch_size, patch_size=patch_size, learning_rate=learning_rate, seed=seed,
-                           report=lambda f, m: report(0.02 + 0.96 * f, m))
+    losses = train_network(
+        network,
+        pairs,
+        n_classes,
+        epochs=epochs,
+        patches_per_case=patches_per_case,
+        batch_size=batch_size,
+        patch_size=patch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        report=lambda f, m: report(0.02 + 0.96 * f, m),
+    )
     seconds = time.perf_counter() - start
     base = Path(info.path)
     base_weights = base / "models" / "model.pt"
     record = {
-        "base_model": info.name, "base_path": str(base), "base_config_sha256": bundle_digest(base),
+        "base_model": info.name,
+        "base_path": str(base),
+        "base_config_sha256": bundle_digest(base),
         "base_weights_sha256": _sha256(base_weights) if base_weights.is_file() else None,
-        "cases": [{"name": c.name, "image": str(c.image.meta.get("path", "")), "labels": str(c.labels.meta.get("path", "")),
-                   "shape": list(c.image.shape), "spacing_mm": [round(float(s), 4) for s in c.image.spacing]}
-                  for c in cases],
-        "epochs": epochs, "patches_per_case": patches_per_case, "batch_size": batch_size,
-        "patch_size": list(patch_size), "learning_rate": learning_rate, "seed": seed,
-        "loss_per_epoch": [round(v, 5) for v in losses], "seconds": round(seconds, 1), "device": "cpu",
-        "torch_version": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cases": [
+            {
+                "name": c.name,
+                "image": str(c.image.meta.get("path", "")),
+                "labels": str(c.labels.meta.get("path", "")),
+                "shape": list(c.image.shape),
+                "spacing_mm": [round(float(s), 4) for s in c.image.spacing],
+            }
+            for c in cases
+        ],
+        "epochs": epochs,
+        "patches_per_case": patches_per_case,
+        "batch_size": batch_size,
+        "patch_size": list(patch_size),
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "loss_per_epoch": [round(v, 5) for v in losses],
+        "seconds": round(seconds, 1),
+        "device": "cpu",
+        "torch_version": torch.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "note": "learned from one user's corrections; not a validated model",
     }
     report(0.99, "writing the bundle")

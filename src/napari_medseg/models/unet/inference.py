@@ -18,6 +18,7 @@ network wanted on another device than the one it was loaded on is copied there o
 (:func:`network_on`), never moved in place, so two runs sharing one cached model in two
 threads (a Dask worker's threads, the GUI beside ``medseg gui``) do not interfere.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,9 +26,9 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -120,8 +121,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def run_with_fallback(infer_once: Callable[[Attempt], torch.Tensor], plan: Sequence[Attempt],
-                      say: Callable[[str], None]) -> tuple[torch.Tensor, Attempt]:
+def run_with_fallback(
+    infer_once: Callable[[Attempt], torch.Tensor], plan: Sequence[Attempt], say: Callable[[str], None]
+) -> tuple[torch.Tensor, Attempt]:
     """Call ``infer_once`` with each attempt until one does not run out of GPU memory."""
     for i, attempt in enumerate(plan):
         try:
@@ -132,11 +134,15 @@ def run_with_fallback(infer_once: Callable[[Attempt], torch.Tensor], plan: Seque
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             if i + 1 == len(plan):
-                raise MedsegError("the GPU ran out of memory even with one window at a time and CPU stitching; "
-                                  "use --device cpu") from None
+                raise MedsegError(
+                    "the GPU ran out of memory even with one window at a time and CPU stitching; use --device cpu"
+                ) from None
             nxt = plan[i + 1]
-            how = (f"retrying with {nxt.sw_batch_size} window(s) per batch" if nxt.stitch_device == "cuda"
-                   else "retrying with windows on the GPU and stitching on the CPU")
+            how = (
+                f"retrying with {nxt.sw_batch_size} window(s) per batch"
+                if nxt.stitch_device == "cuda"
+                else "retrying with windows on the GPU and stitching on the CPU"
+            )
             say(f"GPU out of memory with {attempt.sw_batch_size} window(s) per batch; {how}")
     raise MedsegError("no way to run this model was found")  # only for an empty plan
 
@@ -196,16 +202,23 @@ def require_finite(volume: Volume) -> None:
         raise MedsegError(f"{volume.meta.get('path') or 'the image'}: a single voxel; nothing to segment")
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise MedsegError(f"{volume.meta.get('path') or 'the image'}: {bad} voxels are NaN or infinite; a model "
-                          "would turn them into labels. Replace them (e.g. with the background value) first")
+        raise MedsegError(
+            f"{volume.meta.get('path') or 'the image'}: {bad} voxels are NaN or infinite; a model "
+            "would turn them into labels. Replace them (e.g. with the background value) first"
+        )
 
 
 def _sliding(inferer) -> bool:
     return all(hasattr(inferer, a) for a in ("roi_size", "sw_batch_size", "overlap"))
 
 
-def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
-                 progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> Segmentation:
+def run_pipeline(
+    pipeline: Pipeline,
+    volume: Volume,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Segmentation:
     """Segment ``volume`` with ``pipeline``; the labels come back on the volume's grid.
 
     Parameters
@@ -277,8 +290,10 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
         channels = max(len(pipeline.label_names) + 1, 2)
         stitch_on_gpu = stitching_fits(int(inputs[0, 0].numel()), channels, torch.cuda.mem_get_info(dev)[0])
         if not stitch_on_gpu:
-            report.say(f"{channels} channels of {tuple(inputs.shape[2:])} voxels would not fit in free GPU memory: "
-                       "windows on the GPU, stitching on the CPU")
+            report.say(
+                f"{channels} channels of {tuple(inputs.shape[2:])} voxels would not fit in free GPU memory: "
+                "windows on the GPU, stitching on the CPU"
+            )
     pred, _ = run_with_fallback(infer_once, fallback_plan(bundle_sw, dev, stitch_on_gpu), report.say)
     report(0.9, "post-processing")
     item = decollate_batch({key: inputs, "pred": pred.detach().float().cpu()})[0]
@@ -286,5 +301,12 @@ def run_pipeline(pipeline: Pipeline, volume: Volume, device: str = "auto",
         out = pipeline.postprocessing(item)
         labels = labels_on_volume_grid(out["pred"], volume)
     report(1.0, "done")
-    return Segmentation(labels, dict(pipeline.label_names), {k: pipeline.colour_of(k) for k in pipeline.label_names},
-                        pipeline.name, dev.type, time.perf_counter() - start, list(pipeline.notes) + report.messages)
+    return Segmentation(
+        labels,
+        dict(pipeline.label_names),
+        {k: pipeline.colour_of(k) for k in pipeline.label_names},
+        pipeline.name,
+        dev.type,
+        time.perf_counter() - start,
+        list(pipeline.notes) + report.messages,
+    )

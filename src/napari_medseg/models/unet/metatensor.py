@@ -6,6 +6,7 @@ A :class:`~.pipeline.Pipeline`'s transforms work on MONAI dictionaries whose ima
 ``Orientationd``/``Spacingd``/``Invertd`` behave as in ``python -m monai.bundle run``.
 The predicted labels come back on the volume's (z, y, x) grid.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -77,8 +78,9 @@ def labels_on_volume_grid(pred, volume: Volume) -> np.ndarray:
     labels = torch.as_tensor(pred.as_tensor() if hasattr(pred, "as_tensor") else pred).detach().cpu()
     if labels.ndim == 4:
         if labels.shape[0] != 1:
-            raise MedsegError(f"the model returned {labels.shape[0]} channels after post-processing; "
-                              "expected a label map")
+            raise MedsegError(
+                f"the model returned {labels.shape[0]} channels after post-processing; expected a label map"
+            )
         labels = labels[0]
     if labels.is_floating_point():
         labels = torch.round(labels)

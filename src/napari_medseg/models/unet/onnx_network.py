@@ -13,6 +13,7 @@ into the preceding convolution and runs ``PRelu`` as a separate pass over the te
 ``benchmarks/bench_unet.py``. Where the export or the session fails, PyTorch is kept and the
 caller is told why.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,8 @@ def network_signature(network: torch.nn.Module, window: Sequence[int]) -> str:
     """SHA-256 of the network's class, parameters and buffers (names, shapes, bytes), the
     window shape ``(C, *spatial)`` and the torch version."""
     digest = hashlib.sha256(
-        f"{type(network).__qualname__}|{tuple(window)}|torch{torch.__version__}|{EXPORT_FORMAT}".encode())
+        f"{type(network).__qualname__}|{tuple(window)}|torch{torch.__version__}|{EXPORT_FORMAT}".encode()
+    )
     for name, tensor in network.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
@@ -78,12 +80,19 @@ def with_fusable_activations(network: torch.nn.Module) -> torch.nn.Module:
 
 def export_network(network: torch.nn.Module, window: Sequence[int], path: Path) -> None:
     """Export ``network`` for inputs ``(B, *window)`` (B dynamic) to ``path`` (atomic write)."""
-    export_onnx(with_fusable_activations(network.cpu().eval()), (torch.zeros(1, *window),), path, ["x"], ["y"],
-                dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    export_onnx(
+        with_fusable_activations(network.cpu().eval()),
+        (torch.zeros(1, *window),),
+        path,
+        ["x"],
+        ["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+    )
 
 
-def onnx_network(network: torch.nn.Module, window: Sequence[int],
-                 folder: str | Path | None = None) -> tuple[OnnxNetwork | None, str]:
+def onnx_network(
+    network: torch.nn.Module, window: Sequence[int], folder: str | Path | None = None
+) -> tuple[OnnxNetwork | None, str]:
     """ONNX Runtime runner for ``network`` on windows of shape ``window = (C, *spatial)``.
 
     Returns

@@ -6,6 +6,7 @@ a :class:`Pipeline`; :mod:`.inference` runs any pipeline on a
 dictionaries whose image is a ``MetaTensor`` in the volume's *file* voxel order with a
 RAS affine (:mod:`.metatensor`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

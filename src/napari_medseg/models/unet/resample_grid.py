@@ -16,11 +16,12 @@ only, without replacing torch's function (two runs at once in two threads, or ot
 calling ``affine_grid`` meanwhile, are unaffected); any other transform (rotations, 2D, CUDA)
 goes to ``affine_grid`` unchanged.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,8 +41,9 @@ def base_coordinates(n: int, dtype: torch.dtype, align_corners: bool) -> torch.T
     return coords if align_corners else coords * (n - 1) / n
 
 
-def axis_aligned_affine_grid(theta: torch.Tensor, size: Sequence[int], align_corners: bool = False
-                             ) -> torch.Tensor | None:
+def axis_aligned_affine_grid(
+    theta: torch.Tensor, size: Sequence[int], align_corners: bool = False
+) -> torch.Tensor | None:
     """``F.affine_grid(theta, size, align_corners)`` for a 3D transform without rotation.
 
     Parameters
@@ -56,8 +58,14 @@ def axis_aligned_affine_grid(theta: torch.Tensor, size: Sequence[int], align_cor
     transform), for the caller to use ``affine_grid`` instead.
     """
     size = [int(s) for s in size]
-    if (len(size) != 5 or theta.dim() != 3 or tuple(theta.shape[1:]) != (3, 4) or theta.device.type != "cpu"
-            or not theta.is_floating_point() or theta.requires_grad):
+    if (
+        len(size) != 5
+        or theta.dim() != 3
+        or tuple(theta.shape[1:]) != (3, 4)
+        or theta.device.type != "cpu"
+        or not theta.is_floating_point()
+        or theta.requires_grad
+    ):
         return None
     linear = theta[:, :, :3]
     if bool((linear - torch.diag_embed(torch.diagonal(linear, dim1=1, dim2=2))).any()):

@@ -12,6 +12,7 @@ script or data file asks again. Left out: the weights ``models/model.pt`` (loade
 The record is a small JSON file in the user's config folder (``platformdirs``), or in
 ``$MEDSEG_CONFIG_DIR`` when set.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Bundles go to the user's data folder (``platformdirs``), or ``$MEDSEG_MODELS_DIR
 set, and are then listed by ``medseg models`` under their folder name. A fetched bundle is
 code from the internet: it still runs only once trusted (:mod:`.trust`).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,10 @@ def fetch(name: str, version: str | None = None) -> Path:
         Offline, unknown name, or a download that did not give a bundle.
     """
     if not _online():
-        raise MedsegError(f"cannot reach the MONAI model zoo to fetch {name!r} (offline?); "
-                          "copy a bundle folder here instead and pass its path to --model")
+        raise MedsegError(
+            f"cannot reach the MONAI model zoo to fetch {name!r} (offline?); "
+            "copy a bundle folder here instead and pass its path to --model"
+        )
     from monai.bundle import download
 
     target = models_dir()
@@ -64,8 +67,10 @@ def fetch(name: str, version: str | None = None) -> Path:
     try:
         download(name=name, version=version, bundle_dir=str(target), progress=False)
     except Exception as exc:  # requests/HTTP/zip errors: one line for the user
-        raise MedsegError(f"could not fetch {name!r} from the MONAI model zoo ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200]})") from None
+        raise MedsegError(
+            f"could not fetch {name!r} from the MONAI model zoo ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]})"
+        ) from None
     root = target / name
     if not is_bundle(root):
         raise MedsegError(f"the download of {name!r} did not leave a bundle in {root}")
