@@ -134,3 +134,22 @@ def test_range_follows_the_viewed_axis_and_cancel_changes_nothing(viewer_widget,
     assert "cancelled" in widget.status.value
     assert np.array_equal(widget.preview_layer.data, before_preview)
     assert np.array_equal(np.asarray(widget.labels_combo.value.data), before_labels)
+
+
+def test_a_brush_stroke_on_the_preview_corrects_its_slice(viewer_widget, qtbot):
+    viewer, widget, organ = viewer_widget
+    k = int(np.flatnonzero(organ.any(axis=(1, 2)))[3])
+    viewer.dims.set_current_step(0, k)
+    widget.boxes.add_rectangles(rectangle(k, organ[k]))
+    qtbot.waitUntil(lambda: widget.preview_layer.data[k].any(), timeout=WAIT_MS)
+    wait_idle(qtbot, widget)
+    rows, cols = np.nonzero(widget.preview_layer.data[k])
+    erase = np.zeros(organ.shape, bool)
+    erase[k, rows.min() : rows.min() + 6, :] = True  # erase the top rows of the structure
+    erase &= widget.preview_layer.data > 0
+    widget.preview_layer.data_setitem(np.nonzero(erase), 0)  # what the eraser does (a paint event)
+    qtbot.waitUntil(lambda: not widget.session.mask[k][erase[k]].any(), timeout=WAIT_MS)
+    wait_idle(qtbot, widget)
+    widget.accept()
+    labels = np.asarray(widget.labels_combo.value.data)
+    assert not (labels[erase] == 1).any() and (labels[k] == 1).sum() > 0.5 * organ[k].sum()

@@ -197,6 +197,7 @@ class SamWidget(Container):
             self.preview_layer = self.viewer.add_labels(
                 np.zeros(image.data.shape, np.uint8), name="SAM preview", opacity=0.5, **geometry
             )
+            self.preview_layer.events.paint.connect(self._painted)
         elif self.preview_layer.data.shape != image.data.shape:
             self.preview_layer.data = np.zeros(image.data.shape, np.uint8)
         for layer in (self.boxes, self.points, self.preview_layer):  # follow a newly chosen image
@@ -374,6 +375,18 @@ class SamWidget(Container):
         self._submit(
             [lambda s: s.add_click(axis, index, x, y, include)],
             f"Slice {index}: click {word} the structure; the change was carried to its neighbours.",
+        )
+
+    def _painted(self, event=None):
+        """A brush stroke or erase on the preview corrects its slice, then is carried to the neighbours."""
+        if self.session is None or self.image_combo.value is None:
+            return
+        axis, index, preview = self._slice_axis(), self._current_index(), self.preview_layer.data
+        keep = index not in self.session.touched[axis]  # the preview did not show this slice's structure
+        # napari sends the paint event before it writes the pixels: the worker reads them, later
+        self._submit(
+            [lambda s: s.paint(axis, index, np.moveaxis(preview, axis, 0)[index] > 0, keep=keep)],
+            f"Slice {index}: brush correction applied and carried to its neighbours.",
         )
 
     def accept(self):

@@ -246,6 +246,18 @@ class InteractiveSession:
         self._set_slice(axis, index, new)
         return self._carry(axis, index, old, new) if carry else Change(axis, index, index)
 
+    def paint(self, axis: int, index: int, drawn: np.ndarray, keep: bool = False, carry: bool = True) -> Change:
+        """Make slice ``index`` the (rows, cols) bool mask ``drawn`` (a brush correction), then carry it.
+
+        ``keep``: add ``drawn`` to what the slice holds instead of replacing it (a stroke on a
+        slice whose structure the user was not shown).
+        """
+        self._prompts.setdefault((axis, index), _SliceState())
+        old = self._slice(axis, index).copy()
+        new = (old | drawn) if keep else np.asarray(drawn, bool)
+        self._set_slice(axis, index, new)
+        return self._carry(axis, index, old, new) if carry else Change(axis, index, index)
+
     def propagate(self, axis: int, extent: Extent | None = None, progress=None, cancel=None) -> Change:
         """Propagate from every prompted slice along ``axis`` through ``extent`` (default: all).
 
