@@ -220,3 +220,17 @@ def test_cli_click_alone_and_correcting_an_existing_label_map(predictor, tmp_pat
     assert not (fixed[5:15, 5:15, 7] == 2).any()  # the false positive is gone
     assert (fixed[0:3, 0:3, 0] == 5).all()  # other labels kept
     assert np.array_equal(fixed[:, :, 9:] == 2, truth[:, :, 9:])  # far from the click, nothing changed
+
+
+def test_nan_voxels_are_refused_before_the_model_runs():
+    from napari_medseg.errors import MedsegError
+
+    image = np.zeros((4, 16, 16), np.float32)
+    image[1, 2, 3] = np.nan
+
+    class Unused:  # a predictor that must never be reached
+        def __getattr__(self, name):
+            raise AssertionError("the model was used on NaN input")
+
+    with pytest.raises(MedsegError, match="NaN or infinite"):
+        InteractiveSession(Unused(), image)

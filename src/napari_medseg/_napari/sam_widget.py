@@ -146,6 +146,7 @@ class SamWidget(Container):
         napari_viewer.dims.events.order.connect(lambda *_: self._axis_changed())
         napari_viewer.dims.events.ndisplay.connect(lambda *_: self._axis_changed())
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
+        self.native.destroyed.connect(lambda *_: self.shutdown())  # the dock closed: stop our workers
         self._image_changed()
 
     def _button_rows(self) -> list[Container]:

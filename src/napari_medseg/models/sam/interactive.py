@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from ..input_checks import require_finite
 from .corrections import Click, apply_click, component_at
 from .predictor import SamPredictor
 from .propagation import (
@@ -105,6 +106,7 @@ class InteractiveSession:
     def __init__(
         self, predictor: SamPredictor, image: np.ndarray, window: str | None = None, modality: str | None = None
     ):
+        require_finite(np.asarray(image))  # NaN voxels would become labels
         self.volume = SamSession(predictor, image, window, modality)
         self.predictor = predictor
         self.mask = np.zeros(self.volume.shape, bool)

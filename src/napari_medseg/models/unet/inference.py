@@ -196,16 +196,10 @@ def network_on(network: torch.nn.Module, device: torch.device) -> torch.nn.Modul
 
 
 def require_finite(volume: Volume) -> None:
-    """Refuse a volume with NaN or infinite voxels (a network turns them into labels), or a single voxel."""
-    array = volume.array
-    if array.size < 2:
-        raise MedsegError(f"{volume.meta.get('path') or 'the image'}: a single voxel; nothing to segment")
-    if array.dtype.kind in "fc" and not np.isfinite(array).all():
-        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise MedsegError(
-            f"{volume.meta.get('path') or 'the image'}: {bad} voxels are NaN or infinite; a model "
-            "would turn them into labels. Replace them (e.g. with the background value) first"
-        )
+    """Refuse a volume with NaN or infinite voxels, or a single voxel (see :func:`..input_checks.require_finite`)."""
+    from ..input_checks import require_finite as require_finite_array
+
+    require_finite_array(volume.array, volume.meta.get("path") or "the image")
 
 
 def _sliding(inferer) -> bool:
