@@ -285,7 +285,9 @@ class InteractiveSession:
             self.predictor, self.volume.stack(axis), seeds, extent, self.volume.key_function(axis)
         )
         view = np.moveaxis(self.mask, axis, 0)
-        view[extent.first : extent.last + 1] = masks[extent.first : extent.last + 1]
+        view[extent.first : extent.last + 1] = False
+        for index, mask in masks.items():
+            view[index] = mask
         self.touched[axis].update(range(extent.first, extent.last + 1))
         return Change(axis, extent.first, extent.last)
 

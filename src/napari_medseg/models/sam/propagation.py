@@ -196,7 +196,7 @@ def propagate_steps(
                 embedding, geo, p.box, p.points if len(p.points) else None, p.labels if len(p.points) else None
             )
         )
-    return (yield from propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin))
+    return stacked((yield from propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin)), stack_u8.shape)
 
 
 def propagate_masks(
@@ -211,7 +211,8 @@ def propagate_masks(
 ) -> np.ndarray:
     """Propagate given seed masks (slice index -> (H, W) bool) through a stack; see
     :func:`propagate_masks_steps`. Returns (N, H, W) bool holding the seeds unchanged."""
-    return drive(propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin), progress, cancel)
+    masks = drive(propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin), progress, cancel)
+    return stacked(masks, stack_u8.shape)
 
 
 def intensity_profile(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -279,13 +280,15 @@ def propagate_masks_steps(
     extent: Extent | None = None,
     keys: Callable[[int], object] | None = None,
     margin: float | None = None,
-) -> Generator[tuple[int, int], None, np.ndarray]:
+) -> Generator[tuple[int, int], None, dict[int, np.ndarray]]:
     """Fill a stack from seed slices: each next slice is prompted with the box of the slice
     before it (grown by ``margin``) until :func:`structure_ends`, the extent's end, or the
     next seed's range.
 
-    Yields ``(done, total)`` after each slice; returns the (N, H, W) bool masks, the seeds
-    kept as given, slices not reached empty. Where two seeds reach a slice, the nearer wins.
+    Yields ``(done, total)`` after each slice; returns the masks of the slices reached
+    (slice index -> (H, W) bool; the seeds kept as given; a slice not reached is not a key,
+    so a long volume costs only the structure's slices). Where two seeds reach a slice, the
+    nearer wins.
     """
     n, h, w = stack_u8.shape
     extent = extent or Extent(0, n - 1)
@@ -294,7 +297,7 @@ def propagate_masks_steps(
     margin = default_margin((h, w)) if margin is None else margin
     keys = keys or (lambda index: None)
     indices = sorted(seeds)
-    out = np.zeros((n, h, w), bool)
+    out: dict[int, np.ndarray] = {}
     distance = np.full(n, np.iinfo(np.int64).max)  # to the seed whose mask `out` holds
     for i in indices:
         out[i], distance[i] = seeds[i], 0
@@ -331,4 +334,12 @@ def propagate_masks_steps(
                 index += step
     if done < total:  # stopped early: the structure ended
         yield total, total
+    return out
+
+
+def stacked(masks: dict[int, np.ndarray], shape: tuple[int, int, int]) -> np.ndarray:
+    """The (N, H, W) bool stack of a slice index -> mask mapping (other slices empty)."""
+    out = np.zeros(shape, bool)
+    for index, mask in masks.items():
+        out[index] = mask
     return out
