@@ -2,7 +2,8 @@
 
 In a child process: a synthetic int16 CT of 512 x 512 x 300 (an abdomen with a 60 HU organ
 spanning ~60 slices) is built, then the LiteMedSAM predictor is loaded and warmed on one
-slice; the peak resident memory (VmHWM) is reset, and one box on the organ's middle slice is
+slice (encoder, and the decoder on a batch of 8 boxes, as a click probes); the peak resident
+memory (VmHWM) is reset, and one box on the organ's middle slice is
 propagated through the whole volume (the default range) by an ``InteractiveSession``, then
 one corrective click is made. Printed: the peak over the memory held before the box, which
 includes the windowed uint8 copy, the structure mask and every embedding computed.
@@ -43,7 +44,8 @@ def child() -> None:
     ct[organ] = 160
     ct += np.random.default_rng(0).normal(0, 12, shape).astype(np.int16)
     predictor = load_predictor("litemedsam", device="cpu")
-    predictor.embed([np.zeros((512, 512), np.uint8)])  # load and warm the model
+    warm = predictor.embed([np.zeros((512, 512), np.uint8)])[0]  # load and warm the model: encoder and decoder
+    predictor.decode_boxes(warm, predictor.transform.geometry(512, 512), [(10, 10, 100, 100)] * 8)
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset VmHWM to the current resident size
     before = rss_kib("VmRSS")
