@@ -225,7 +225,7 @@ def classify(entry, case, status, timed_out, text, info, extra) -> tuple[str, st
             return ("clean error" if clean else "unclear"), msg
         return ("warning" if warns else "success"), ""
     status_code = info.get("status", code)
-    if status_code in (1, 2):
+    if status_code in (1, 2, 3):
         lines = [ln for ln in _stderr_like(entry, text) if ln.strip()]
         clean = bool(first) and _names_input(first, case) and (status_code == 2 or len(lines) == 1)
         return ("clean error" if clean else "unclear"), first or (lines[-1] if lines else "")

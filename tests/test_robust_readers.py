@@ -378,3 +378,17 @@ def test_gz_voxels_read_in_chunks_equal_nibabels(tmp_path, source):
     vol = read_volume(source)
     back = vol.to_file_order()
     assert back.dtype == data.dtype and np.array_equal(back, data.reshape(back.shape))
+
+
+def test_cut_off_compressed_dicom_is_refused_before_gdcm_tries_it(tmp_path):
+    """GDCM read such a file into 3.7 GB before failing (fuzz run after the decoder fallback landed)."""
+    from pydicom.data import get_testdata_file
+
+    from napari_medseg.errors import VolumeReadError
+    from napari_medseg.io import read_volume
+
+    data = Path(get_testdata_file("MR_small_RLE.dcm")).read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[: len(data) - 3000])
+    with pytest.raises(VolumeReadError, match="compressed pixel data has no end"):
+        read_volume(cut)

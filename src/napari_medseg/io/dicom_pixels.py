@@ -122,10 +122,26 @@ def _decode_file(ref: SliceRef) -> np.ndarray:
         try:
             return _read_with_pydicom(ref)
         except VolumeReadError as first:
+            if ref.layout.transfer_syntax not in _NOT_ENCAPSULATED:
+                _require_complete_encapsulation(ref.path)  # GDCM reads a cut-off file into gigabytes
             try:
                 return _read_with_simpleitk(ref)
             except VolumeReadError:
                 raise VolumeReadError(f"{first}; SimpleITK/GDCM cannot decode it either") from None
+
+
+#: Implicit and explicit little endian, explicit big endian, deflated: pixel data not in fragments.
+_NOT_ENCAPSULATED = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
+_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # (FFFE,E0DD) with length 0, little endian
+
+
+def _require_complete_encapsulation(path: Path) -> None:
+    """Refuse a file whose compressed Pixel Data has no end (cut off): encapsulated pixel data
+    ends with a sequence delimitation item, the last 8 bytes of an image file."""
+    with open(path, "rb") as fp:
+        fp.seek(max(0, os.fstat(fp.fileno()).st_size - 8))
+        if fp.read(8) != _SEQUENCE_END:
+            raise VolumeReadError(f"{path}: truncated DICOM file (its compressed pixel data has no end)")
 
 
 def _read_with_pydicom(ref: SliceRef) -> np.ndarray:
