@@ -26,9 +26,8 @@ def run(args) -> int:
     if args.series is None and Path(args.path).is_dir():
         found = list_series(args.path)
         if len(found) > 1:
-            lines = [f"{args.path} holds {len(found)} series; choose one with --series:"]
-            lines += [f"  {s.series_uid}  {s.modality}  {s.description!r}  {s.n_files} files" for s in found]
-            raise AmbiguousInputError("\n".join(lines))
+            listing = "; ".join(f"{s.series_uid} ({s.modality}, {s.description!r}, {s.n_files} files)" for s in found)
+            raise AmbiguousInputError(f"{args.path} holds {len(found)} series; choose one with --series: {listing}")
     vol = read_volume(args.path, series=args.series, volume=args.volume)
     if vol.meta.get("labels"):  # a label map stays one, with its names and colours
         write_labels(args.out, vol.array, vol, vol.meta.get("label_names"), vol.meta.get("label_colours"))
