@@ -396,7 +396,9 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
         return Unreadable(path, "damaged DICOM file (no 'DICM' marker at byte 128 and no DICOM element at the start)")
     try:
         with open(path, "rb") as fp:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            # values over 1 MiB stay on disk until used: a damaged length field must not make pydicom
+            # allocate gigabytes for a header (seen in the fuzz run: an RT dose asked for > 4 GiB)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, defer_size=1 << 20)
             offset = fp.tell()
             head = fp.read(12)  # the Pixel Data element's tag, VR and length
             size = os.fstat(fp.fileno()).st_size
