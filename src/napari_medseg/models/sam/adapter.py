@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .embedding_cache import Key
 from .networks import SamNetwork
 from .predictor import SamPredictor, torch_threads
-from .propagation import default_margin, mask_box
+from .propagation import default_margin, drive, mask_box
 
 __all__ = [
     "Adapter",
@@ -400,13 +400,4 @@ def adapt(
     """:func:`adapt_steps` run to its end; ``progress(done, total)`` after each step, ``cancel()``
     polled before each (True raises :class:`AdaptationCancelled`). ``options``: as for :func:`adapt_steps`."""
     steps = adapt_steps(predictor, stack_u8, masks, indices, **options)
-    while True:
-        if cancel is not None and cancel():
-            steps.close()
-            raise AdaptationCancelled()
-        try:
-            done, total = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if progress is not None:
-            progress(done, total)
+    return drive(steps, progress, cancel, AdaptationCancelled)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -115,13 +116,18 @@ def seed_ranges(indices: list[int], extent: Extent) -> list[tuple[int, int]]:
 
 
 def drive(
-    steps: Generator[tuple[int, int], None, np.ndarray], progress: Progress | None, cancel: Callable[[], bool] | None
-) -> np.ndarray:
-    """Run a propagation generator to its end, reporting progress and polling ``cancel``."""
+    steps: Generator[tuple[int, int], None, Any],
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    cancelled: type[Exception] = PropagationCancelled,
+) -> Any:
+    """Run a ``(done, total)`` generator (propagation, adaptation) to its end and return its value,
+    calling ``progress(done, total)`` after each step and polling ``cancel`` before each: True
+    closes the generator and raises ``cancelled``."""
     while True:
         if cancel is not None and cancel():
             steps.close()
-            raise PropagationCancelled()
+            raise cancelled()
         try:
             done, total = next(steps)
         except StopIteration as finished:
