@@ -19,7 +19,7 @@ UNITS = ("mm", "mm", "mm")
 
 
 def _layer_metadata(volume: Volume, ct: bool) -> dict[str, Any]:
-    keep = ("path", "series_uid", "modality", "description", "format", "warnings", "window", "label_names")
+    keep = ("path", "series_uid", "modality", "description", "format", "warnings", "window", "label_names", "source_id")
     meta = {k: volume.meta[k] for k in keep if k in volume.meta}
     if ct:
         meta["value_unit"] = "HU"  # shown with the value under the cursor
@@ -27,7 +27,11 @@ def _layer_metadata(volume: Volume, ct: bool) -> dict[str, Any]:
 
 
 def image_layer_data(volume: Volume, name: str | None = None) -> tuple:
-    """A napari ``LayerDataTuple`` for an image volume, in physical space (mm)."""
+    """A napari ``LayerDataTuple`` for an image volume read by our readers, in physical space (mm).
+
+    The volume is registered as a source (:func:`sources.remember`): labels drawn on the
+    layer are saved on its grid.
+    """
     sources.remember(volume)
     ct = is_ct(volume)
     kwargs: dict[str, Any] = {
@@ -53,7 +57,13 @@ def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str
         "affine": napari_affine(reference.affine),
         "units": UNITS,
         "axis_labels": AXIS_LABELS,
-        "metadata": {"medseg": {"source": reference.meta.get("path"), "label_names": dict(label_names or {})}},
+        "metadata": {
+            "medseg": {
+                "source": reference.meta.get("path"),
+                "source_id": reference.meta.get("source_id"),
+                "label_names": dict(label_names or {}),
+            }
+        },
     }
     if label_names:
         values = [0] + sorted(label_names)
@@ -89,8 +99,11 @@ def label_colours(colormap, labels) -> dict[int, str]:
 def labels_layer_data(
     labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None
 ) -> tuple:
-    """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid."""
-    sources.remember(reference)
+    """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid.
+
+    The layer carries ``reference``'s source id (when it has one, see
+    :func:`sources.remember`), so the writers save it on that grid.
+    """
     return (labels, labels_layer_kwargs(reference, name, label_names), "labels")
 
 
@@ -129,8 +142,10 @@ def layer_grid(layer) -> dict[str, Any]:
 def volume_from_layer(layer) -> Volume:
     """A Volume for a 3D napari Image or Labels layer (its data and world geometry).
 
-    The file voxel order of the source is recovered when a volume opened in this
-    session has the same grid, so results save back in the source's own order.
+    The file voxel order and provenance of the source are recovered when the layer lies
+    on a volume our readers opened (:func:`sources.find`), so results save back in the
+    source's own order; otherwise the layer's own geometry, unproven (writers refuse
+    such labels, see :func:`reference_for_labels`).
     """
     if layer.ndim != 3:
         raise ValueError(f"layer {layer.name!r} is {layer.ndim}D; a 3D volume is needed")
@@ -140,9 +155,50 @@ def volume_from_layer(layer) -> Volume:
 def volume_from_data(data: np.ndarray, state: dict[str, Any], metadata: dict | None = None) -> Volume:
     """A Volume from layer data and the layer's transform entries (see world_affine_from_state)."""
     affine = affine_from_napari(world_affine_from_state(state))
-    source = sources.find(data.shape, affine)
     meta = dict((metadata or {}).get("medseg", {}))
+    source = sources.find(data.shape, affine, meta, open_ids=_open_source_ids())
     if source is not None:
-        meta = {**source.meta, **meta}
-        return Volume(data, source.affine.copy(), source.file_order, meta)
+        return Volume(data, source.affine.copy(), source.file_order, _merged(source.meta, meta))
+    meta.pop("source_id", None)  # not (or no longer) on that source's grid
     return Volume(data, affine, FileOrder(), meta)
+
+
+def reference_for_labels(data: np.ndarray, state: dict[str, Any], *, dicom: bool = False) -> Volume:
+    """The labels layer's data on the grid of the image it was drawn on, proven (see :mod:`.sources`).
+
+    Parameters
+    ----------
+    data : (Z, Y, X) ndarray
+        The layer's labels.
+    state : dict
+        The layer's state as writer hooks get it (transforms, ``metadata``, ``name``).
+    dicom : bool
+        The output refers to a DICOM series (RT structure set, SEG).
+
+    Raises
+    ------
+    MedsegError
+        When no grid can be proven (a layer from another reader or with a hand-made
+        transform, moved off its image, or on a grid several images share); the message
+        says how to fix it.
+    """
+    affine = affine_from_napari(world_affine_from_state(state))
+    meta = dict((state.get("metadata") or {}).get("medseg", {}))
+    name = str(state.get("name") or "labels")
+    source = sources.require_source(data.shape, affine, meta, dicom=dicom, open_ids=_open_source_ids(), name=name)
+    return Volume(data, source.affine.copy(), source.file_order, _merged(source.meta, meta))
+
+
+def _open_source_ids() -> set[str] | None:
+    """Source ids of the layers in the current napari viewer (None without a viewer)."""
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None:
+        return None
+    return {sid for layer in viewer.layers if (sid := (layer.metadata.get("medseg") or {}).get("source_id"))}
+
+
+def _merged(source_meta: dict[str, Any], layer_meta: dict[str, Any]) -> dict[str, Any]:
+    """The source's provenance with the layer's own entries (those set) on top."""
+    return {**source_meta, **{k: v for k, v in layer_meta.items() if v is not None}}

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import MedsegError
 from ..io import is_readable_path, read_all_volumes
+from . import sources
 from .layers import image_layer_data, label_colormap, labels_layer_data
 
 MAX_NOTICES = 3  # a folder of localizers must not bury the user in pop-ups
@@ -93,6 +94,7 @@ def label_map_layer_data(volume, name: str) -> tuple:
     labels = np.asarray(volume.array)
     if labels.dtype.kind not in "iu":  # e.g. float label maps: napari Labels need integers
         labels = labels.astype(smallest_label_dtype(labels))
+    sources.remember(volume)  # the file's own grid: saving the layer writes it back there
     data, kwargs, kind = labels_layer_data(labels, volume, name, names)
     kwargs["metadata"]["medseg"]["path"] = volume.meta.get("path")
     if names or colours:

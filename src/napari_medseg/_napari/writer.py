@@ -7,14 +7,15 @@ import numpy as np
 from ..errors import MedsegError
 from ..io import write_labels as write_label_volume
 from . import sources
-from .layers import label_colours, label_names_from_features, volume_from_data
+from .layers import label_colours, label_names_from_features, reference_for_labels
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
     """Save a 3D labels layer as NIfTI/NRRD/MHA (by extension) on its source grid.
 
-    The voxel order and affine are those of the image the layer was drawn on when it
-    was opened in this session (found by grid); otherwise the layer's own geometry.
+    The voxel order and affine are those of the image the layer was drawn on, proven by
+    the layer's provenance or its grid (:mod:`.sources`); a layer without a provable
+    grid is refused (``MedsegError`` saying how to fix it), never written on a guess.
     A NIfTI is marked as a label map (intent label); the names (``features``) and the
     colours the layer draws go to an ITK-SNAP label description file beside it.
     """
@@ -25,7 +26,7 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         raise ValueError(f"only 3D labels layers can be saved as volumes (got {data.ndim}D)")
     if sources.is_source_image(path):
         raise MedsegError(f"{path}: refusing to overwrite an image opened in napari; choose another file name")
-    reference = volume_from_data(data, meta, meta.get("metadata"))
+    reference = reference_for_labels(data, meta)
     names, colours = _names_and_colours(data, meta)
     written = write_label_volume(path, data, reference, names, colours)
     return [str(written)] + ([str(label_table_path(path))] if names or colours else [])
@@ -42,13 +43,13 @@ def _names_and_colours(data: np.ndarray, meta: dict) -> tuple[dict[int, str], di
 
 
 def _dicom_labels(data, meta: dict, what: str):
-    """The layer's data, its source volume, and its label names and colours as the layer shows them."""
+    """The layer's data, its proven source volume, and its label names and colours as the layer shows them."""
     from ..label_maps import present_labels
 
     data = np.asarray(data)
     if data.ndim != 3:
         raise ValueError(f"only 3D labels layers can be saved as {what} (got {data.ndim}D)")
-    reference = volume_from_data(data, meta, meta.get("metadata"))
+    reference = reference_for_labels(data, meta, dicom=True)
     present = present_labels(data)
     colours = label_colours(meta["colormap"], present) if meta.get("colormap") is not None else {}
     return data, reference, label_names_from_features(meta.get("features")), colours
