@@ -38,7 +38,7 @@ def test_json_records_match_python_api_after_a_file_round_trip(tmp_path, capsys)
     pred, ref = label_pair()
     p, r = write_pair(tmp_path, "case", pred, ref, ref_suffix=".nrrd")
     assert main(["evaluate", str(p), str(r), "--json", "--tolerance", "1.5"]) == 0
-    records = json.loads(capsys.readouterr().out)
+    records = json.loads(capsys.readouterr().out)["records"]
     expected = [rec.as_dict() for rec in evaluate_labels(pred, ref, SPACING, tolerance_mm=1.5)]
     assert [r["label"] for r in records] == [1, 2]
     for got, want in zip(records, expected):
@@ -65,7 +65,7 @@ def test_missing_label_gives_json_null_and_status(tmp_path, capsys):
     p, r = write_pair(tmp_path, "case", pred, ref)
     assert main(["evaluate", str(p), str(r), "--json", "--labels", "2,3"]) == 0
     text = capsys.readouterr().out
-    two, three = json.loads(text)
+    two, three = json.loads(text)["records"]
     assert two["status"] == "pred_empty" and two["hd95_mm"] is None and two["dice"] == 0.0
     assert three["status"] == "both_empty" and three["hd_mm"] == 0.0 and three["nsd"] == 1.0
     assert "NaN" not in text and "Infinity" not in text
@@ -83,7 +83,7 @@ def test_grid_mismatch_is_one_line_error_and_resample_reports(tmp_path, capsys):
     assert main(["evaluate", str(p), str(r), "--resample", "--json"]) == 0
     captured = capsys.readouterr()
     assert "resampled (nearest neighbour)" in captured.err
-    assert len(json.loads(captured.out)) == 2
+    assert len(json.loads(captured.out)["records"]) == 2
 
 
 def test_folder_mode_pairs_by_name_counts_empty_cases_and_writes_csv(tmp_path, capsys):
@@ -159,7 +159,7 @@ def test_folder_mode_json_keeps_stdout_parseable_with_case_names(tmp_path, capsy
     write_pair(tmp_path, "b", *label_pair(2))
     assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "ref"), "--json", "--labels", "1"]) == 0
     captured = capsys.readouterr()
-    records = json.loads(captured.out)
+    records = json.loads(captured.out)["records"]
     assert [(r["case"], r["label"]) for r in records] == [("a", 1), ("b", 1)]
     assert "label 1: 2 cases" in captured.err
 

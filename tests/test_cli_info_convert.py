@@ -18,6 +18,10 @@ from napari_medseg.cli import main
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 SERIES_KEYS = {
     "series_uid",
+    "series_id",
+    "part",
+    "n_parts",
+    "axes",
     "modality",
     "description",
     "n_files",
@@ -57,16 +61,18 @@ def test_info_json_lists_each_series_with_shape_spacing_and_warnings(two_series,
     (folder / "a" / "slice_002.dcm").unlink()  # a missing slice must show up as a warning
     assert main(["info", str(folder), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"series"}
+    assert set(out) == {"schema_version", "series"} and out["schema_version"] == 1
     by_uid = {s["series_uid"]: s for s in out["series"]}
     assert set(by_uid) == {axial.series_uid, sag.series_uid}
     for entry in out["series"]:
         assert set(entry) == SERIES_KEYS
     ct, mr = by_uid[axial.series_uid], by_uid[sag.series_uid]
-    assert (ct["modality"], ct["description"], ct["n_files"], ct["shape"]) == ("CT", "axial CT", 5, [5, 12, 10])
-    assert ct["spacing_mm"] == [2.0, 0.5, 0.75]
+    # shapes and spacings in the file's voxel order (column, row, slice), the order --box takes
+    assert (ct["modality"], ct["description"], ct["n_files"], ct["shape"]) == ("CT", "axial CT", 5, [10, 12, 5])
+    assert ct["axes"] == ["column", "row", "slice"] and ct["spacing_mm"] == [0.75, 0.5, 2.0]
+    assert (ct["series_id"], ct["part"], ct["n_parts"]) == (axial.series_uid, None, 1)
     assert any("4 mm between slices 1 and 2" in w for w in ct["warnings"])
-    assert (mr["modality"], mr["shape"], mr["spacing_mm"], mr["warnings"]) == ("MR", [9, 7, 4], [1.0, 1.0, 3.0], [])
+    assert (mr["modality"], mr["shape"], mr["spacing_mm"], mr["warnings"]) == ("MR", [7, 9, 4], [1.0, 1.0, 3.0], [])
 
 
 def test_info_json_for_a_nifti_file_has_one_entry(two_series, tmp_path, capsys):
@@ -77,7 +83,8 @@ def test_info_json_for_a_nifti_file_has_one_entry(two_series, tmp_path, capsys):
     assert main(["info", str(out_nii), "--json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["series"]
     assert set(entry) == SERIES_KEYS and entry["series_uid"] is None
-    assert entry["shape"] == [6, 12, 10] and entry["spacing_mm"] == pytest.approx([2.0, 0.5, 0.75])
+    assert entry["axes"] == ["i", "j", "k"] and entry["shape"] == [10, 12, 6]  # as written: the DICOM's file order
+    assert entry["spacing_mm"] == pytest.approx([0.75, 0.5, 2.0])
 
 
 def test_convert_multi_series_folder_without_series_exits_3_listing_them(two_series, tmp_path, capsys):

@@ -76,7 +76,7 @@ def test_localizer_in_same_uid_is_split_off_not_stacked(tmp_path):
     assert main.load().shape == (6, 10, 12)
     assert any("localizer" in w and scout.series_id in w for w in main.summary().warnings)
     assert any("LOCALIZER" in w for w in scout.summary().warnings)
-    assert scout.summary().shape == (10, 12, 1)
+    assert scout.summary().shape == (12, 10, 1)  # file order: column, row, slice
 
 
 def test_missing_slice_reported_with_gap_in_mm_and_affine_uses_median_spacing(tmp_path):
@@ -202,7 +202,7 @@ def test_enhanced_multiframe_frames_stacked_by_per_frame_position(tmp_path):
     )
     (series,) = dicom.scan(tmp_path / "enhanced.dcm")
     vol = series.load()
-    assert series.n_files == 1 and series.summary().shape == vol.shape
+    assert series.n_files == 1 and series.summary().shape == vol.file_shape
     np.testing.assert_array_equal(vol.to_file_order().transpose(2, 1, 0), stored.astype(np.int32) - 1024)
     np.testing.assert_allclose(vol.file_affine[:3, 3], positions[0], atol=1e-6)
     np.testing.assert_allclose(vol.file_affine[:3, 2], normal_of(iop) * 1.25, atol=1e-6)
@@ -305,8 +305,10 @@ def test_summary_predicts_the_loaded_shape_and_spacing(tmp_path):
     write_series(tmp_path, _stored(5, 9, 11), iop=(0, 1, 0, 0, 0, -1), pixel_spacing=(0.5, 0.7), slice_spacing=3.0)
     (series,) = dicom.scan(tmp_path)
     summary, vol = series.summary(), series.load()
-    assert summary.shape == vol.shape == (9, 11, 5)  # sagittal: rows run S->I, columns A->P
-    np.testing.assert_allclose(summary.spacing_mm, vol.spacing)
+    assert vol.shape == (9, 11, 5)  # sagittal: rows run S->I, columns A->P
+    assert summary.shape == vol.file_shape == (11, 9, 5)  # the summary is in file order: column, row, slice
+    np.testing.assert_allclose(summary.spacing_mm, np.linalg.norm(vol.file_affine[:3, :3], axis=0))
+    np.testing.assert_allclose(summary.spacing_mm, (0.7, 0.5, 3.0))
 
 
 def test_single_file_of_a_series_loads_as_one_slice_volume():

@@ -162,5 +162,5 @@ def test_list_series_of_a_nifti_file(tmp_path, random_image):
     (summary,) = list_series(path)
     d = summary.as_dict()
     assert d["series_uid"] is None and d["n_files"] == 1
-    assert d["shape"] == [11, 17, 13]
-    assert d["spacing_mm"] == [2.0, 0.6, 0.5]
+    assert d["axes"] == ["i", "j", "k"] and d["shape"] == [13, 17, 11]  # the file's voxel order
+    assert d["spacing_mm"] == [0.5, 0.6, 2.0]

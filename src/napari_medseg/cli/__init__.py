@@ -68,6 +68,17 @@ VOLUME_COMMANDS = (
 )
 
 
+#: Version of every ``--json`` document (a top-level ``schema_version``); docs/cli.md describes the schemas.
+JSON_SCHEMA_VERSION = 1
+
+
+def print_json(document: dict) -> None:
+    """Print ``document`` on stdout as JSON, ``schema_version`` first (see :data:`JSON_SCHEMA_VERSION`)."""
+    import json
+
+    print(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **document}, indent=2))
+
+
 def batch_status(n_failed: int, n_cases: int) -> int:
     """Exit status of a batch: 0 all done, :data:`EXIT_PARTIAL` some failed, :data:`EXIT_ERROR` all failed."""
     if not n_failed:

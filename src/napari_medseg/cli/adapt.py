@@ -9,7 +9,6 @@ adapter with ``medseg segment IMAGE --model litemedsam --adapter ADAPTER_DIR --l
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from ..ct_windows import WINDOWS
 from ..errors import MedsegError
 from ..models.registry import DEVICES, SAM_TYPES
+from .progress import TerminalProgress
 
 
 def add_parser(sub) -> None:
@@ -111,9 +111,7 @@ def run(args) -> int:
     predictor = load_predictor(sam_type, checkpoint, args.device)
     session = InteractiveSession(predictor, volume.array, args.window, modality)
 
-    def progress(done: int, total: int) -> None:
-        if not args.quiet:
-            print(f"\radapting: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+    progress = TerminalProgress(args.quiet, "adapting ", "step").count
 
     record = {
         "image": str(Path(args.image).resolve()),

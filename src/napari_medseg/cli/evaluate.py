@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -47,7 +46,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("pred", help="predicted labels: a volume file, DICOM folder, or a folder of volumes")
     p.add_argument("ref", help="reference labels: same kind as PRED")
-    p.add_argument("--json", action="store_true", help="print a JSON list of records, one per label (and case)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: {"schema_version": 1, "records": [...]}, one record per label (and case)',
+    )
     p.add_argument("--csv", metavar="FILE", help="write the records as CSV (atomic write)")
     p.add_argument("--tolerance", metavar="MM", type=float, default=2.0, help="NSD tolerance in mm (default 2.0)")
     p.add_argument("--labels", metavar="L1,L2", help="labels to evaluate, e.g. 1,2 (default: all present)")
@@ -97,6 +100,7 @@ def _run_pair(args, pred: Path, ref: Path, options: dict) -> int:
     from ..io import read_volume
     from ..metrics import evaluate_volumes
     from ..metrics.report import format_table, records_to_rows, write_csv
+    from . import print_json
 
     evaluation = evaluate_volumes(read_volume(pred), read_volume(ref), resample=args.resample, **options)
     if evaluation.note:
@@ -105,7 +109,7 @@ def _run_pair(args, pred: Path, ref: Path, options: dict) -> int:
     if args.csv:
         write_csv(args.csv, rows)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json({"records": rows})
     else:
         print(format_table(evaluation.records))
     return 0
@@ -115,7 +119,7 @@ def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
     from ..metrics.folders import evaluate_folders
     from ..metrics.report import format_summary, records_to_rows, write_csv
     from ..metrics.summary import summarize
-    from . import batch_status
+    from . import batch_status, print_json
 
     def on_case(i: int, n: int, name: str) -> None:
         print(f"[{i}/{n}] {name}", file=sys.stderr)
@@ -137,7 +141,7 @@ def _run_folders(args, pred: Path, ref: Path, options: dict) -> int:
         f"{len(result.unpaired_pred) + len(result.unpaired_ref)} unpaired\n" + format_summary(summarize(result.cases))
     )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json({"records": rows})
         print(text, file=sys.stderr)
     else:
         print(text)

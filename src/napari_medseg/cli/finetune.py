@@ -64,7 +64,7 @@ def run(args) -> int:
     import torch
 
     from ..models.unet.finetune import finetune_bundle
-    from .segment import TerminalProgress
+    from .progress import TerminalProgress
 
     cases = read_cases(args.image, args.labels)
     size = (args.patch_size,) * 3

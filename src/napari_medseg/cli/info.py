@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("info", help="list the series/volumes in a file or DICOM folder")
     p.add_argument("path")
-    p.add_argument("--json", action="store_true", help='print JSON: {"series": [...]}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: {"schema_version": 1, "series": [...]}, shapes and spacings in file voxel order '
+        "(the order --box takes; see docs/cli.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -16,18 +19,20 @@ def run(args) -> int:
     from ..io import list_series
     from ..io.annotations import annotation_kind
     from ..io.dicom_pixels import transfer_syntax_name
+    from . import print_json
 
     series = list_series(args.path)
     if args.json:
-        print(json.dumps({"series": [s.as_dict() for s in series]}, indent=2))
+        print_json({"series": [s.as_dict() for s in series]})
         return 0
     for s in series:
         d = s.as_dict()
         shape = "x".join(map(str, d["shape"])) if d["shape"] else "?"
         spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
+        part = f" (part {d['part']} of {d['n_parts']}: --series {d['series_id']})" if d["part"] else ""
         print(
-            f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
-            f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm"
+            f"{d['series_uid'] or args.path}{part}  {d['modality'] or '-'}  {d['description']!r}  "
+            f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm  ({','.join(d['axes'])})"
         )
         if d["transfer_syntaxes"]:
             state = "" if d["decodable"] is not False else " -- CANNOT BE DECODED here"

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list the available models (kind, labels, source), or fetch a zoo bundle")
-    p.add_argument("--json", action="store_true", help='print JSON: {"models": [...], "adapters": [...]}')
+    p.add_argument(
+        "--json", action="store_true", help='print JSON: {"schema_version": 1, "models": [...], "adapters": [...]}'
+    )
     p.add_argument(
         "--adapters",
         metavar="DIR",
@@ -37,14 +37,13 @@ def run(args) -> int:
 
     models, adapters = available_models(), list_adapters(getattr(args, "adapters", None))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "models": [m.as_dict() for m in models],
-                    "adapters": [{"path": str(path), **card} for path, card in adapters],
-                },
-                indent=2,
-            )
+        from . import print_json
+
+        print_json(
+            {
+                "models": [m.as_dict() for m in models],
+                "adapters": [{"path": str(path), **card} for path, card in adapters],
+            }
         )
         return 0
     for m in models:

@@ -12,14 +12,13 @@ became.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from ..ct_windows import WINDOWS
 from ..errors import MedsegError
 from ..models.registry import SAM_TYPES
 from ..volume import Volume
+from .progress import TerminalProgress
 
 __all__ = ["add_sam_arguments", "parse_box", "parse_points", "run_sam"]
 
@@ -156,10 +155,7 @@ def run_sam(args, volume: Volume) -> np.ndarray:
     sam_type, checkpoint = _model_and_type(args)
     modality = None if getattr(args, "modality", "auto") in (None, "auto") else args.modality
 
-    def progress(done: int, total: int) -> None:
-        if getattr(args, "quiet", False):
-            return
-        print(f"\rSAM: slice {done}/{total}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+    progress = TerminalProgress(getattr(args, "quiet", False), "SAM ", "slice").count
 
     existing = None
     if getattr(args, "labels", None):

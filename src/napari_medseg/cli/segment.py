@@ -16,6 +16,7 @@ import sys
 import warnings
 
 from ..models.registry import DEVICES, is_sam_model
+from .progress import TerminalProgress
 from .sam_segment import add_sam_arguments
 
 
@@ -79,20 +80,6 @@ def _is_sam(args) -> bool:
     return is_sam_model(args.model, getattr(args, "sam_type", None))
 
 
-class TerminalProgress:
-    """Progress callback that redraws one stderr line: percentage and message."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet, self.last = quiet, ""
-
-    def __call__(self, fraction: float, message: str) -> None:
-        if self.quiet:
-            return
-        line = f"\r{100 * fraction:5.1f}% {message}"[:120]
-        print(line.ljust(len(self.last)), end="\n" if fraction >= 1.0 else "", file=sys.stderr, flush=True)
-        self.last = line
-
-
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.folders import VOLUME_SUFFIXES, is_folder_of_cases
@@ -126,7 +113,7 @@ def run(args) -> int:
             args.model,
             device=args.device,
             trust_bundle=args.trust_bundle,
-            progress=TerminalProgress(args.quiet),
+            progress=TerminalProgress(args.quiet, "segment "),
             argmax_first=args.argmax_first,
         )
     path = write_labels(args.out, result.labels, volume, result.label_names, result.colours)  # + names sidecar

@@ -157,8 +157,8 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
                 vol.meta.get("modality", ""),
                 path.name,
                 1,
-                vol.shape,
-                tuple(vol.spacing),
+                tuple(int(n) for n in vol.file_shape),
+                tuple(float(s) for s in np.linalg.norm(vol.file_affine[:3, :3], axis=0)),
                 list(vol.meta.get("warnings", [])),
             )
         ]

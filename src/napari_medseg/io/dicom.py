@@ -64,7 +64,7 @@ from .dicom_scan import (
     read_headers,
 )
 from .dicomdir import dicomdir_files, is_dicomdir
-from .series_summary import SeriesSummary
+from .series_summary import DICOM_AXES, SeriesSummary
 
 #: In-plane drift between slices below this many pixels is rounding in the headers, not gantry tilt.
 TILT_TOL_PIXELS = 0.01
@@ -104,6 +104,8 @@ class DicomSeries:
     root: Path
     warnings: list[str] = field(default_factory=list)
     structure_sets: list[Path] = field(default_factory=list)
+    part: int | None = None  # 1-based part of a split SeriesInstanceUID (None: not split)
+    n_parts: int = 1
 
     @property
     def files(self) -> list[Path]:
@@ -149,26 +151,30 @@ class DicomSeries:
         return ordered, affine, warns
 
     def summary(self) -> SeriesSummary:
-        """Shape and spacing (volume axis order, mm) from the headers, without decoding pixels."""
+        """Shape and spacing (file voxel order: column, row, slice; mm) from the headers, without decoding pixels."""
         ordered, affine, warns = self._plan()
         try:
-            order = canonical_file_order(affine)
+            canonical_file_order(affine)
         except ValueError as exc:  # the header checks should leave none; never a traceback
             raise VolumeReadError(f"{ordered[0].path}: unusable geometry: {exc}") from None
-        file_shape = (len(ordered), *ordered[0].size)
+        stack_shape = (len(ordered), *ordered[0].size)  # (slice, row, column), as ``affine`` indexes it
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
         decodable = self._decodable(ordered, warns)
         return SeriesSummary(
-            series_uid=self.series_id,
+            series_uid=self.series_uid,
             modality=self.modality,
             description=self.description,
             n_files=self.n_files,
-            shape=tuple(int(file_shape[p]) for p in order.perm),
-            spacing_mm=tuple(float(spacing[p]) for p in order.perm),
+            shape=tuple(int(n) for n in stack_shape[::-1]),
+            spacing_mm=tuple(float(s) for s in spacing[::-1]),
             warnings=warns,
             structure_sets=[str(p) for p in self.structure_sets],
             transfer_syntaxes=sorted({s.ref.layout.transfer_syntax for s in ordered}),
             decodable=decodable,
+            axes=DICOM_AXES,
+            series_id=self.series_id,
+            part=self.part,
+            n_parts=self.n_parts,
         )
 
     @staticmethod
@@ -236,6 +242,7 @@ class DicomSeries:
             "modality": self.modality,
             "series_uid": self.series_uid,
             "series_id": self.series_id,
+            "part": self.part,
             "description": self.description,
             "path": str(self.root),
             "format": "dicom",
@@ -260,7 +267,7 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     localizer_ids = [i for i, p in zip(ids, parts) if p[0].localizer]
     out = []
     radial = all(len(p) == 1 for p in parts) and "orientation" in reasons
-    for sid, part in zip(ids, parts):
+    for index, (sid, part) in enumerate(zip(ids, parts), start=1):
         warns = [
             (
                 f"series {uid} split into {len(parts)} parts by {reasons}; "
@@ -278,7 +285,9 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
             )
         if (k := phase_key(parts)) is not None:
             warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
-        out.append(DicomSeries(uid, sid, first.modality, first.description, part, root, warns))
+        out.append(
+            DicomSeries(uid, sid, first.modality, first.description, part, root, warns, part=index, n_parts=len(parts))
+        )
     return out
 
 
