@@ -139,3 +139,22 @@ def test_declared_dependencies_match_the_imports():
     assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
     unused = required - set(imported) - set(USED_WITHOUT_IMPORT)
     assert not unused, f"declared but never imported: {sorted(unused)}"
+
+
+def test_manifest_validates_with_hub_categories_and_the_package_has_hub_metadata():
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_file(ROOT / "src" / "napari_medseg" / "napari.yaml")  # validates (pydantic)
+    assert manifest.display_name == "MedSeg"
+    assert {"Segmentation", "IO", "Measurement"} <= {str(c) for c in manifest.categories}
+    out = subprocess.run(
+        [sys.executable, "-m", "npe2", "validate", str(ROOT / "src" / "napari_medseg" / "napari.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and "valid" in out.stdout, out.stdout + out.stderr
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["authors"] and {"Homepage", "Documentation", "Issues", "Changelog"} <= set(project["urls"])
+    assert "Framework :: napari" in project["classifiers"]
+    assert any(c.startswith("Topic :: Scientific/Engineering :: Medical") for c in project["classifiers"])
