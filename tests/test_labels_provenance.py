@@ -86,9 +86,11 @@ def test_a_same_grid_nifti_opened_after_the_dicom_does_not_change_the_rt_source(
     (image,) = viewer.open(str(ct_folder), plugin=PLUGIN)
     if with_provenance:  # made by one of our widgets on the DICOM image
         kwargs = labels_layer_kwargs(volume_from_layer(image), "organ")
-    else:  # napari's New Labels on the DICOM image
+    else:  # added by hand with the DICOM image's transform, nothing selected: no provenance, only the grid
+        viewer.layers.selection.clear()
         kwargs = {"affine": image.affine, "name": "organ"}
     labels = viewer.add_labels(np.zeros(image.data.shape, np.uint8), **kwargs)
+    assert bool((labels.metadata.get("medseg") or {}).get("source_id")) == with_provenance
     _paint(labels)
     (copy,) = viewer.open(str(nifti), plugin=PLUGIN)
     np.testing.assert_allclose(copy.affine.affine_matrix, image.affine.affine_matrix, atol=1e-5)
@@ -98,3 +100,43 @@ def test_a_same_grid_nifti_opened_after_the_dicom_does_not_change_the_rt_source(
     structures = read_structure_set(out)
     assert structures.series_uids == (dicom.meta["series_uid"],)
     np.testing.assert_array_equal(structures_to_labels(structures, dicom).labels, np.asarray(labels.data))
+
+
+def test_the_save_labels_button_tells_why_a_foreign_layer_is_not_saved(make_napari_viewer, ct_folder):
+    from napari.utils.notifications import notification_manager
+
+    from napari_medseg._napari.save_labels import SaveLabels
+
+    seen = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    viewer = make_napari_viewer()
+    viewer.open(str(ct_folder), plugin=PLUGIN)
+    foreign = viewer.add_labels(np.zeros((8, 40, 48), np.uint8), scale=(2.0, 0.7, 0.8), name="from elsewhere")
+    _paint(foreign)
+    widget = SaveLabels(viewer)
+    widget.select(foreign)
+    widget.path.value = ct_folder.parent / "elsewhere.nii.gz"
+    assert widget.save() == []
+    (message,) = [m for m in seen if m.startswith("Labels not saved:")]
+    assert "'from elsewhere' lies on no image opened with napari-medseg" in message and "New Labels" in message
+    assert not (ct_folder.parent / "elsewhere.nii.gz").exists()
+
+
+def test_new_labels_on_one_of_two_same_grid_images_keep_the_link_to_that_image(make_napari_viewer, ct_folder):
+    nifti = ct_folder.parent / "ct.nii.gz"
+    dicom = read_volume(ct_folder)
+    write_volume(nifti, dicom.array, dicom)
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(ct_folder), plugin=PLUGIN)
+    (copy,) = viewer.open(str(nifti), plugin=PLUGIN)
+    for base in (image, copy):
+        viewer.layers.selection.active = base  # Layers > New Labels copies the selected image's transform
+        labels = viewer.add_labels(np.zeros(base.data.shape, np.uint8), affine=base.affine, name=f"on {base.name}")
+        assert labels.metadata["medseg"]["source_id"] == base.metadata["medseg"]["source_id"]
+        _paint(labels)
+        out = ct_folder.parent / f"{base.name}_labels.nii.gz"
+        labels.save(str(out), plugin=PLUGIN)  # without the link: refused, two images would write it differently
+        saved = read_volume(out)
+        assert saved.same_grid(dicom, atol=1e-4)
+        np.testing.assert_array_equal(saved.array, np.asarray(labels.data))
+    assert image.metadata["medseg"]["source_id"] != copy.metadata["medseg"]["source_id"]

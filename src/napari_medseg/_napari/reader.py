@@ -50,6 +50,7 @@ def read_layers(path) -> list[tuple]:
 
     ensure_autosave(napari.current_viewer())  # corrections painted on what opens here are never lost
     ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
+    sources.follow_new_labels(napari.current_viewer())  # New Labels keep the link to their image
     layers, notes = [], []
     for v in volumes:
         name = v.meta.get("description") or Path(v.meta.get("path", "")).name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..samples import BRAIN_TISSUE_NAMES, ct_phantom_paths, load_brain_mri
+from . import sources
 from .autosave import ensure_autosave
 from .layers import image_layer_data, labels_layer_data
 from .orientation import ensure_orientation
@@ -13,6 +14,7 @@ def _autosave_current_viewer() -> None:
 
     ensure_autosave(napari.current_viewer())  # corrections painted on the samples are snapshotted too
     ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
+    sources.follow_new_labels(napari.current_viewer())  # New Labels keep the link to their image
 
 
 def brain_mri() -> list[tuple]:

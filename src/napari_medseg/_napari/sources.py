@@ -12,6 +12,10 @@ labels layer only on a grid proven this way (:func:`require_source`):
    one DICOM series), preferring DICOM series for DICOM outputs, then images still open
    in the viewer, then images over label maps;
 
+napari's *Layers > New Labels* copies the selected image's transform but not its metadata:
+:func:`follow_new_labels` gives such a layer the source id of the image it was made from
+(started by our reader for its viewer), so case 1 applies to it too;
+
 anything else (a layer from another reader, or with a hand-made scale/translate/affine)
 is refused with a message saying how to fix it; nothing is ever written on a guessed
 geometry or on "the most recently opened grid". Only the geometry is kept (a
@@ -21,6 +25,7 @@ zero-stride placeholder array), never the voxel data.
 from __future__ import annotations
 
 import itertools
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +34,7 @@ from ..errors import MedsegError
 from ..volume import Volume
 
 _SOURCES: dict[str, Volume] = {}
+_FOLLOWED: weakref.WeakSet = weakref.WeakSet()  # viewers whose New Labels inherit their image's source
 _MAX_SOURCES = 256
 _IDS = itertools.count(1)
 #: Volume metadata that says where a grid came from and what writers need from it.
@@ -73,6 +79,36 @@ def remember(volume: Volume) -> str:
     volume.meta["source_id"] = source_id
     geometry.meta["source_id"] = source_id
     return source_id
+
+
+def follow_new_labels(viewer) -> None:
+    """Labels layers added to ``viewer`` without a source id inherit that of the image they copy.
+
+    A new Labels layer whose grid (shape and world transform) is that of the selected image
+    layer at the moment it is added, the way *Layers > New Labels* makes it, gets that
+    image's ``source_id``. Idempotent; None is ignored.
+    """
+    if viewer is None or viewer in _FOLLOWED:
+        return
+    _FOLLOWED.add(viewer)
+    ref = weakref.ref(viewer)
+    viewer.layers.events.inserted.connect(lambda event: _inherit(ref(), event.value))
+
+
+def _inherit(viewer, layer) -> None:
+    from napari.layers import Image, Labels
+
+    from .layers import layer_grid, world_affine_from_state
+
+    base = viewer.layers.selection.active if viewer is not None else None
+    if not isinstance(layer, Labels) or not isinstance(base, Image) or base is layer or layer.ndim != 3:
+        return
+    medseg = layer.metadata.get("medseg") or {}
+    source_id = (base.metadata.get("medseg") or {}).get("source_id")
+    if medseg.get("source_id") or not source_id or tuple(base.data.shape[: base.ndim]) != tuple(layer.data.shape):
+        return
+    if np.allclose(world_affine_from_state(layer_grid(base)), world_affine_from_state(layer_grid(layer)), atol=1e-6):
+        layer.metadata = {**layer.metadata, "medseg": {**medseg, "source_id": source_id}}
 
 
 def _same_source(a: Volume, b: Volume) -> bool:

@@ -26,7 +26,9 @@ def run(args) -> int:
     if args.series is None and Path(args.path).is_dir():
         found = list_series(args.path)
         if len(found) > 1:
-            listing = "; ".join(f"{s.series_id or s.series_uid} ({s.modality}, {s.description!r}, {s.n_files} files)" for s in found)
+            listing = "; ".join(
+                f"{s.series_id or s.series_uid} ({s.modality}, {s.description!r}, {s.n_files} files)" for s in found
+            )
             raise AmbiguousInputError(f"{args.path} holds {len(found)} series; choose one with --series: {listing}")
     vol = read_volume(args.path, series=args.series, volume=args.volume)
     if vol.meta.get("labels"):  # a label map stays one, with its names and colours
