@@ -151,14 +151,16 @@ def list_series(path: str | Path) -> list[SeriesSummary]:
     require_regular_file(path)
     if path.is_file() and (is_nifti(path) or is_itk(path)):
         vol = read_volume(path)
+        i, j, k = (int(n) for n in vol.file_shape)
+        si, sj, sk = (float(s) for s in np.linalg.norm(vol.file_affine[:3, :3], axis=0))
         return [
             SeriesSummary(
                 None,
                 vol.meta.get("modality", ""),
                 path.name,
                 1,
-                tuple(int(n) for n in vol.file_shape),
-                tuple(float(s) for s in np.linalg.norm(vol.file_affine[:3, :3], axis=0)),
+                (i, j, k),
+                (si, sj, sk),
                 list(vol.meta.get("warnings", [])),
             )
         ]
