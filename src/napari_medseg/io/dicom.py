@@ -51,18 +51,11 @@ import numpy as np
 from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from .checks import require_fits_in_memory
+from .dicom_files import is_dicom_file, list_files
 from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
 from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
-from .dicom_scan import (
-    SliceHeader,
-    StructureSetFile,
-    Unreadable,
-    is_dicom_file,
-    list_files,
-    read_file_headers,
-    read_headers,
-)
+from .dicom_scan import SliceHeader, StructureSetFile, Unreadable, read_file_headers, read_headers
 from .dicomdir import dicomdir_files, is_dicomdir
 from .series_summary import SeriesSummary
 
@@ -158,13 +151,14 @@ class DicomSeries:
         file_shape = (len(ordered), *ordered[0].size)
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
         decodable = self._decodable(ordered, warns)
+        p0, p1, p2 = order.perm
         return SeriesSummary(
             series_uid=self.series_id,
             modality=self.modality,
             description=self.description,
             n_files=self.n_files,
-            shape=tuple(int(file_shape[p]) for p in order.perm),
-            spacing_mm=tuple(float(spacing[p]) for p in order.perm),
+            shape=(int(file_shape[p0]), int(file_shape[p1]), int(file_shape[p2])),
+            spacing_mm=(float(spacing[p0]), float(spacing[p1]), float(spacing[p2])),
             warnings=warns,
             structure_sets=[str(p) for p in self.structure_sets],
             transfer_syntaxes=sorted({s.ref.layout.transfer_syntax for s in ordered}),
@@ -296,8 +290,8 @@ def _attach_structure_sets(found: list[DicomSeries], structure_sets: list[Struct
                 )
 
 
-def require_image(path: Path, result) -> None:
-    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+def require_image(path: Path, result: list[SliceHeader] | StructureSetFile | Unreadable | None) -> list[SliceHeader]:
+    """A single file's image records; a one-line :class:`VolumeReadError` when it is no usable image."""
     if isinstance(result, Unreadable):
         raise VolumeReadError(result.message())
     if isinstance(result, StructureSetFile):
@@ -309,6 +303,7 @@ def require_image(path: Path, result) -> None:
     if result is None:
         what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
         raise VolumeReadError(f"{path}: {what}")
+    return result
 
 
 def source_slices(volume: Volume, out: str | Path | None = None) -> tuple[str, list[tuple[Path, int]]]:
@@ -377,9 +372,7 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
         if is_dicomdir(path):  # a media directory: the files it lists
             slices, unreadable, structure_sets = read_headers(dicomdir_files(path), workers=workers)
         elif path.is_file():
-            result = read_file_headers(path)
-            require_image(path, result)
-            slices, unreadable, structure_sets = result, [], []
+            slices, unreadable, structure_sets = require_image(path, read_file_headers(path)), [], []
         else:
             slices, unreadable, structure_sets = read_headers(list_files(path), workers=workers)
     if not slices and unreadable:

@@ -278,8 +278,8 @@ def _structure_voxels(
         by_slice.setdefault((axis, index), []).append(np.delete(ijk, axis, axis=1))
     found = []
     for (axis, index), polygons in by_slice.items():
-        plane = tuple(n for a, n in enumerate(shape) if a != axis)
-        corner, box = _fill_in_bounds(polygons, plane)
+        rows_n, cols_n = (n for a, n in enumerate(shape) if a != axis)
+        corner, box = _fill_in_bounds(polygons, (rows_n, cols_n))
         rows, cols = np.nonzero(box)
         if rows.size:
             full = [rows + corner[0], cols + corner[1]]
@@ -311,7 +311,10 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
             f"{structure_set.path.name} was drawn on series {', '.join(structure_set.series_uids)}, "
             f"not on {volume.meta['series_uid']}: contours are placed by their mm coordinates"
         )
-    drawn, no_volume, names, colours = [], [], {}, {}
+    drawn: list[tuple[int, np.ndarray]] = []
+    no_volume: list[str] = []
+    names: dict[int, str] = {}
+    colours: dict[int, str] = {}
     for structure in structure_set.structures:
         if not structure.contours:
             no_volume.append(structure.name)

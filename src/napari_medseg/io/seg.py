@@ -27,6 +27,7 @@ from __future__ import annotations
 import warnings as _warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
 from .overlaps import paint_largest_first
 from .rtstruct import StructureLabels
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 __all__ = [
     "SEG_SOP_CLASS",
@@ -79,7 +83,7 @@ class Segmentation:
     series_uids: tuple[str, ...]
     kind: str
     segments: tuple[Segment, ...]
-    dataset: object
+    dataset: Dataset
 
 
 def is_segmentation(ds) -> bool:
@@ -289,11 +293,15 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
             masks = [(int(segment), mask)] if segment is not None and int(segment) in numbers else []
         place = _placement(labels, origin, np.round(step_column), np.round(step_row), frame.shape) if masks else None
         for number, mask in masks:
-            inside = None if place is None else (mask[place[1]].T if place[2] else mask[place[1]])
-            n_inside = 0 if inside is None else int(np.count_nonzero(inside))
+            if place is None:
+                outside += int(np.count_nonzero(mask))
+                continue
+            view, window, transposed = place
+            inside = mask[window].T if transposed else mask[window]
+            n_inside = int(np.count_nonzero(inside))
             outside += int(np.count_nonzero(mask)) - n_inside
             if n_inside:
-                pieces[number].append(_cropped(place[0], inside))
+                pieces[number].append(_cropped(view, inside))
                 sizes[number] += n_inside
     if outside:
         warnings.append(f"{outside} segmented pixels of {seg.path.name} lie outside this image; left out")

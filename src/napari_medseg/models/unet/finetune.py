@@ -134,15 +134,15 @@ def random_patch(
         image = torch.nn.functional.pad(image, spec)
         labels = torch.nn.functional.pad(labels, spec)
     shape = np.array(labels.shape)
-    size = np.array(size)
+    patch = np.array(size)
     foreground = torch.nonzero(labels > 0)
     if len(foreground) and rng.random() < foreground_share:
         centre = foreground[rng.integers(len(foreground))].numpy()
-        start = np.clip(centre - size // 2, 0, shape - size)
+        start = np.clip(centre - patch // 2, 0, shape - patch)
     else:
-        start = np.array([rng.integers(0, n + 1) for n in shape - size])
-    box = tuple(slice(int(a), int(a + s)) for a, s in zip(start, size))
-    return image[(slice(None), *box)], labels[box]
+        start = np.array([rng.integers(0, n + 1) for n in shape - patch])
+    box = tuple(slice(int(a), int(a + s)) for a, s in zip(start, patch))
+    return image[(slice(None),) + box], labels[box]
 
 
 def jitter_intensity(patch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -352,6 +352,10 @@ def finetune_bundle(
         report=lambda f, m: report(0.02 + 0.96 * f, m),
     )
     seconds = time.perf_counter() - start
+    if info.path is None:
+        raise MedsegError(
+            f"{info.name}: the bundle's folder is unknown; fetch it first (`medseg models fetch {info.name}`)"
+        )
     base = Path(info.path)
     base_weights = base / "models" / "model.pt"
     record = {
