@@ -24,7 +24,6 @@ Reading rules, stated because tools differ:
 
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ import numpy as np
 from ..colours import colour_of
 from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
+from .dicom_refs import is_object_of, read_dataset, series_uids
 from .overlaps import paint_largest_first
 from .rtstruct import StructureLabels
 
@@ -88,7 +88,7 @@ class Segmentation:
 
 def is_segmentation(ds) -> bool:
     """Whether a pydicom dataset is a DICOM Segmentation (SEG)."""
-    return str(ds.get("SOPClassUID", "")) == SEG_SOP_CLASS or str(ds.get("Modality", "")).upper() == "SEG"
+    return is_object_of(ds, SEG_SOP_CLASS, "SEG")
 
 
 def seg_referenced_series_uids(ds) -> tuple[str, ...]:
@@ -96,12 +96,7 @@ def seg_referenced_series_uids(ds) -> tuple[str, ...]:
     items = list(ds.get("ReferencedSeriesSequence", []))
     for study in ds.get("StudiesContainingOtherReferencedInstancesSequence", []):
         items += list(study.get("ReferencedSeriesSequence", []))
-    uids = []
-    for item in items:
-        uid = str(item.get("SeriesInstanceUID", "")).strip()
-        if uid and uid not in uids:
-            uids.append(uid)
-    return tuple(uids)
+    return series_uids(items)
 
 
 def _lab_colour(value) -> str | None:
@@ -123,15 +118,9 @@ def read_segmentation(path: str | Path) -> Segmentation:
     VolumeReadError
         Not a readable DICOM SEG (one line naming the file).
     """
-    import pydicom
 
     path = Path(path)
-    try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
-    except Exception as exc:  # pydicom raises many types for broken files
-        raise VolumeReadError(f"{path}: unreadable DICOM file ({exc})") from None
+    ds = read_dataset(path)
     if not is_segmentation(ds):
         raise VolumeReadError(f"{path}: not a DICOM SEG (Modality {ds.get('Modality', '?')!s})")
     segments = []

@@ -29,7 +29,6 @@ __all__ = [
     "propagate",
     "drive",
     "intensity_profile",
-    "propagate_masks",
     "propagate_masks_steps",
     "propagate_steps",
     "seed_ranges",
@@ -207,22 +206,6 @@ def propagate_steps(
             )
         )
     return stacked((yield from propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin)), stack_u8.shape)
-
-
-def propagate_masks(
-    predictor: SamPredictor,
-    stack_u8: np.ndarray,
-    seeds: dict[int, np.ndarray],
-    extent: Extent | None = None,
-    keys: Callable[[int], Key | None] | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-    margin: float | None = None,
-) -> np.ndarray:
-    """Propagate given seed masks (slice index -> (H, W) bool) through a stack; see
-    :func:`propagate_masks_steps`. Returns (N, H, W) bool holding the seeds unchanged."""
-    masks = drive(propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin), progress, cancel)
-    return stacked(masks, stack_u8.shape)
 
 
 def intensity_profile(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
