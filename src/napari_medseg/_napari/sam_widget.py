@@ -8,7 +8,8 @@ into the chosen Labels layer with one ``data_setitem`` call (one undo step), rep
 the label's voxels there (so corrections can remove false positives). The session
 starts from the label's voxels already in the layer, so clicks also correct an accepted
 result. All slices of the viewed axis are embedded in the background as soon as an image
-is chosen (progress in the widget; the embeddings are cached on disk by content).
+is chosen (progress in the widget; the embeddings are cached on disk by content). The session
+and its workers live in :mod:`.sam_session_runner`, the three layers in :mod:`.sam_layers`.
 
 Keys, active while a SAM layer is selected: Q box mode, W inside clicks, Shift-W outside
 clicks, G accept, Shift-G propagate, N next label value.
