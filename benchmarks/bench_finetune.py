@@ -30,7 +30,7 @@ import torch
 from scipy.ndimage import gaussian_filter, map_coordinates
 
 from napari_medseg.models.segment import segment_volume
-from napari_medseg.models.unet.finetune import TrainingCase, finetune_bundle
+from napari_medseg.models.unet.finetune import TrainingCase, TrainingSettings, finetune_bundle
 from napari_medseg.samples import load_brain_mri
 from napari_medseg.volume import Volume
 
@@ -113,9 +113,7 @@ def main(argv=None) -> None:
             [TrainingCase(*train_case, name="A")],
             "brain-tissue",
             Path(tmp) / "tuned",
-            epochs=args.epochs,
-            patches_per_case=args.patches,
-            learning_rate=args.lr,
+            TrainingSettings(epochs=args.epochs, patches_per_case=args.patches, learning_rate=args.lr),
         )
         tune_s = time.perf_counter() - start
         after = scores(result.bundle, cases)

@@ -53,24 +53,24 @@ def main() -> None:
     rows, cols = np.nonzero(organ[k])
     r0, r1, c0, c1 = rows.min() - 4, rows.max() + 14, cols.min() - 4, cols.max() + 14  # too large a box
     widget.box_mode()
-    widget.boxes.add_rectangles(np.array([[k, r0, c0], [k, r0, c1], [k, r1, c1], [k, r1, c0]], float))
+    widget.layers.boxes.add_rectangles(np.array([[k, r0, c0], [k, r0, c1], [k, r1, c1], [k, r1, c0]], float))
     wait(widget)
     widget.propagate()
     wait(widget)
-    preview = widget.preview_layer.data > 0
+    preview = widget.layers.preview.data > 0
     print(f"box + propagation: Dice {dice(preview, organ):.3f}; slice {k}: {dice(preview[k], organ[k]):.3f}")
     viewer.screenshot(str(OUT / "sam_box_prompt.png"), canvas_only=False)
     for _ in range(3):  # the slice the user looks at: click where the preview is most wrong
-        c, r, inside = next_click(widget.preview_layer.data[k] > 0, organ[k])
+        c, r, inside = next_click(widget.layers.preview.data[k] > 0, organ[k])
         widget.point_mode(inside)
-        widget.points.add(np.array([[k, r, c]], float))
+        widget.layers.points.add(np.array([[k, r, c]], float))
         wait(widget)
-        preview = widget.preview_layer.data > 0
+        preview = widget.layers.preview.data > 0
         print(
             f"{'inside' if inside else 'outside'} click at ({r}, {c}): Dice {dice(preview, organ):.3f}; "
             f"slice {k}: {dice(preview[k], organ[k]):.3f}"
         )
-    viewer.layers.selection.active = widget.points
+    viewer.layers.selection.active = widget.layers.points
     viewer.screenshot(str(OUT / "sam_correction.png"), canvas_only=False)
     widget.accept()
     viewer.dims.set_current_step(0, int(zs[len(zs) // 4]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import replace
 
 import nibabel as nib
 import numpy as np
@@ -20,6 +21,7 @@ from napari_medseg.models.unet.finetune import (
     RECORD_NAME,
     FinetuneCancelled,
     TrainingCase,
+    TrainingSettings,
     finetune_bundle,
     preprocessed_pair,
     random_patch,
@@ -27,7 +29,7 @@ from napari_medseg.models.unet.finetune import (
 from napari_medseg.samples import brain_mri_paths, load_brain_mri
 
 BASE_WEIGHTS = SHIPPED["brain-tissue"] / "models" / "model.pt"
-QUICK = {"epochs": 1, "patches_per_case": 2, "patch_size": (32, 32, 32)}
+QUICK = TrainingSettings(epochs=1, patches_per_case=2, patch_size=(32, 32, 32))
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +93,7 @@ def test_finetune_writes_a_new_trusted_bundle_that_segment_runs(sample_case, tmp
     base_sha = hashlib.sha256(BASE_WEIGHTS.read_bytes()).hexdigest()
     out = tmp_path / "tuned"
     seen = []
-    result = finetune_bundle([sample_case], "brain-tissue", out, progress=lambda f, m: seen.append(f), **QUICK)
+    result = finetune_bundle([sample_case], "brain-tissue", out, QUICK, progress=lambda f, m: seen.append(f))
     assert result.bundle == out and seen[-1] == 1.0 and seen == sorted(seen)
     assert hashlib.sha256(BASE_WEIGHTS.read_bytes()).hexdigest() == base_sha  # the base is never changed
     base_state = torch.load(BASE_WEIGHTS, weights_only=True)
@@ -136,7 +138,12 @@ def test_cancel_writes_nothing(sample_case, tmp_path):
 
     with pytest.raises(FinetuneCancelled):
         finetune_bundle(
-            [sample_case], "brain-tissue", tmp_path / "tuned", progress=progress, cancel=cancel, **dict(QUICK, epochs=3)
+            [sample_case],
+            "brain-tissue",
+            tmp_path / "tuned",
+            replace(QUICK, epochs=3),
+            progress=progress,
+            cancel=cancel,
         )
     assert not (tmp_path / "tuned").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != "config"] == []  # no temporary folder left
@@ -146,16 +153,16 @@ def test_bad_inputs_are_refused_before_training(sample_case, tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x.txt").write_text("keep me")
     with pytest.raises(MedsegError, match="not empty"):
-        finetune_bundle([sample_case], "brain-tissue", tmp_path / "full", **QUICK)
+        finetune_bundle([sample_case], "brain-tissue", tmp_path / "full", QUICK)
     assert (tmp_path / "full" / "x.txt").read_text() == "keep me"
     wrong = TrainingCase(sample_case.image, sample_case.labels.with_array(sample_case.labels.array * 3), "wrong")
     with pytest.raises(MedsegError, match="outside the model's classes"):
-        finetune_bundle([wrong], "brain-tissue", tmp_path / "a", **QUICK)
+        finetune_bundle([wrong], "brain-tissue", tmp_path / "a", QUICK)
     with pytest.raises(MedsegError, match="multiple of 16"):
-        finetune_bundle([sample_case], "brain-tissue", tmp_path / "c", **dict(QUICK, patch_size=(30, 30, 30)))
+        finetune_bundle([sample_case], "brain-tissue", tmp_path / "c", replace(QUICK, patch_size=(30, 30, 30)))
     assert not (tmp_path / "c").exists()
     with pytest.raises(MedsegError, match="sam model"):
-        finetune_bundle([sample_case], "litemedsam", tmp_path / "b", **QUICK)
+        finetune_bundle([sample_case], "litemedsam", tmp_path / "b", QUICK)
 
 
 def test_cli_pairs_folders_of_cases_by_name(tmp_path, capsys):

@@ -75,3 +75,21 @@ def test_overviews_and_layers_share_one_palette():
     for label in (1, 5, len(DEFAULT_COLOURS) + 2):
         hex_colour = "#" + "".join(f"{int(v):02x}" for v in rgb[(label - 1) % len(rgb)])
         assert hex_colour == colour_of(label)
+
+
+def test_no_module_of_the_package_is_over_400_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in _sources() if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"split these by concept: {long}"
+
+
+def test_the_adapt_panel_drives_the_sam_widget_through_its_public_interface():
+    tree = ast.parse((PACKAGE / "_napari" / "adapt_panel.py").read_text())
+    private = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "owner"
+    }
+    assert not private, f"adapt_panel reads SamWidget's private attributes {sorted(private)}"

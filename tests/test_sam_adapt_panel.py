@@ -56,7 +56,7 @@ def test_adapt_on_three_corrected_slices_changes_the_other_slices(ring_widget, q
     )
     wait_idle(qtbot, widget)
     assert "not a validated model" in panel.status.value, widget.status.value
-    preview = widget.preview_layer.data > 0
+    preview = widget.layers.preview.data > 0
     assert np.array_equal(preview[corrected], ring[corrected])  # the corrected slices are kept
     assert not np.array_equal(preview[others], base_result[others])  # re-propagated with the adapter
     assert dice(preview[others], ring[others]) > dice(base_result[others], ring[others])

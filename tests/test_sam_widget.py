@@ -51,19 +51,19 @@ def viewer_widget(make_napari_viewer, qtbot):
 
 def test_box_propagate_correct_a_leak_accept_and_undo(viewer_widget, qtbot):
     viewer, widget, organ = viewer_widget
-    assert widget.boxes.affine.affine_matrix.tolist() == viewer.layers["ct"].affine.affine_matrix.tolist()
-    assert np.allclose(widget.boxes.scale, viewer.layers["ct"].scale)
+    assert widget.layers.boxes.affine.affine_matrix.tolist() == viewer.layers["ct"].affine.affine_matrix.tolist()
+    assert np.allclose(widget.layers.boxes.scale, viewer.layers["ct"].scale)
     labels = widget.labels_combo.value
     zs = np.flatnonzero(organ.any(axis=(1, 2)))
     k = int(zs[len(zs) // 2])
     viewer.dims.set_current_step(0, k)
     assert (widget.first.value, widget.last.value) == (0, 11)  # the default range: the whole axis
-    widget.boxes.add_rectangles(rectangle(k, organ[k]))  # what drawing a rectangle on slice k adds
-    qtbot.waitUntil(lambda: widget.preview_layer.data[k].any(), timeout=WAIT_MS)
+    widget.layers.boxes.add_rectangles(rectangle(k, organ[k]))  # what drawing a rectangle on slice k adds
+    qtbot.waitUntil(lambda: widget.layers.preview.data[k].any(), timeout=WAIT_MS)
     wait_idle(qtbot, widget)
     widget.propagate()
     wait_idle(qtbot, widget)
-    preview = widget.preview_layer.data > 0
+    preview = widget.layers.preview.data > 0
     assert dice(preview, organ) >= 0.85
     assert not preview[[z for z in range(12) if z not in zs]].any()  # stopped where the organ ends
     widget.accept()
@@ -81,7 +81,7 @@ def test_box_propagate_correct_a_leak_accept_and_undo(viewer_widget, qtbot):
     with_leak = np.asarray(labels.data).copy()
     viewer.dims.set_current_step(0, leak_slice)
     widget.point_mode(False)
-    widget.points.add(np.array([[leak_slice, 46.0, 66.0]]))  # an outside click on the leak
+    widget.layers.points.add(np.array([[leak_slice, 46.0, 66.0]]))  # an outside click on the leak
     qtbot.waitUntil(
         lambda: widget.session is not None and (0, leak_slice) in widget.session.prompted(), timeout=WAIT_MS
     )
@@ -97,20 +97,20 @@ def test_box_propagate_correct_a_leak_accept_and_undo(viewer_widget, qtbot):
 
 def test_keys_on_our_layers_and_click_colours_tell_inside_from_outside(viewer_widget):
     viewer, widget, _ = viewer_widget
-    for layer in (widget.boxes, widget.points, widget.preview_layer):
+    for layer in (widget.layers.boxes, widget.layers.points, widget.layers.preview):
         bound = {str(k).replace("+", "-").lower() for k in layer.keymap}
         assert {"q", "w", "shift-w", "g", "shift-g", "n"} <= bound, layer.name
     assert not any(str(k).lower() in ("g", "q") for k in viewer.keymap)  # not viewer-wide
-    assert widget.preview_layer not in widget.labels_combo.choices  # never a target for accepted labels
+    assert widget.layers.preview not in widget.labels_combo.choices  # never a target for accepted labels
     widget.box_mode()
-    assert viewer.layers.selection.active is widget.boxes and widget.boxes.mode == "add_rectangle"
+    assert viewer.layers.selection.active is widget.layers.boxes and widget.layers.boxes.mode == "add_rectangle"
     widget.point_mode(False)
-    widget.points.add(np.array([[4.0, 30.0, 40.0]]))  # an outside click
+    widget.layers.points.add(np.array([[4.0, 30.0, 40.0]]))  # an outside click
     widget.point_mode(True)  # switching mode must not recolour that click
-    widget.points.add(np.array([[4.0, 50.0, 60.0]]))
-    colours = widget.points.face_color
+    widget.layers.points.add(np.array([[4.0, 50.0, 60.0]]))
+    colours = widget.layers.points.face_color
     assert np.allclose(colours[0, :3], [1, 0, 0]) and np.allclose(colours[1, :3], [0, 1, 0])
-    assert widget.points.features["inside"].tolist() == [False, True]
+    assert widget.layers.points.features["inside"].tolist() == [False, True]
     before = widget.label_value.value
     widget.next_label()
     assert widget.label_value.value == before + 1
@@ -123,16 +123,16 @@ def test_range_follows_the_viewed_axis_and_cancel_changes_nothing(viewer_widget,
     viewer.dims.order = (0, 1, 2)
     k = int(np.flatnonzero(organ.any(axis=(1, 2)))[2])
     viewer.dims.set_current_step(0, k)
-    widget.boxes.add_rectangles(rectangle(k, organ[k]))
-    qtbot.waitUntil(lambda: widget.preview_layer.data[k].any(), timeout=WAIT_MS)
+    widget.layers.boxes.add_rectangles(rectangle(k, organ[k]))
+    qtbot.waitUntil(lambda: widget.layers.preview.data[k].any(), timeout=WAIT_MS)
     wait_idle(qtbot, widget)
-    before_preview = widget.preview_layer.data.copy()
+    before_preview = widget.layers.preview.data.copy()
     before_labels = np.asarray(widget.labels_combo.value.data).copy()
     widget.propagate()
     widget.cancel()
     wait_idle(qtbot, widget)
     assert "cancelled" in widget.status.value
-    assert np.array_equal(widget.preview_layer.data, before_preview)
+    assert np.array_equal(widget.layers.preview.data, before_preview)
     assert np.array_equal(np.asarray(widget.labels_combo.value.data), before_labels)
 
 
@@ -140,14 +140,14 @@ def test_a_brush_stroke_on_the_preview_corrects_its_slice(viewer_widget, qtbot):
     viewer, widget, organ = viewer_widget
     k = int(np.flatnonzero(organ.any(axis=(1, 2)))[3])
     viewer.dims.set_current_step(0, k)
-    widget.boxes.add_rectangles(rectangle(k, organ[k]))
-    qtbot.waitUntil(lambda: widget.preview_layer.data[k].any(), timeout=WAIT_MS)
+    widget.layers.boxes.add_rectangles(rectangle(k, organ[k]))
+    qtbot.waitUntil(lambda: widget.layers.preview.data[k].any(), timeout=WAIT_MS)
     wait_idle(qtbot, widget)
-    rows, cols = np.nonzero(widget.preview_layer.data[k])
+    rows, cols = np.nonzero(widget.layers.preview.data[k])
     erase = np.zeros(organ.shape, bool)
     erase[k, rows.min() : rows.min() + 6, :] = True  # erase the top rows of the structure
-    erase &= widget.preview_layer.data > 0
-    widget.preview_layer.data_setitem(np.nonzero(erase), 0)  # what the eraser does (a paint event)
+    erase &= widget.layers.preview.data > 0
+    widget.layers.preview.data_setitem(np.nonzero(erase), 0)  # what the eraser does (a paint event)
     qtbot.waitUntil(lambda: not widget.session.mask[k][erase[k]].any(), timeout=WAIT_MS)
     wait_idle(qtbot, widget)
     widget.accept()

@@ -24,15 +24,14 @@ label, in ml: the numbers a tissue or organ volume study needs).
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import MedsegError
-from .io.atomic import atomic_path
 from .io.folders import find_cases
+from .io.tables import write_csv
 
 __all__ = [
     "CaseResult",
@@ -230,7 +229,7 @@ def write_report(results: list[CaseResult], path: str | Path) -> Path:
         {name: getattr(result, name) for name in REPORT_FIELDS} | {"seconds": f"{result.seconds:.2f}"}
         for result in results
     ]
-    return _write_csv(path, REPORT_FIELDS, rows)
+    return write_csv(path, rows, REPORT_FIELDS)
 
 
 def write_volumes(results: list[CaseResult], label_names: dict[int, str], path: str | Path) -> Path:
@@ -243,13 +242,4 @@ def write_volumes(results: list[CaseResult], label_names: dict[int, str], path: 
         for result in results
         for label, ml in result.volumes_ml.items()
     ]
-    return _write_csv(path, ("case", "label", "name", "volume_ml"), rows)
-
-
-def _write_csv(path: str | Path, columns, rows: list[dict]) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, ("case", "label", "name", "volume_ml"))

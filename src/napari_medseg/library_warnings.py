@@ -9,9 +9,11 @@ whose filters come first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,12 +24,21 @@ LIBRARY_MODULES = r"(timm|monai)\."
 def quiet_library_warnings() -> None:
     """Hide the libraries' deprecation warnings and MONAI's log line about NVIDIA's GPU decoder."""
     import logging
-    import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module=LIBRARY_MODULES)
     warnings.filterwarnings("ignore", message=".*NvImgCodec.*")
     # MONAI logs that NVIDIA's GPU image decoder is absent each time it loads: nothing to fix for CPU users
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def quiet_model_run() -> Iterator[None]:
+    """While inside: FutureWarnings (torch, MONAI, timm) and MONAI's UserWarnings hidden, for a
+    command-line model run whose output users read; the filters are restored on leaving."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
+        yield
 
 
 def quietly(function: Callable[..., T]) -> Callable[..., T]:

@@ -136,7 +136,7 @@ def canonical_file_order(affine_lps: np.ndarray) -> FileOrder:
         perm[2 - int(lps_axis)] = file_axis
         if sign < 0:
             flips.append(file_axis)
-    return FileOrder(tuple(perm), tuple(flips))
+    return FileOrder((perm[0], perm[1], perm[2]), tuple(flips))
 
 
 @dataclass

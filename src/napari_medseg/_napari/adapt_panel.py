@@ -82,7 +82,7 @@ class AdaptPanel(Container):
         if layer is None or tuple(layer.data.shape) != session.shape:
             self.status.value = "Choose the labels layer holding the corrected structure (on the image's grid)."
             return
-        axis = owner._slice_axis()
+        axis = owner.slice_axis()
         labels = np.asarray(layer.data)
         structure = np.moveaxis(labels == value, axis, 0)
         slices = np.flatnonzero(structure.any(axis=(1, 2))).tolist()
@@ -126,8 +126,8 @@ class AdaptPanel(Container):
         def done(result):
             adapter, change = result
             self._adapted[value] = made["adapted"]
-            owner._target_key = owner._keys()[1]  # the session holds this label now
-            owner._show(change)
+            owner.target_in_session()  # the session holds this label now
+            owner.show_change(change)
             card = adapter.card
             scores = (
                 f" Held-out slices: Dice {card['dice_before']:.2f} -> {card['dice_after']:.2f}."
@@ -146,6 +146,6 @@ class AdaptPanel(Container):
             self.status.value = "Adapting cancelled; the preview is unchanged."
 
         self.status.value = f"Adapting to label {value} on {len(slices)} slices..."
-        worker = owner._start(work, done)
+        worker = owner.runner.start(work, done)
         worker.yielded.connect(report)
         worker.aborted.connect(aborted)

@@ -15,7 +15,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinB
 
 from ..errors import MedsegError
 from ..library_warnings import quietly
-from ..metrics import SURFACES, Evaluation, evaluate_volumes
+from ..metrics import RECORD_FIELDS, SURFACES, Evaluation, evaluate_volumes
 from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
 from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
 from ..volume import Volume
@@ -67,18 +67,7 @@ def metrics_by_label_table(rows: list[dict]) -> dict:
     Column headers read ``"1 liver"`` when names are known; values are rounded to 4
     decimals for display (copy and export keep full precision); ``-`` = undefined.
     """
-    metrics = [
-        "dice",
-        "jaccard",
-        "hd_mm",
-        "hd95_mm",
-        "assd_mm",
-        "nsd",
-        "volume_pred_ml",
-        "volume_ref_ml",
-        "volume_diff_ml",
-        "status",
-    ]
+    metrics = [f for f in RECORD_FIELDS if f not in ("label", "tolerance_mm", "surface")]  # values, not settings
     headers = [f"{row['label']} {row['name']}".strip() if row.get("name") else str(row["label"]) for row in rows]
     return {"data": [[_display(row[m]) for row in rows] for m in metrics], "index": metrics, "columns": headers}
 

@@ -22,7 +22,8 @@ from ..errors import MedsegError
 from ..library_warnings import quietly
 from ..models.unet.finetune import FinetuneCancelled, TrainingCase
 from .layers import volume_from_layer
-from .segment_widget import OTHER, _Failed, _ProgressRelay, model_from_file
+from .model_jobs import Failed, ProgressRelay, returning_failures
+from .segment_widget import OTHER, model_from_file
 
 __all__ = ["FinetuneWidget", "bundle_model_names"]
 
@@ -69,7 +70,7 @@ class FinetuneWidget(Container):
         self.worker = None
         self.result = None
         self._cancel = threading.Event()
-        self._relay = _ProgressRelay()
+        self._relay = ProgressRelay()
         self._relay.changed.connect(self._on_progress)
         self.model_combo.changed.connect(lambda v: setattr(self.model_file, "visible", v == OTHER))
         self.run_button.changed.connect(self.run)
@@ -116,22 +117,18 @@ class FinetuneWidget(Container):
         self._cancel.clear()
 
         def job():
-            from ..models.unet.finetune import finetune_bundle
+            from ..models.unet.finetune import TrainingSettings, finetune_bundle
 
-            try:
-                return finetune_bundle(
-                    [case],
-                    model,
-                    out,
-                    epochs=epochs,
-                    patches_per_case=patches,
-                    progress=lambda f, m: relay.changed.emit(f, m),
-                    cancel=self._cancel,
-                )
-            except MedsegError as exc:
-                return _Failed(exc)
+            return finetune_bundle(
+                [case],
+                model,
+                out,
+                TrainingSettings(epochs=epochs, patches_per_case=patches),
+                progress=lambda f, m: relay.changed.emit(f, m),
+                cancel=self._cancel,
+            )
 
-        self.worker = create_worker(quietly(job))
+        self.worker = create_worker(quietly(returning_failures(job)))
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(lambda exc: self._show_failure(f"{type(exc).__name__}: {exc}"))
         self.worker.finished.connect(self._on_finished)
@@ -153,7 +150,7 @@ class FinetuneWidget(Container):
         self.run_button.enabled, self.cancel_button.enabled = True, False
 
     def _on_returned(self, result) -> None:
-        if isinstance(result, _Failed):
+        if isinstance(result, Failed):
             if isinstance(result.error, FinetuneCancelled):
                 self.progress.value = 0
                 self.status.value = str(result.error)

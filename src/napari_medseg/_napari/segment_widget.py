@@ -21,7 +21,6 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, 
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Signal
 
 from ..errors import MedsegError
 from ..library_warnings import quietly
@@ -31,6 +30,7 @@ from ..models.unet.inference import SegmentationCancelled
 from ..models.unet.trust import UntrustedBundleError
 from .autosave import ensure_autosave
 from .layers import label_colormap, labels_layer_data, volume_from_layer
+from .model_jobs import Failed, ProgressRelay, returning_failures
 from .orientation import ensure_orientation
 from .save_labels import SaveLabels
 from .volume_legend import VolumeLegend
@@ -83,19 +83,6 @@ class _Done:
 
     segmentation: object
     volumes_ml: dict[int, float]
-
-
-@dataclass
-class _Failed:
-    """An expected failure returned by the worker (workers re-raise returned exceptions)."""
-
-    error: MedsegError
-
-
-class _ProgressRelay(QObject):
-    """Carries progress from the worker thread to the GUI thread (queued signal)."""
-
-    changed = Signal(float, str)
 
 
 # ---- the widget ------------------------------------------------------------------------------------
@@ -165,7 +152,7 @@ class SegmentWidget(Container):
         self.worker = None
         self._cancel = threading.Event()
         self._retry_trusted = False
-        self._relay = _ProgressRelay()
+        self._relay = ProgressRelay()
         self._relay.changed.connect(self._on_progress)
         self._recorded: dict[int, str] = {}  # id(labels layer) -> content digest when we wrote it
         self._model.changed.connect(lambda v: setattr(self._model_file, "visible", v == OTHER))
@@ -214,20 +201,18 @@ class SegmentWidget(Container):
         def job():
             from ..models.segment import segment_volume
 
-            try:
-                result = segment_volume(
-                    volume,
-                    model,
-                    device=device,
-                    trust_bundle=trust_bundle,
-                    progress=lambda f, m: relay.changed.emit(f, m),
-                    cancel=self._cancel,
-                )
-            except MedsegError as exc:  # expected outcomes (cancel, untrusted, bad input): handled on return
-                return _Failed(exc)
+            result = segment_volume(
+                volume,
+                model,
+                device=device,
+                trust_bundle=trust_bundle,
+                progress=lambda f, m: relay.changed.emit(f, m),
+                cancel=self._cancel,
+            )
             return _Done(result, label_volumes_ml(result.labels, volume.spacing, labels_of_interest=result.label_names))
 
-        self.worker = create_worker(quietly(job))
+        # expected outcomes (cancel, untrusted, bad input) come back as Failed, handled on return
+        self.worker = create_worker(quietly(returning_failures(job)))
         self.worker.returned.connect(lambda result: self._on_returned(layer, volume, model, result))
         self.worker.errored.connect(lambda exc: self._on_error(exc, layer))
         self.worker.finished.connect(self._on_finished)
@@ -273,7 +258,7 @@ class SegmentWidget(Container):
             self.run(trust_bundle=True)
 
     def _on_returned(self, image_layer, volume, model: str, result) -> None:
-        if isinstance(result, _Failed):
+        if isinstance(result, Failed):
             self._on_error(result.error, image_layer)
         else:
             segmentation = result.segmentation

@@ -63,20 +63,22 @@ def read_cases(image: str, labels: str) -> list:
 def run(args) -> int:
     import torch
 
-    from ..models.unet.finetune import finetune_bundle
+    from ..models.unet.finetune import TrainingSettings, finetune_bundle
     from .progress import TerminalProgress
 
     cases = read_cases(args.image, args.labels)
-    size = (args.patch_size,) * 3
+    settings = TrainingSettings(
+        epochs=args.epochs,
+        patches_per_case=args.patches,
+        patch_size=(args.patch_size,) * 3,
+        learning_rate=args.lr,
+        seed=args.seed,
+    )
     result = finetune_bundle(
         cases,
         args.model,
         args.out,
-        epochs=args.epochs,
-        patches_per_case=args.patches,
-        patch_size=size,
-        learning_rate=args.lr,
-        seed=args.seed,
+        settings,
         trust_bundle=args.trust_bundle,
         progress=TerminalProgress(args.quiet),
     )

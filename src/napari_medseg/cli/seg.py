@@ -7,6 +7,7 @@ import sys
 
 def add_parser(sub) -> None:
     from ..io.seg_write import ALGORITHM_TYPES
+    from .dicom_export import add_arguments
 
     p = sub.add_parser(
         "seg",
@@ -15,11 +16,7 @@ def add_parser(sub) -> None:
         "that refers to the DICOM series LABELS was drawn on (same grid), for a PACS, "
         "OHIF or 3D Slicer.",
     )
-    p.add_argument("labels", help="label map on the series' grid (.nii.gz, .nrrd, .mha, ...)")
-    p.add_argument("--image", required=True, help="the DICOM folder holding the series")
-    p.add_argument("--series", help="SeriesInstanceUID when the folder holds several series")
-    p.add_argument("--out", required=True, help="DICOM SEG to write (.dcm)")
-    p.add_argument("--names", metavar="1=NAME,2=NAME", help="segment labels (default: 'label K')")
+    add_arguments(p, "DICOM SEG to write (.dcm)", "segment labels (default: 'label K')")
     p.add_argument(
         "--algorithm-type",
         choices=ALGORITHM_TYPES,
@@ -32,21 +29,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..errors import MedsegError
-    from ..io import read_volume
     from ..io.seg_write import write_segmentation
-    from .rtstruct import parse_names
+    from .dicom_export import read_inputs
 
-    if not args.out.lower().endswith(".dcm"):
-        raise MedsegError(f"{args.out}: a DICOM SEG is written as a .dcm file")
-    names = parse_names(args.names)
-    image = read_volume(args.image, series=args.series)
-    labels = read_volume(args.labels)
-    if not labels.same_grid(image):
-        raise MedsegError(
-            f"{args.labels} is not on the series' grid ({labels.describe_grid()} vs "
-            f"{image.describe_grid()}); resample it onto the image first"
-        )
+    image, labels, names = read_inputs(args, "a DICOM SEG")
     path = write_segmentation(
         args.out, labels.array, image, names, label=args.label, algorithm_type=args.algorithm_type
     )

@@ -13,8 +13,8 @@ imports neither torch nor MONAI (``medseg --help`` stays fast); they load when a
 from __future__ import annotations
 
 import sys
-import warnings
 
+from ..library_warnings import quiet_model_run
 from ..models.registry import DEVICES, is_sam_model
 from .progress import TerminalProgress
 from .sam_segment import add_sam_arguments
@@ -105,9 +105,7 @@ def run(args) -> int:
     check_model_card(args.model, volume, args.force)
     from ..models.segment import segment_volume
 
-    with warnings.catch_warnings():  # MONAI deprecation chatter is not for users
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
+    with quiet_model_run():  # MONAI deprecation chatter is not for users
         result = segment_volume(
             volume,
             args.model,
@@ -166,9 +164,7 @@ def run_folder(args) -> int:
             print(f"[{done}/{total}] {result.case}: {result.status} ({result.seconds:.1f} s){extra}", file=sys.stderr)
 
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"monai\.")
+        with quiet_model_run():
             results = segment_folder(
                 args.input,
                 args.out,

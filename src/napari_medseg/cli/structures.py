@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from pathlib import Path
 
@@ -53,8 +51,8 @@ def choose_structure_set(volume, rtstruct: str | None) -> Path:
 def run(args) -> int:
     from ..io import check_write_suffix, read_volume, write_labels
     from ..io.annotations import draw_annotation
-    from ..io.atomic import atomic_path
     from ..io.outputs import check_output_file
+    from ..io.tables import csv_text, write_csv
     from ..metrics.overlap import label_volumes_ml
 
     check_write_suffix(args.out)
@@ -65,13 +63,10 @@ def run(args) -> int:
         print(f"note: {warning}", file=sys.stderr)
     path = write_labels(args.out, drawn.labels, volume)
     volumes = label_volumes_ml(drawn.labels, volume.spacing, labels_of_interest=drawn.names)
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["label", "name", "colour", "volume_ml"])
-    writer.writerows([k, drawn.names[k], drawn.colours[k], f"{ml:.3f}"] for k, ml in volumes.items())
+    columns = ("label", "name", "colour", "volume_ml")
+    rows = [dict(zip(columns, (k, drawn.names[k], drawn.colours[k], f"{ml:.3f}"))) for k, ml in volumes.items()]
     if args.csv:
-        with atomic_path(Path(args.csv)) as tmp:
-            tmp.write_text(table.getvalue(), encoding="utf-8")
-    print(table.getvalue(), end="")
+        write_csv(args.csv, rows, columns)
+    print(csv_text(rows, columns), end="")
     print(f"wrote {path}: {len(drawn.names)} labels", file=sys.stderr)
     return 0

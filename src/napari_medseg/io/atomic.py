@@ -52,7 +52,7 @@ def _running(pid: int) -> bool:
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Remove temporary files left in ``folder`` by killed processes of this host; return them."""
-    removed = []
+    removed: list[Path] = []
     host = _host()
     try:
         names = os.listdir(folder)

@@ -51,18 +51,11 @@ import numpy as np
 from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, canonical_file_order
 from .checks import require_fits_in_memory
+from .dicom_files import is_dicom_file, list_files
 from .dicom_geometry import in_plane_offsets, stack_affine, stack_geometry, untilt_stack
 from .dicom_parts import PHASE_KEYS, phase_key, split_reasons, split_uid
 from .dicom_pixels import read_stack, rescale_stack, transfer_syntax_name
-from .dicom_scan import (
-    SliceHeader,
-    StructureSetFile,
-    Unreadable,
-    is_dicom_file,
-    list_files,
-    read_file_headers,
-    read_headers,
-)
+from .dicom_scan import SliceHeader, StructureSetFile, Unreadable, read_file_headers, read_headers
 from .dicomdir import dicomdir_files, is_dicomdir
 from .series_summary import DICOM_AXES, SeriesSummary
 
@@ -305,8 +298,8 @@ def _attach_structure_sets(found: list[DicomSeries], structure_sets: list[Struct
                 )
 
 
-def require_image(path: Path, result) -> None:
-    """Raise a one-line :class:`VolumeReadError` when a single file is no usable image."""
+def require_image(path: Path, result: list[SliceHeader] | StructureSetFile | Unreadable | None) -> list[SliceHeader]:
+    """A single file's image records; a one-line :class:`VolumeReadError` when it is no usable image."""
     if isinstance(result, Unreadable):
         raise VolumeReadError(result.message())
     if isinstance(result, StructureSetFile):
@@ -318,6 +311,7 @@ def require_image(path: Path, result) -> None:
     if result is None:
         what = "a DICOM file without image data (no Pixel Data)" if is_dicom_file(path) else "not a DICOM file"
         raise VolumeReadError(f"{path}: {what}")
+    return result
 
 
 def source_slices(volume: Volume, out: str | Path | None = None) -> tuple[str, list[tuple[Path, int]]]:
@@ -386,9 +380,7 @@ def scan(path: str | Path, workers: int | None = None) -> list[DicomSeries]:
         if is_dicomdir(path):  # a media directory: the files it lists
             slices, unreadable, structure_sets = read_headers(dicomdir_files(path), workers=workers)
         elif path.is_file():
-            result = read_file_headers(path)
-            require_image(path, result)
-            slices, unreadable, structure_sets = result, [], []
+            slices, unreadable, structure_sets = require_image(path, read_file_headers(path)), [], []
         else:
             slices, unreadable, structure_sets = read_headers(list_files(path), workers=workers)
     if not slices and unreadable:

@@ -43,8 +43,6 @@ __all__ = [
 #: Smallest size of one frame in encapsulated (compressed) Pixel Data: an item tag and length.
 ENCAPSULATED_ITEM_BYTES = 8
 _GREY = ("MONOCHROME1", "MONOCHROME2")
-_LONG_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
-_EXPLICIT_LE = "1.2.840.10008.1.2.1"
 
 
 def frame_bytes(layout: PixelLayout) -> int:
@@ -90,11 +88,8 @@ def pixel_data_problem(path: Path, layout: PixelLayout, head: bytes, size: int) 
     """
     if not layout.native:
         return None
-    expected = layout.rows * layout.columns * (layout.bits_allocated // 8) * layout.frames
-    if layout.transfer_syntax == _EXPLICIT_LE and head[4:6] in _LONG_VRS:
-        length, start = int.from_bytes(head[8:12], "little"), layout.pixel_offset + 12
-    else:
-        length, start = int.from_bytes(head[4:8], "little"), layout.pixel_offset + 8
+    expected = layout.native_bytes
+    length, start = layout.pixel_data_element(head)
     what = (
         f"{layout.frames} frame(s) of {layout.rows} x {layout.columns} at {layout.bits_allocated} bits "
         f"need {expected} bytes"

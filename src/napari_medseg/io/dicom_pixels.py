@@ -64,6 +64,24 @@ class PixelLayout:
             and self.pixel_offset is not None
         )
 
+    @property
+    def native_bytes(self) -> int:
+        """Bytes all frames take uncompressed (BitsAllocated 8, 16 or 32)."""
+        return self.rows * self.columns * (self.bits_allocated // 8) * self.frames
+
+    def pixel_data_element(self, head: bytes) -> tuple[int, int]:
+        """The uncompressed Pixel Data element's value length and the file offset where its value starts.
+
+        Parameters
+        ----------
+        head : the 12 bytes at :attr:`pixel_offset` (the element's tag, VR and length).
+        """
+        if self.pixel_offset is None:
+            raise ValueError("the Pixel Data offset is unknown (compressed or not scanned)")
+        if self.transfer_syntax == _NATIVE_LE[1] and head[4:6] in _LONG_VRS:
+            return int.from_bytes(head[8:12], "little"), self.pixel_offset + 12
+        return int.from_bytes(head[4:8], "little"), self.pixel_offset + 8
+
 
 @dataclass(frozen=True)
 class SliceRef:
@@ -82,15 +100,14 @@ def default_workers() -> int:
 def _native_data_start(fp, ref: SliceRef) -> int:
     """Offset of the first pixel byte, after checking the element header and length."""
     lay = ref.layout
+    if lay.pixel_offset is None:
+        raise VolumeReadError(f"{ref.path}: Pixel Data offset unknown (not an uncompressed file)")
     fp.seek(lay.pixel_offset)
     head = fp.read(12)
     if head[:4] != _PIXEL_TAG:
         raise VolumeReadError(f"{ref.path}: unreadable DICOM file (Pixel Data not where the header ends)")
-    if lay.transfer_syntax == _NATIVE_LE[1] and head[4:6] in _LONG_VRS:
-        length, start = int.from_bytes(head[8:12], "little"), lay.pixel_offset + 12
-    else:
-        length, start = int.from_bytes(head[4:8], "little"), lay.pixel_offset + 8
-    expected = lay.rows * lay.columns * (lay.bits_allocated // 8) * lay.frames
+    length, start = lay.pixel_data_element(head)
+    expected = lay.native_bytes
     if length == 0xFFFFFFFF or not expected <= length <= expected + 1:  # + 1: padding to an even length
         raise VolumeReadError(
             f"{ref.path}: broken DICOM file (Pixel Data holds {length} bytes, {expected} expected "
@@ -105,7 +122,7 @@ def _read_native(ref: SliceRef, out: np.ndarray) -> None:
     with open(ref.path, "rb") as fp:
         start = _native_data_start(fp, ref)
         fp.seek(start + ref.frame * nbytes)
-        got = fp.readinto(memoryview(out.reshape(-1)).cast("B"))
+        got = fp.readinto(out.data.cast("B"))  # out is C-contiguous (cast refuses otherwise)
     if got != nbytes:
         raise VolumeReadError(f"{ref.path}: truncated DICOM file (pixel data ends after {got} of {nbytes} bytes)")
 
@@ -258,9 +275,10 @@ def read_stack(
         for i in by_path[path]:
             ref = refs[i]
             if ref.layout.native:
-                frames[i] = np.empty((ref.layout.rows, ref.layout.columns), ref.layout.raw_dtype)
-                _read_native(ref, frames[i])
-                _correct_unused_bits(frames[i], ref.layout)
+                frame = np.empty((ref.layout.rows, ref.layout.columns), ref.layout.raw_dtype)
+                _read_native(ref, frame)
+                _correct_unused_bits(frame, ref.layout)
+                frames[i] = frame
         todo = [i for i in by_path[path] if frames[i] is None]
         if todo:
             decoded = _decode_file(refs[todo[0]])
@@ -268,10 +286,11 @@ def read_stack(
                 frames[i] = decoded[refs[i].frame] if decoded.ndim == 3 else decoded
 
     _run(decode_file, list(by_path), workers, progress)
-    shapes = {f.shape for f in frames}
+    decoded = [f for f in frames if f is not None]  # decode_file fills every index or raises
+    shapes = {f.shape for f in decoded}
     if len(shapes) > 1:
         raise VolumeReadError(f"{refs[0].path.parent}: slices of different sizes {sorted(shapes)} in one series")
-    return np.stack(frames)
+    return np.stack(decoded)
 
 
 def _run(func, items, workers: int | None, progress: Callable[[int, int], None] | None = None) -> None:
@@ -313,19 +332,19 @@ def rescale_stack(raw: np.ndarray, slopes: Sequence[float], intercepts: Sequence
         (CT Hounsfield units), else int32. Otherwise float32 (computed in float64
         and rounded once).
     """
-    slopes = np.asarray(slopes, dtype=float)
-    intercepts = np.asarray(intercepts, dtype=float)
-    if np.all(slopes == 1) and np.all(intercepts == 0):
+    slope = np.asarray(slopes, dtype=float)
+    intercept = np.asarray(intercepts, dtype=float)
+    if np.all(slope == 1) and np.all(intercept == 0):
         return raw
-    if np.all(slopes == 1) and np.all(intercepts == intercepts[0]) and float(intercepts[0]).is_integer():
-        lo, hi = int(raw.min()) + int(intercepts[0]), int(raw.max()) + int(intercepts[0])
+    if np.all(slope == 1) and np.all(intercept == intercept[0]) and float(intercept[0]).is_integer():
+        lo, hi = int(raw.min()) + int(intercept[0]), int(raw.max()) + int(intercept[0])
         for dt in (np.int16, np.int32):
             info = np.iinfo(dt)
             if info.min <= lo and hi <= info.max:
                 out = raw if raw.dtype == dt else raw.astype(dt)
-                np.add(out, dt(intercepts[0]), out=out, casting="unsafe")
+                np.add(out, dt(intercept[0]), out=out, casting="unsafe")
                 return out
     out = np.empty(raw.shape, dtype=np.float32)
     for k in range(len(raw)):  # float64 per slice, then rounded once to float32
-        out[k] = raw[k] * slopes[k] + intercepts[k]
+        out[k] = raw[k] * slope[k] + intercept[k]
     return out

@@ -1,4 +1,4 @@
-"""Finding DICOM images: cheap file test and header-only reading, one record per 2D image.
+"""Reading DICOM image headers, one record per 2D image (files are found by :mod:`.dicom_files`).
 
 A single-frame file gives one :class:`SliceHeader`; an enhanced multi-frame file
 (PerFrameFunctionalGroupsSequence) or a classic multi-frame file (e.g. RT dose with
@@ -19,51 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from ..volume import MAX_COORDINATE_MM
-from .checks import is_regular_file
 from .dicom_checks import check_layout, check_plane, check_rescale, colour_problem, pixel_data_problem, pixel_spacing
+from .dicom_files import sniff
 from .dicom_geometry import slice_normal
 from .dicom_pixels import PixelLayout, SliceRef, default_workers, one_line
 from .rtstruct import is_structure_set, referenced_series_uids
 from .seg import is_segmentation, seg_referenced_series_uids
 
-__all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "sniff", "is_dicom_file", "read_headers", "list_files"]
+__all__ = ["SliceHeader", "StructureSetFile", "Unreadable", "read_file_headers", "read_headers"]
 
-_VRS = {
-    b"AE",
-    b"AS",
-    b"AT",
-    b"CS",
-    b"DA",
-    b"DS",
-    b"DT",
-    b"FL",
-    b"FD",
-    b"IS",
-    b"LO",
-    b"LT",
-    b"OB",
-    b"OD",
-    b"OF",
-    b"OL",
-    b"OV",
-    b"OW",
-    b"PN",
-    b"SH",
-    b"SL",
-    b"SQ",
-    b"SS",
-    b"ST",
-    b"SV",
-    b"TM",
-    b"UC",
-    b"UI",
-    b"UL",
-    b"UN",
-    b"UR",
-    b"US",
-    b"UT",
-    b"UV",
-}
 _PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")  # (7FE0,0010) little / big endian
 _DEFAULT_IOP = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 DEFLATED = "1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
@@ -129,62 +93,6 @@ class Unreadable:
         return f"{self.path}: {self.reason}"
 
 
-DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
-
-
-def sniff(path: str | os.PathLike) -> str | None:
-    """How a file presents itself as DICOM (reads at most 132 bytes).
-
-    Returns
-    -------
-    str or None
-        ``'dicm'``: the standard 'DICM' marker at byte 128; ``'bare'``: no preamble
-        but the file starts with a plausible group 0002/0008 element (old ACR-NEMA
-        style); ``'named'``: neither, but the name ends in .dcm/.dicom/.ima, so the
-        file is meant to be DICOM and is damaged; ``None``: not DICOM (also for FIFOs and
-        devices, which are never opened: a FIFO would block).
-    """
-    if not is_regular_file(path):
-        return None
-    try:
-        with open(path, "rb") as fp:
-            head = fp.read(132)
-    except OSError:
-        return None
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicm"
-    if len(head) >= 8:
-        group, element = int.from_bytes(head[0:2], "little"), int.from_bytes(head[2:4], "little")
-        explicit_or_implicit_vr = head[4:6] in _VRS or int.from_bytes(head[4:8], "little") < 1024
-        if group in (0x0002, 0x0008) and element <= 0x0100 and explicit_or_implicit_vr:
-            return "bare"
-    return "named" if str(path).lower().endswith(DICOM_SUFFIXES) else None
-
-
-def is_dicom_file(path: str | os.PathLike) -> bool:
-    """Cheap test used by the napari reader: does ``path`` look like (or claim to be) DICOM?
-
-    True for the 'DICM' marker, for preamble-less files starting with a DICOM
-    element, and for damaged files named ``*.dcm`` (so that opening them gives a
-    clear error rather than "no reader").
-    """
-    return sniff(path) is not None
-
-
-def list_files(path: Path) -> list[Path]:
-    """Every regular file under ``path`` (recursive, sorted), or ``[path]`` for a file.
-
-    FIFOs, devices and sockets are left out from their ``stat`` alone (opening a FIFO blocks).
-    """
-    if path.is_file():
-        return [path]
-    found = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(p for p in (Path(root) / f for f in sorted(files) if not f.startswith(".")) if is_regular_file(p))
-    return found
-
-
 _US_KEYWORDS = {"Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel"}
 
 
@@ -192,7 +100,10 @@ _US_KEYWORDS = {"Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresen
 def _tag(keyword: str) -> int:
     from pydicom.datadict import tag_for_keyword
 
-    return tag_for_keyword(keyword)
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword} is not a DICOM keyword")
+    return tag
 
 
 def _value(ds, keyword: str):
@@ -288,58 +199,67 @@ def _pixel_layout(ds, pixel_offset: int | None, frames: int) -> PixelLayout:
     )
 
 
+@dataclass(frozen=True)
+class _FrameValues:
+    """Values a frame may take from its file's top level or from its functional groups."""
+
+    iop: tuple[float, ...] | None
+    ipp: tuple[float, ...] | None
+    spacing: tuple[float, float] | None
+    n_spacing: int
+    slope: float | None
+    inter: float | None
+    window: tuple[float, float] | None
+    thick: float
+
+
 def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: int) -> list[SliceHeader]:
     frames = _int(ds, "NumberOfFrames", 1)
     layout = _pixel_layout(ds, pixel_offset, frames)
     check_layout(layout, file_size)  # before one record per frame is built
     image_type = tuple(str(v).strip().upper() for v in _split(_value(ds, "ImageType")))
-    common = {
-        "series_uid": str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
-        "modality": str(_value(ds, "Modality") or "").strip(),
-        "description": str(ds.get("SeriesDescription", "") or ""),
-        "instance": _int(ds, "InstanceNumber", 0),
-        "localizer": "LOCALIZER" in image_type,
-        "echo": str(_value(ds, "EchoNumbers") or ""),
-        "phase": (str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or "")),
-    }
+    series_uid = str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip()
+    modality = str(_value(ds, "Modality") or "").strip()
+    description = str(ds.get("SeriesDescription", "") or "")
+    instance = _int(ds, "InstanceNumber", 0)
+    echo = str(_value(ds, "EchoNumbers") or "")
+    phase = (str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or ""))
     thickness = _first(_value(ds, "SpacingBetweenSlices")) or _first(_value(ds, "SliceThickness")) or 1.0
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    iop0 = _floats(_value(ds, "ImageOrientationPatient"), 6)
-    ipp0 = _floats(_value(ds, "ImagePositionPatient"), 3)
     spacing0, n_spacing = pixel_spacing(_split(_value(ds, "PixelSpacing")))
     if spacing0 is None:
         spacing0, n_spacing = pixel_spacing(_split(_value(ds, "ImagerPixelSpacing")))
     slope0, inter0 = _first(_value(ds, "RescaleSlope")), _first(_value(ds, "RescaleIntercept"))
-    if slope0 is None and common["modality"] == "RTDOSE":
+    if slope0 is None and modality == "RTDOSE":
         slope0 = _first(_value(ds, "DoseGridScaling"))  # stored values -> Gy
     offsets = _split(_value(ds, "GridFrameOffsetVector")) or None
-    base = {
-        "iop": iop0,
-        "ipp": ipp0,
-        "spacing": spacing0,
-        "n_spacing": n_spacing,
-        "slope": slope0,
-        "inter": inter0,
-        "window": _window(ds),
-        "thick": thickness,
-    }
+    base = _FrameValues(
+        iop=_floats(_value(ds, "ImageOrientationPatient"), 6),
+        ipp=_floats(_value(ds, "ImagePositionPatient"), 3),
+        spacing=spacing0,
+        n_spacing=n_spacing,
+        slope=slope0,
+        inter=inter0,
+        window=_window(ds),
+        thick=thickness,
+    )
     if per_frame is not None and frames > 1 and len(per_frame) < frames:
         raise ValueError(f"NumberOfFrames = {frames} but only {len(per_frame)} per-frame functional groups")
     out = []
     for f in range(frames):
         groups = per_frame[f] if per_frame is not None and f < len(per_frame) else None
         v = _functional_groups(base, groups, shared)
-        check_rescale(v["slope"], v["inter"], layout.bits_stored)
-        has_geometry = v["iop"] is not None and v["ipp"] is not None
-        iop, spacing, notes = check_plane(v["iop"], v["ipp"], v["spacing"], v["n_spacing"])
+        check_rescale(v.slope, v.inter, layout.bits_stored)
+        has_geometry = v.iop is not None and v.ipp is not None
+        iop, spacing, notes = check_plane(v.iop, v.ipp, v.spacing, v.n_spacing)
         iop = iop or _DEFAULT_IOP
-        ipp = v["ipp"] or (0.0, 0.0, 0.0)
-        thick = v["thick"] if np.isfinite(v["thick"]) and 0 < abs(v["thick"]) < 1e4 else 1.0
+        ipp = np.asarray(v.ipp or (0.0, 0.0, 0.0), dtype=float)
+        thick = v.thick if np.isfinite(v.thick) and 0 < abs(v.thick) < 1e4 else 1.0
         if frames > 1 and groups is None:  # classic multi-frame: frames along the normal
             step = float(offsets[f]) if offsets is not None and f < len(offsets) else f * thick
-            ipp = tuple(np.asarray(ipp) + slice_normal(iop) * step)
+            ipp = ipp + slice_normal(iop) * step
             if not np.all(np.abs(ipp) <= MAX_COORDINATE_MM):  # False for NaN too
                 raise ValueError(
                     f"frame {f + 1}: GridFrameOffsetVector or slice thickness places it nowhere ({tuple(ipp)})"
@@ -347,40 +267,48 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
         out.append(
             SliceHeader(
                 ref=SliceRef(path, f, layout),
+                series_uid=series_uid,
+                modality=modality,
+                description=description,
                 iop=tuple(iop),
-                position=tuple(float(c) for c in ipp),
+                position=(float(ipp[0]), float(ipp[1]), float(ipp[2])),
                 pixel_spacing=spacing,
                 fallback_spacing=float(abs(thick)),
-                slope=1.0 if v["slope"] is None else v["slope"],
-                intercept=0.0 if v["inter"] is None else v["inter"],
+                slope=1.0 if v.slope is None else v.slope,
+                intercept=0.0 if v.inter is None else v.inter,
+                instance=instance,
+                localizer="LOCALIZER" in image_type,
+                echo=echo,
                 has_geometry=has_geometry,
-                window=v["window"],
+                window=v.window,
+                phase=phase,
                 notes=tuple(notes),
-                **common,
             )
         )
     return out
 
 
-def _functional_groups(base: dict, groups, shared) -> dict:
+def _functional_groups(base: _FrameValues, groups, shared) -> _FrameValues:
     """``base`` values overridden by an enhanced file's per-frame, then shared, functional groups."""
-    v = dict(base)
+    v = base
     if groups is None and shared is None:
         return v
     if (item := _item("PlaneOrientationSequence", groups, shared)) is not None:
-        v["iop"] = _floats(item.get("ImageOrientationPatient"), 6) or v["iop"]
+        v = dataclasses.replace(v, iop=_floats(item.get("ImageOrientationPatient"), 6) or v.iop)
     if (item := _item("PlanePositionSequence", groups, shared)) is not None:
-        v["ipp"] = _floats(item.get("ImagePositionPatient"), 3) or v["ipp"]
+        v = dataclasses.replace(v, ipp=_floats(item.get("ImagePositionPatient"), 3) or v.ipp)
     if (item := _item("PixelMeasuresSequence", groups, shared)) is not None:
         spacing, n = pixel_spacing(_split(item.get("PixelSpacing")))
         if spacing is not None:
-            v["spacing"], v["n_spacing"] = spacing, n
-        v["thick"] = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or v["thick"]
+            v = dataclasses.replace(v, spacing=spacing, n_spacing=n)
+        thick = _first(item.get("SpacingBetweenSlices")) or _first(item.get("SliceThickness")) or v.thick
+        v = dataclasses.replace(v, thick=thick)
     if (item := _item("PixelValueTransformationSequence", groups, shared)) is not None:
-        v["slope"] = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else v["slope"]
-        v["inter"] = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else v["inter"]
+        slope = _first(item.get("RescaleSlope")) if "RescaleSlope" in item else v.slope
+        inter = _first(item.get("RescaleIntercept")) if "RescaleIntercept" in item else v.inter
+        v = dataclasses.replace(v, slope=slope, inter=inter)
     if (item := _item("FrameVOILUTSequence", groups, shared)) is not None:
-        v["window"] = _window(item) or v["window"]
+        v = dataclasses.replace(v, window=_window(item) or v.window)
     return v
 
 
@@ -399,11 +327,12 @@ def read_file_headers(path: Path) -> list[SliceHeader] | StructureSetFile | Unre
             # values over 1 MiB stay on disk until used: a damaged length field must not make pydicom
             # allocate gigabytes for a header (seen in the fuzz run: an RT dose asked for > 4 GiB)
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, defer_size=1 << 20)
-            offset = fp.tell()
+            end_of_header = fp.tell()
             head = fp.read(12)  # the Pixel Data element's tag, VR and length
             size = os.fstat(fp.fileno()).st_size
         tag = head[:4]
-        has_pixels, offset = tag in _PIXEL_TAGS, offset if tag == _PIXEL_TAGS[0] else None
+        has_pixels = tag in _PIXEL_TAGS
+        offset: int | None = end_of_header if tag == _PIXEL_TAGS[0] else None
         if _transfer_syntax(ds) == DEFLATED:  # inflated in memory: no offset in the file; look in the whole dataset
             has_pixels, offset = "PixelData" in pydicom.dcmread(path, force=True), None
     except InvalidDicomError as exc:
@@ -446,7 +375,9 @@ def read_headers(
     else:
         with ThreadPoolExecutor(n_workers) as pool:
             results = list(pool.map(read_file_headers, files, chunksize=16))
-    slices, unreadable, structure_sets = [], [], []
+    slices: list[SliceHeader] = []
+    unreadable: list[Unreadable] = []
+    structure_sets: list[StructureSetFile] = []
     for r in results:
         if isinstance(r, Unreadable):
             unreadable.append(r)

@@ -19,6 +19,7 @@ import logging
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from ..errors import MedsegError, VolumeReadError
 from ..volume import Volume, affine_problem
 from .atomic import atomic_path
 from .checks import require_fits_in_memory
+
+if TYPE_CHECKING:
+    import nibabel as nib
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # its own inverse
 #: DEFLATE (gzip) expands at most about 1032-fold: a .nii.gz smaller than this share of what its
@@ -61,13 +65,18 @@ def _nibabel_messages(into: list[str]):
     into.extend(" ".join(str(w.message).split()) for w in caught)
 
 
-def _check_header(img, path: Path) -> tuple[int, ...]:
-    """The shape to read (trailing length-1 axes dropped), after refusing what is no grey 3D volume."""
+def _as_nifti(img: object, path: Path) -> nib.Nifti1Image:
+    """``img`` (what ``nibabel.load`` returned) as a NIfTI image; CIFTI and other formats refused."""
     import nibabel as nib
 
     if not isinstance(img, nib.Nifti1Image) or type(img).__name__.startswith("Cifti"):
         what = "CIFTI" if type(img).__name__.startswith("Cifti") else type(img).__name__
         raise VolumeReadError(f"{path}: a {what} file, not a NIfTI volume")
+    return img
+
+
+def _check_header(img: nib.Nifti1Image, path: Path) -> tuple[int, ...]:
+    """The shape to read (trailing length-1 axes dropped), after refusing what is no grey 3D volume."""
     hdr = img.header
     intent = int(hdr["intent_code"])
     if intent in CIFTI_INTENTS:
@@ -86,7 +95,7 @@ def _check_header(img, path: Path) -> tuple[int, ...]:
         raise VolumeReadError(f"{path}: an image with no voxels (shape {shape})")
     out_dtype = np.dtype(np.float64) if hdr.get_slope_inter() != (None, None) else dtype
     n = int(np.prod(shape, dtype=np.int64))
-    _require_data_present(path, int(img.dataobj.offset) + n * dtype.itemsize)
+    _require_data_present(path, int(hdr.get_data_offset()) + n * dtype.itemsize)
     one = int(np.prod(shape[:3], dtype=np.int64))  # a 4D file is read one volume at a time
     require_fits_in_memory(
         one * max(out_dtype.itemsize, dtype.itemsize), path, f"{' x '.join(map(str, shape[:3]))} voxels"
@@ -119,7 +128,7 @@ def _read_gz_voxels(img, path: Path, shape: tuple[int, ...]) -> np.ndarray:
 
     hdr = img.header
     out = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=hdr.get_data_dtype())
-    view = memoryview(out).cast("B")
+    view = out.data.cast("B")
     with gzip.open(path, "rb") as fp:
         fp.seek(int(img.dataobj.offset))
         done = 0
@@ -180,7 +189,7 @@ def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
     warnings: list[str] = []
     try:
         with _nibabel_messages(notes):
-            img = nib.load(str(path))
+            img = _as_nifti(nib.load(str(path)), path)
             shape = _check_header(img, path)
             affine = _affine(img, notes)
             if len(shape) == 4:  # a 4D file: only the chosen volume is read
@@ -209,7 +218,7 @@ def read_nifti(path: str | Path, volume: int | None = None) -> Volume:
         data = data[..., None]
     if data.ndim == 1:
         data = data[:, None, None]
-    meta = {
+    meta: dict[str, object] = {
         "path": str(path),
         "format": "nifti",
         "modality": "",

@@ -48,7 +48,7 @@ def _require_writable_folder(folder: Path, out: Path) -> None:
 
 def _is_image_file(path: Path) -> bool:
     """An existing file a reader of its folder would take: a volume file or a DICOM file."""
-    from .dicom_scan import sniff
+    from .dicom_files import sniff
     from .folders import case_name
 
     return path.is_file() and (case_name(path) is not None or sniff(path) is not None)

@@ -22,7 +22,6 @@ Drawing rules, stated because tools differ:
 
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy as np
 from ..colours import colour_of
 from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
+from .dicom_refs import is_object_of, read_dataset, series_uids
 from .overlaps import distinct, paint_largest_first
 
 __all__ = [
@@ -109,19 +109,17 @@ class StructureLabels:
 
 def is_structure_set(ds) -> bool:
     """Whether a pydicom dataset is an RT structure set."""
-    return str(ds.get("SOPClassUID", "")) == RTSTRUCT_SOP_CLASS or str(ds.get("Modality", "")).upper() == "RTSTRUCT"
+    return is_object_of(ds, RTSTRUCT_SOP_CLASS, "RTSTRUCT")
 
 
 def referenced_series_uids(ds) -> tuple[str, ...]:
     """SeriesInstanceUIDs an RTSTRUCT dataset refers to (ReferencedFrameOfReferenceSequence)."""
-    uids = []
-    for frame in ds.get("ReferencedFrameOfReferenceSequence", []):
-        for study in frame.get("RTReferencedStudySequence", []):
-            for series in study.get("RTReferencedSeriesSequence", []):
-                uid = str(series.get("SeriesInstanceUID", "")).strip()
-                if uid and uid not in uids:
-                    uids.append(uid)
-    return tuple(uids)
+    return series_uids(
+        series
+        for frame in ds.get("ReferencedFrameOfReferenceSequence", [])
+        for study in frame.get("RTReferencedStudySequence", [])
+        for series in study.get("RTReferencedSeriesSequence", [])
+    )
 
 
 def _colour(value) -> str | None:
@@ -165,17 +163,9 @@ def read_structure_set(path: str | Path, dataset=None) -> StructureSet:
     VolumeReadError
         Not a readable RT structure set (one line naming the file).
     """
-    import pydicom
 
     path = Path(path)
-    ds = dataset
-    if ds is None:
-        try:
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, force=True)
-        except Exception as exc:  # pydicom raises many types for broken files
-            raise VolumeReadError(f"{path}: unreadable DICOM file ({exc})") from None
+    ds = read_dataset(path) if dataset is None else dataset
     if not is_structure_set(ds):
         raise VolumeReadError(f"{path}: not an RT structure set (Modality {ds.get('Modality', '?')!s})")
     try:
@@ -278,8 +268,8 @@ def _structure_voxels(
         by_slice.setdefault((axis, index), []).append(np.delete(ijk, axis, axis=1))
     found = []
     for (axis, index), polygons in by_slice.items():
-        plane = tuple(n for a, n in enumerate(shape) if a != axis)
-        corner, box = _fill_in_bounds(polygons, plane)
+        rows_n, cols_n = (n for a, n in enumerate(shape) if a != axis)
+        corner, box = _fill_in_bounds(polygons, (rows_n, cols_n))
         rows, cols = np.nonzero(box)
         if rows.size:
             full = [rows + corner[0], cols + corner[1]]
@@ -311,7 +301,10 @@ def structures_to_labels(structure_set: StructureSet, volume: Volume) -> Structu
             f"{structure_set.path.name} was drawn on series {', '.join(structure_set.series_uids)}, "
             f"not on {volume.meta['series_uid']}: contours are placed by their mm coordinates"
         )
-    drawn, no_volume, names, colours = [], [], {}, {}
+    drawn: list[tuple[int, np.ndarray]] = []
+    no_volume: list[str] = []
+    names: dict[int, str] = {}
+    colours: dict[int, str] = {}
     for structure in structure_set.structures:
         if not structure.contours:
             no_volume.append(structure.name)

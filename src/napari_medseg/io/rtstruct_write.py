@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MedsegError
 from ..label_maps import present_labels
 from ..volume import Volume
 from .atomic import atomic_path
-from .dicom import source_slices
+from .dicom_derived import PATIENT_STUDY_TYPE2, fill_type2, labels_on_series
 from .rtstruct import RTSTRUCT_SOP_CLASS
 
 __all__ = ["mask_contours", "write_structure_set"]
@@ -41,21 +40,8 @@ _COPIED = (
     "FrameOfReferenceUID",
     "PositionReferenceIndicator",
 )
-#: Type 2 attributes of the RT structure set's modules (Patient, General Study, RT Series, Frame of Reference):
-#: present, empty when the series does not give them, so validators such as dciodvfy accept the file.
-_TYPE2 = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "OperatorsName",
-    "PositionReferenceIndicator",
-)
+#: Type 2 attributes of the RT structure set's modules (Patient, General Study, RT Series, Frame of Reference).
+_TYPE2 = (*PATIENT_STUDY_TYPE2, "OperatorsName", "PositionReferenceIndicator")
 _STUDY_COMPONENT_SOP_CLASS = "1.2.840.10008.3.1.2.3.1"
 
 
@@ -76,7 +62,7 @@ def mask_contours(mask: np.ndarray) -> list[np.ndarray]:
 
     if not mask.any():
         return []
-    doubled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))  # each pixel as 2x2
+    doubled = mask.astype(np.uint8).repeat(2, axis=0).repeat(2, axis=1)  # each pixel as 2x2
     found, _ = cv2.findContours(doubled, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     # the centre of doubled pixel u lies at u / 2 - 0.25 in the original pixel coordinates
     return [c[:, 0, ::-1].astype(float) / 2 - 0.25 for c in found]
@@ -113,27 +99,22 @@ def write_structure_set(
     """
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     from ..colours import colour_of
 
     labels = np.asarray(labels)
-    if labels.shape != volume.shape:
-        raise MedsegError(f"labels of shape {labels.shape} are not on the image's grid {volume.shape}")
-    series_uid, slices = source_slices(volume, out=path)  # (file, frame) per slice, in stacking order
-    file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
-    if file_labels.shape[2] != len(slices):
-        raise MedsegError("the image's slices do not match its DICOM series; reopen it from DICOM")
+    series_uid, file_labels, slices = labels_on_series(labels, volume, path)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
         first = pydicom.dcmread(slices[0][0], stop_before_pixels=True, force=True)
-        images = {}
+        images: dict[Path, tuple[str, str]] = {}
         for image, _ in slices:
             if image not in images:
-                ds = pydicom.dcmread(
+                ids = pydicom.dcmread(
                     image, stop_before_pixels=True, force=True, specific_tags=["SOPClassUID", "SOPInstanceUID"]
                 )
-                images[image] = (str(ds.SOPClassUID), str(ds.SOPInstanceUID))
+                images[image] = (str(ids.SOPClassUID), str(ids.SOPInstanceUID))
     multi_frame = len(images) < len(slices)
 
     def image_reference(k: int) -> Dataset:
@@ -146,16 +127,14 @@ def write_structure_set(
     now = datetime.datetime.now()
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = RTSTRUCT_SOP_CLASS
+    ds.file_meta.MediaStorageSOPClassUID = UID(RTSTRUCT_SOP_CLASS)
     ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID, ds.SOPInstanceUID = RTSTRUCT_SOP_CLASS, ds.file_meta.MediaStorageSOPInstanceUID
     for keyword in _COPIED:
         if keyword in first:
-            setattr(ds, keyword, first.data_element(keyword).value)
-    for keyword in _TYPE2:
-        if keyword not in ds:
-            setattr(ds, keyword, "")
+            setattr(ds, keyword, first[keyword].value)
+    fill_type2(ds, _TYPE2)
     ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = "RTSTRUCT", generate_uid(), 999, 1
     ds.SeriesDescription = ds.StructureSetLabel = label[:16]
     ds.StructureSetDate, ds.StructureSetTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")

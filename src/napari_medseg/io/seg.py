@@ -24,17 +24,21 @@ Reading rules, stated because tools differ:
 
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..colours import colour_of
 from ..errors import VolumeReadError
 from ..volume import Volume, smallest_label_dtype
+from .dicom_refs import is_object_of, read_dataset, series_uids
 from .overlaps import paint_largest_first
 from .rtstruct import StructureLabels
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 __all__ = [
     "SEG_SOP_CLASS",
@@ -79,12 +83,12 @@ class Segmentation:
     series_uids: tuple[str, ...]
     kind: str
     segments: tuple[Segment, ...]
-    dataset: object
+    dataset: Dataset
 
 
 def is_segmentation(ds) -> bool:
     """Whether a pydicom dataset is a DICOM Segmentation (SEG)."""
-    return str(ds.get("SOPClassUID", "")) == SEG_SOP_CLASS or str(ds.get("Modality", "")).upper() == "SEG"
+    return is_object_of(ds, SEG_SOP_CLASS, "SEG")
 
 
 def seg_referenced_series_uids(ds) -> tuple[str, ...]:
@@ -92,12 +96,7 @@ def seg_referenced_series_uids(ds) -> tuple[str, ...]:
     items = list(ds.get("ReferencedSeriesSequence", []))
     for study in ds.get("StudiesContainingOtherReferencedInstancesSequence", []):
         items += list(study.get("ReferencedSeriesSequence", []))
-    uids = []
-    for item in items:
-        uid = str(item.get("SeriesInstanceUID", "")).strip()
-        if uid and uid not in uids:
-            uids.append(uid)
-    return tuple(uids)
+    return series_uids(items)
 
 
 def _lab_colour(value) -> str | None:
@@ -119,15 +118,9 @@ def read_segmentation(path: str | Path) -> Segmentation:
     VolumeReadError
         Not a readable DICOM SEG (one line naming the file).
     """
-    import pydicom
 
     path = Path(path)
-    try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
-    except Exception as exc:  # pydicom raises many types for broken files
-        raise VolumeReadError(f"{path}: unreadable DICOM file ({exc})") from None
+    ds = read_dataset(path)
     if not is_segmentation(ds):
         raise VolumeReadError(f"{path}: not a DICOM SEG (Modality {ds.get('Modality', '?')!s})")
     segments = []
@@ -289,11 +282,15 @@ def segmentation_to_labels(seg: Segmentation, volume: Volume) -> StructureLabels
             masks = [(int(segment), mask)] if segment is not None and int(segment) in numbers else []
         place = _placement(labels, origin, np.round(step_column), np.round(step_row), frame.shape) if masks else None
         for number, mask in masks:
-            inside = None if place is None else (mask[place[1]].T if place[2] else mask[place[1]])
-            n_inside = 0 if inside is None else int(np.count_nonzero(inside))
+            if place is None:
+                outside += int(np.count_nonzero(mask))
+                continue
+            view, window, transposed = place
+            inside = mask[window].T if transposed else mask[window]
+            n_inside = int(np.count_nonzero(inside))
             outside += int(np.count_nonzero(mask)) - n_inside
             if n_inside:
-                pieces[number].append(_cropped(place[0], inside))
+                pieces[number].append(_cropped(view, inside))
                 sizes[number] += n_inside
     if outside:
         warnings.append(f"{outside} segmented pixels of {seg.path.name} lie outside this image; left out")

@@ -30,23 +30,11 @@ from .. import __version__
 from ..errors import MedsegError
 from ..volume import Volume
 from .atomic import atomic_path
-from .dicom import source_slices
+from .dicom_derived import fill_type2, labels_on_series
 
 __all__ = ["ALGORITHM_TYPES", "write_segmentation"]
 
 ALGORITHM_TYPES = ("SEMIAUTOMATIC", "AUTOMATIC", "MANUAL")
-#: Type 2 attributes highdicom copies from the source images; empty ones are written where the source lacks them.
-_TYPE2 = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-)
 
 
 def property_codes(name: str):
@@ -74,9 +62,7 @@ def _source_datasets(paths: list[Path]) -> list:
         _warnings.simplefilter("ignore")
         for path in paths:
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-            for keyword in _TYPE2:
-                if keyword not in ds:
-                    setattr(ds, keyword, "")
+            fill_type2(ds)  # highdicom copies them from the source images
             out.append(ds)
     return out
 
@@ -132,18 +118,13 @@ def write_segmentation(
 
     from ..colours import colour_of
 
-    labels = np.asarray(labels)
-    if labels.shape != volume.shape:
-        raise MedsegError(f"labels of shape {labels.shape} are not on the image's grid {volume.shape}")
     if algorithm_type not in ALGORITHM_TYPES:
         raise MedsegError(f"algorithm type {algorithm_type!r}: use one of {', '.join(ALGORITHM_TYPES)}")
+    labels = np.asarray(labels)
     top = int(labels.max(initial=0))
     if top > 65535 or (labels.dtype.kind == "i" and int(labels.min(initial=0)) < 0):
         raise MedsegError(f"label values run from {labels.min()} to {top}: a DICOM SEG numbers segments 1..65535")
-    _, slices = source_slices(volume, out=path)  # (file, frame) per slice, in stacking order
-    file_labels = volume.to_file_order(labels)  # (column, row, slice) as the series stacks its images
-    if file_labels.shape[2] != len(slices):
-        raise MedsegError("the image's slices do not match its DICOM series; reopen it from DICOM")
+    _, file_labels, slices = labels_on_series(labels, volume, path)
     sources = _source_datasets(list(dict.fromkeys(image for image, _ in slices)))
     frames = _frames_in_source_order(file_labels, slices, sources)
     algorithm = None

@@ -103,6 +103,12 @@ class SurfaceDistances:
     def weighted(self) -> bool:
         return self.pred_weights is not None
 
+    def _weights(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Both surfaces' element areas (mm^2), or ``None`` for voxel surfaces."""
+        if self.pred_weights is None or self.ref_weights is None:
+            return None
+        return self.pred_weights, self.ref_weights
+
     def hausdorff(self) -> float:
         """Maximum of both directions' maxima (mm)."""
         return float(max(self.pred_to_ref.max(), self.ref_to_pred.max()))
@@ -113,10 +119,11 @@ class SurfaceDistances:
         Voxel surfaces: ``np.percentile`` with linear interpolation (as
         ``torch.quantile`` in MONAI). Area-weighted: :func:`weighted_percentile`.
         """
-        if self.weighted:
+        weights = self._weights()
+        if weights is not None:
             return max(
-                weighted_percentile(self.pred_to_ref, self.pred_weights, q),
-                weighted_percentile(self.ref_to_pred, self.ref_weights, q),
+                weighted_percentile(self.pred_to_ref, weights[0], q),
+                weighted_percentile(self.ref_to_pred, weights[1], q),
             )
         return float(max(np.percentile(self.pred_to_ref, q), np.percentile(self.ref_to_pred, q)))
 
@@ -126,9 +133,11 @@ class SurfaceDistances:
         Pooled, not the mean of the two directed means: the surface with more
         elements weighs more (MONAI ``compute_average_surface_distance(symmetric=True)``).
         """
-        if self.weighted:
-            total = float(self.pred_weights.sum() + self.ref_weights.sum())
-            return float((self.pred_to_ref @ self.pred_weights + self.ref_to_pred @ self.ref_weights) / total)
+        weights = self._weights()
+        if weights is not None:
+            w_pred, w_ref = weights
+            total = float(w_pred.sum() + w_ref.sum())
+            return float((self.pred_to_ref @ w_pred + self.ref_to_pred @ w_ref) / total)
         n = self.pred_to_ref.size + self.ref_to_pred.size
         return float((self.pred_to_ref.sum() + self.ref_to_pred.sum()) / n)
 
@@ -140,7 +149,9 @@ class SurfaceDistances:
         """
         close_p = self.pred_to_ref <= tolerance_mm
         close_r = self.ref_to_pred <= tolerance_mm
-        if self.weighted:
-            total = float(self.pred_weights.sum() + self.ref_weights.sum())
-            return float((self.pred_weights[close_p].sum() + self.ref_weights[close_r].sum()) / total)
+        weights = self._weights()
+        if weights is not None:
+            w_pred, w_ref = weights
+            total = float(w_pred.sum() + w_ref.sum())
+            return float((w_pred[close_p].sum() + w_ref[close_r].sum()) / total)
         return float((np.count_nonzero(close_p) + np.count_nonzero(close_r)) / (close_p.size + close_r.size))

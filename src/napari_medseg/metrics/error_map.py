@@ -41,19 +41,19 @@ def boundary_error_map(
     """
     pred = as_label_array(pred, "prediction")
     ref = as_label_array(ref, "reference")
-    spacing = np.asarray(spacing, dtype=float)
+    spacing_mm = np.asarray(spacing, dtype=float)
     out = np.zeros(ref.shape, dtype=np.uint8)
     pred_voxels, ref_voxels = label_voxel_indices(pred), label_voxel_indices(ref)
     wanted = sorted(set(pred_voxels) | set(ref_voxels)) if labels is None else sorted(int(v) for v in labels)
     for label in wanted:
         pi, ri = pred_voxels.get(label), ref_voxels.get(label)
-        if pi is None and ri is None:
-            continue
+        if pi is None and ri is not None:
+            out[tuple(boundary_voxels(ref, ri, label).T)] = MISSED
+        elif ri is None and pi is not None:
+            out[tuple(boundary_voxels(pred, pi, label).T)] = EXTRA
         if pi is None or ri is None:
-            arr, idx, value = (ref, ri, MISSED) if pi is None else (pred, pi, EXTRA)
-            out[tuple(boundary_voxels(arr, idx, label).T)] = value
             continue
-        pb, rb, dist = surface_distances(pred, pi, ref, ri, label, spacing)
+        pb, rb, dist = surface_distances(pred, pi, ref, ri, label, spacing_mm)
         out[tuple(rb[dist.ref_to_pred > tolerance_mm].T)] = MISSED
         out[tuple(pb[dist.pred_to_ref > tolerance_mm].T)] = EXTRA
     return out

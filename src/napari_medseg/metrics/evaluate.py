@@ -133,7 +133,7 @@ def surface_distances(
     label: int,
     spacing: np.ndarray,
     surface: str = "voxel",
-):
+) -> tuple[np.ndarray, np.ndarray, SurfaceDistances]:
     """Surface points of both masks of ``label`` and their directed distances.
 
     Both masks must be non-empty. Returns ``(pred_points, ref_points, distances)``:
@@ -166,38 +166,38 @@ def _record(
     tolerance_mm: float,
     surface: str,
 ) -> LabelMetrics:
-    common = {
-        "label": label,
-        "volume_pred_ml": volume_ml(n_pred, spacing),
-        "volume_ref_ml": volume_ml(n_ref, spacing),
-        "volume_diff_ml": volume_ml(n_pred - n_ref, spacing),
-        "tolerance_mm": float(tolerance_mm),
-        "surface": surface,
-    }
+    hd_mm: float | None = None
+    hd95_mm: float | None = None
+    assd_mm: float | None = None
     if n_pred == 0 and n_ref == 0:
-        return LabelMetrics(
-            dice=1.0, jaccard=1.0, hd_mm=0.0, hd95_mm=0.0, assd_mm=0.0, nsd=1.0, status="both_empty", **common
+        status, dsc, jac, nsd = "both_empty", 1.0, 1.0, 1.0
+        hd_mm = hd95_mm = assd_mm = 0.0
+    elif n_pred == 0 or n_ref == 0:
+        status, dsc, jac, nsd = ("pred_empty" if n_pred == 0 else "ref_empty"), 0.0, 0.0, 0.0
+    elif dist is None:
+        raise ValueError(f"label {label}: surface distances are needed when both masks hold it")
+    else:
+        status, dsc, jac, nsd = (
+            "ok",
+            dice(n_pred, n_ref, n_both),
+            jaccard(n_pred, n_ref, n_both),
+            dist.surface_dice(tolerance_mm),
         )
-    if n_pred == 0 or n_ref == 0:
-        return LabelMetrics(
-            dice=0.0,
-            jaccard=0.0,
-            hd_mm=None,
-            hd95_mm=None,
-            assd_mm=None,
-            nsd=0.0,
-            status="pred_empty" if n_pred == 0 else "ref_empty",
-            **common,
-        )
+        hd_mm, hd95_mm, assd_mm = dist.hausdorff(), dist.hausdorff_percentile(95.0), dist.average_symmetric()
     return LabelMetrics(
-        dice=dice(n_pred, n_ref, n_both),
-        jaccard=jaccard(n_pred, n_ref, n_both),
-        hd_mm=dist.hausdorff(),
-        hd95_mm=dist.hausdorff_percentile(95.0),
-        assd_mm=dist.average_symmetric(),
-        nsd=dist.surface_dice(tolerance_mm),
-        status="ok",
-        **common,
+        label=label,
+        dice=dsc,
+        jaccard=jac,
+        hd_mm=hd_mm,
+        hd95_mm=hd95_mm,
+        assd_mm=assd_mm,
+        nsd=nsd,
+        volume_pred_ml=volume_ml(n_pred, spacing),
+        volume_ref_ml=volume_ml(n_ref, spacing),
+        volume_diff_ml=volume_ml(n_pred - n_ref, spacing),
+        status=status,
+        tolerance_mm=float(tolerance_mm),
+        surface=surface,
     )
 
 
@@ -240,9 +240,9 @@ def evaluate_labels(
     ref = as_label_array(ref, "reference")
     if pred.shape != ref.shape:
         raise MedsegError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}")
-    spacing = np.asarray(spacing, dtype=float)
-    if spacing.shape != (3,) or not np.all(spacing > 0):
-        raise MedsegError(f"spacing must be 3 positive numbers (mm); got {spacing.tolist()}")
+    spacing_mm = np.asarray(spacing, dtype=float)
+    if spacing_mm.shape != (3,) or not np.all(spacing_mm > 0):
+        raise MedsegError(f"spacing must be 3 positive numbers (mm); got {spacing_mm.tolist()}")
     if surface not in SURFACES:
         raise MedsegError(f"surface must be one of {', '.join(SURFACES)}; got {surface!r}")
     if not np.isfinite(tolerance_mm) or tolerance_mm < 0:
@@ -252,14 +252,14 @@ def evaluate_labels(
     if wanted and wanted[0] < 1:
         raise MedsegError(f"labels to evaluate must be >= 1 (0 is background); got {wanted[0]}")
     empty = np.empty(0, dtype=np.int64)
-    records = []
+    records: list[LabelMetrics] = []
     for done, label in enumerate(wanted, start=1):
         pi, ri = pred_voxels.get(label, empty), ref_voxels.get(label, empty)
         dist, n_both = None, 0
         if pi.size and ri.size:
             n_both = count_overlap(ref, pi, label)
-            dist = surface_distances(pred, pi, ref, ri, label, spacing, surface)[2]
-        records.append(_record(label, pi.size, ri.size, n_both, dist, spacing, tolerance_mm, surface))
+            dist = surface_distances(pred, pi, ref, ri, label, spacing_mm, surface)[2]
+        records.append(_record(label, pi.size, ri.size, n_both, dist, spacing_mm, tolerance_mm, surface))
         if progress is not None:
             progress(done, len(wanted))
     return records
@@ -279,7 +279,7 @@ class Evaluation:
         One line for the user saying so ("" when not resampled).
     """
 
-    records: list
+    records: list[LabelMetrics]
     resampled: bool = False
     note: str = ""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..io.atomic import atomic_path
+from ..io.tables import csv_text
+from ..io.tables import write_csv as write_table
 from .evaluate import RECORD_FIELDS, LabelMetrics
 from .summary import SUMMARY_METRICS, LabelSummary
 
@@ -36,32 +35,14 @@ def records_to_rows(
     return rows
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""  # undefined; the status column says why
-    if isinstance(value, float):
-        return repr(value)  # full precision: reproducible numbers
-    return str(value)
-
-
 def rows_to_csv_text(rows: list[dict], delimiter: str = ",") -> str:
-    """CSV (or TSV with ``delimiter="\\t"``) text with a header; ``None`` -> empty cell."""
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(rows[0].keys())
-    for row in rows:
-        writer.writerow([_cell(v) for v in row.values()])
-    return buffer.getvalue()
+    """CSV (or TSV with ``delimiter="\\t"``) text with a header; ``None`` -> empty cell ("" for no rows)."""
+    return csv_text(rows, list(rows[0]), delimiter) if rows else ""
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> Path:
-    """Write rows as CSV, atomically (a temporary file renamed onto ``path``)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(rows_to_csv_text(rows) or ",".join(RECORD_FIELDS) + "\n", encoding="utf-8")
-    return path
+    """Write rows as CSV, atomically (a temporary file renamed onto ``path``); no rows: the header only."""
+    return write_table(path, rows, list(rows[0]) if rows else RECORD_FIELDS)
 
 
 def format_ml(ml: float) -> str:

@@ -30,7 +30,9 @@ class MetricStats:
 
     @property
     def iqr(self) -> float | None:
-        return None if self.n == 0 else self.q75 - self.q25
+        if self.q75 is None or self.q25 is None:
+            return None
+        return self.q75 - self.q25
 
 
 @dataclass(frozen=True)

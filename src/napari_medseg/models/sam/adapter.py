@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .decoder_training import decode_logits, dice_bce_loss, jittered_box, logit_frame_target
 from .embedding_cache import Key
 from .networks import SamNetwork
 from .predictor import SamPredictor, torch_threads
@@ -89,80 +89,6 @@ def held_out_slices(indices: Sequence[int], fraction: float = 0.2, minimum_k: in
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
-def _target(mask: np.ndarray, network: SamNetwork, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """A (H, W) bool mask in the decoder's (size, size) logit frame (soft, area-resized) and
-    the (rows, cols) of that frame covered by the slice (the rest is padding)."""
-    import cv2
-
-    h, w = mask.shape
-    if network.sam_type == "medsam":  # squashed to the square, no padding
-        new_h = new_w = size
-    else:
-        scale = size / max(h, w)
-        new_h, new_w = int(h * scale + 0.5), int(w * scale + 0.5)
-    small = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_AREA)
-    out = np.zeros((size, size), np.float32)
-    out[:new_h, :new_w] = small
-    return torch.from_numpy(out), (new_h, new_w)
-
-
-def _loss(logits: torch.Tensor, target: torch.Tensor, valid: tuple[int, int]) -> torch.Tensor:
-    """Dice + BCE of (B, 1, s, s) logits against (B, s, s) soft targets, inside ``valid``."""
-    rows, cols = valid
-    logits, target = logits[:, 0, :rows, :cols], target[:, :rows, :cols]
-    bce = F.binary_cross_entropy_with_logits(logits, target)
-    prob = torch.sigmoid(logits)
-    inter = (prob * target).sum(dim=(1, 2))
-    dice = 1 - (2 * inter + 1) / (prob.sum(dim=(1, 2)) + target.sum(dim=(1, 2)) + 1)
-    return bce + dice.mean()
-
-
-def _jittered_box(mask: np.ndarray, rng: np.random.Generator, margin: float, jitter: float) -> np.ndarray:
-    """The mask's box grown by ``margin`` and each side moved by up to ``jitter`` pixels."""
-    h, w = mask.shape
-    box = np.asarray(mask_box(mask, margin), float) + rng.uniform(-jitter, jitter, 4)
-    box[[0, 2]] = np.clip(box[[0, 2]], 0, w - 1)
-    box[[1, 3]] = np.clip(box[[1, 3]], 0, h - 1)
-    return np.array([min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3])])
-
-
-def _decode(
-    network: SamNetwork,
-    decoder,
-    prompt_encoder,
-    embeddings: torch.Tensor,
-    boxes: torch.Tensor,
-    train_prompt_encoder: bool = False,
-) -> torch.Tensor:
-    """(B, 1, s, s) logits for B embeddings and B boxes (model frame), one box per embedding.
-
-    Gradients reach the prompt encoder only when it is trained (a shared base prompt encoder
-    gets no ``.grad``)."""
-    with torch.set_grad_enabled(train_prompt_encoder and torch.is_grad_enabled()):
-        sparse, dense = prompt_encoder(points=None, boxes=boxes[:, None], masks=None)
-        pe = prompt_encoder.get_dense_pe()
-    if network.sam_type == "litemedsam":  # its decoder pairs the i-th embedding with the i-th box
-        return decoder(
-            image_embeddings=embeddings,
-            image_pe=pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=False,
-        )[0]
-    return torch.cat(
-        [
-            decoder(
-                image_embeddings=embeddings[i : i + 1],
-                image_pe=pe,
-                sparse_prompt_embeddings=sparse[i : i + 1],
-                dense_prompt_embeddings=dense[i : i + 1],
-                multimask_output=False,
-            )[0]
-            for i in range(len(boxes))
-        ]
-    )
 
 
 def adapted_predictor(base: SamPredictor, adapter: Adapter) -> SamPredictor:
@@ -316,7 +242,7 @@ def adapt_steps(
     optimiser = torch.optim.AdamW(params, lr=lr)
     targets, valid = [], (0, 0)
     with torch.no_grad():
-        probe = _decode(
+        probe = decode_logits(
             net,
             net.mask_decoder,
             net.prompt_encoder,
@@ -325,7 +251,7 @@ def adapt_steps(
         )
     size = probe.shape[-1]
     for _, mask in pairs:
-        target, valid = _target(mask, net, size)
+        target, valid = logit_frame_target(mask, net, size)
         targets.append(target)
     losses = []
     threads = 1 if net.device.type == "cpu" else None  # 1.4 s a step where 2 threads took 5 s on a busy 2-core CPU
@@ -334,12 +260,12 @@ def adapt_steps(
             chosen = torch.randint(len(pairs), (batch_size,), generator=generator).tolist()
             embeddings = torch.stack([pairs[c][0] for c in chosen]).to(net.device)
             boxes = np.stack(
-                [predictor.transform.box(_jittered_box(pairs[c][1], rng, margin, jitter), geo) for c in chosen]
+                [predictor.transform.box(jittered_box(pairs[c][1], rng, margin, jitter), geo) for c in chosen]
             )
-            logits = _decode(
+            logits = decode_logits(
                 net, decoder, prompt_encoder, embeddings, torch.from_numpy(boxes).to(net.device), train_prompt_encoder
             )
-            loss = _loss(logits, torch.stack([targets[c] for c in chosen]).to(net.device), valid)
+            loss = dice_bce_loss(logits, torch.stack([targets[c] for c in chosen]).to(net.device), valid)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -60,9 +60,8 @@ class Change:
 
     def region(self) -> tuple[slice, slice, slice]:
         """Index of the changed slab of the volume."""
-        index = [slice(None)] * 3
-        index[self.axis] = slice(self.first, self.last + 1)
-        return tuple(index)
+        every, slab = slice(None), slice(self.first, self.last + 1)
+        return (slab if self.axis == 0 else every, slab if self.axis == 1 else every, slab if self.axis == 2 else every)
 
 
 @dataclass
@@ -147,9 +146,9 @@ class InteractiveSession:
             The new value of each indexed voxel (``labels.dtype``).
         """
         region = np.zeros(self.shape, bool)
-        for axis, indices in self.touched.items():
-            if indices:
-                np.moveaxis(region, axis, 0)[sorted(indices)] = True
+        for axis, touched in self.touched.items():
+            if touched:
+                np.moveaxis(region, axis, 0)[sorted(touched)] = True
         labels = np.asarray(labels)
         add = region & self.mask & (labels != value)
         if not overwrite:
@@ -202,7 +201,8 @@ class InteractiveSession:
         the slices of ``extent`` (default the whole axis), stopping where the structure ends.
         """
         state = self._prompts.setdefault((axis, index), _SliceState())
-        state.box, state.clicks = tuple(float(v) for v in box), []
+        x0, y0, x1, y1 = (float(v) for v in box)
+        state.box, state.clicks = (x0, y0, x1, y1), []
         masks, _ = self._decode(axis, index, [state.box])
         self._set_slice(axis, index, masks[0] if extent is None else extent.clip(masks[0]))
         if not propagate:

@@ -101,9 +101,10 @@ class SamPredictor:
                 self.seconds_per_slice = (time.perf_counter() - start_time) / len(chunk)
             for i, embedding in zip(chunk, embeddings):
                 out[i] = embedding
-                if keys[i] is not None:
-                    self.cache.put(keys[i], embedding)
-        return out  # type: ignore[return-value]
+                key = keys[i]
+                if key is not None:
+                    self.cache.put(key, embedding)
+        return [e for e in out if e is not None]  # every slice is embedded by now
 
     def is_cached(self, key: Key) -> bool:
         """True when the embedding under ``key`` is in memory or on disk."""
@@ -126,7 +127,7 @@ class SamPredictor:
         point_labels : (N,) array-like, optional
             1 for inside, 0 for outside; all 1 when omitted.
         """
-        if self._embedding is None:
+        if self._embedding is None or self._geometry is None:
             raise RuntimeError("call set_slice() before predict()")
         return self.predict_with(self._embedding, self._geometry, box, points, point_labels)
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .embedding_cache import Key
 from .predictor import SamPredictor
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Extent",
@@ -25,7 +29,6 @@ __all__ = [
     "propagate",
     "drive",
     "intensity_profile",
-    "propagate_masks",
     "propagate_masks_steps",
     "propagate_steps",
     "seed_ranges",
@@ -141,7 +144,7 @@ def propagate(
     stack_u8: np.ndarray,
     prompts: list[SlicePrompt],
     extent: Extent | None = None,
-    keys: Callable[[int], object] | None = None,
+    keys: Callable[[int], Key | None] | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     margin: float | None = None,
@@ -180,7 +183,7 @@ def propagate_steps(
     stack_u8: np.ndarray,
     prompts: list[SlicePrompt],
     extent: Extent | None = None,
-    keys: Callable[[int], object] | None = None,
+    keys: Callable[[int], Key | None] | None = None,
     margin: float | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """:func:`propagate` as a generator: yields ``(done, total)`` after each slice and
@@ -203,22 +206,6 @@ def propagate_steps(
             )
         )
     return stacked((yield from propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin)), stack_u8.shape)
-
-
-def propagate_masks(
-    predictor: SamPredictor,
-    stack_u8: np.ndarray,
-    seeds: dict[int, np.ndarray],
-    extent: Extent | None = None,
-    keys: Callable[[int], object] | None = None,
-    progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
-    margin: float | None = None,
-) -> np.ndarray:
-    """Propagate given seed masks (slice index -> (H, W) bool) through a stack; see
-    :func:`propagate_masks_steps`. Returns (N, H, W) bool holding the seeds unchanged."""
-    masks = drive(propagate_masks_steps(predictor, stack_u8, seeds, extent, keys, margin), progress, cancel)
-    return stacked(masks, stack_u8.shape)
 
 
 def intensity_profile(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -284,7 +271,7 @@ def propagate_masks_steps(
     stack_u8: np.ndarray,
     seeds: dict[int, np.ndarray],
     extent: Extent | None = None,
-    keys: Callable[[int], object] | None = None,
+    keys: Callable[[int], Key | None] | None = None,
     margin: float | None = None,
 ) -> Generator[tuple[int, int], None, dict[int, np.ndarray]]:
     """Fill a stack from seed slices: each next slice is prompted with the box of the slice
@@ -311,7 +298,7 @@ def propagate_masks_steps(
     total, done = sum(hi - lo + 1 for lo, hi in ranges) - len(indices), 0
     geo = predictor.transform.geometry(h, w)
 
-    def embeddings_from(index: int, step: int, stop: int) -> dict[int, object]:
+    def embeddings_from(index: int, step: int, stop: int) -> dict[int, torch.Tensor]:
         batch = list(range(index, stop + step, step))[: predictor.batch_size]
         found = predictor.embed([stack_u8[i] for i in batch], [keys(i) for i in batch])
         return dict(zip(batch, found))

@@ -68,7 +68,7 @@ def label_names(metadata: dict) -> dict[int, str]:
     dict int -> str, without label 0 (background).
     """
     outputs = metadata.get("network_data_format", {}).get("outputs", {})
-    out = outputs.get("pred") or next(iter(outputs.values()), {})
+    out: dict = outputs.get("pred") or next(iter(outputs.values()), {})
     names = {int(k): str(v) for k, v in out.get("channel_def", {}).items()}
     return {k: v for k, v in sorted(names.items()) if k != 0}
 
@@ -107,7 +107,7 @@ def _replace_loader(preprocessing) -> tuple[str, torch.dtype, bool]:
     transforms = []
     for t in preprocessing.transforms:
         if isinstance(t, LoadImaged):
-            key = t.keys[0]
+            key = str(t.keys[0])
             loader = getattr(t, "_loader", None)
             dtype = _torch_dtype(getattr(loader, "dtype", None))
             channel_first = bool(getattr(loader, "ensure_channel_first", False))

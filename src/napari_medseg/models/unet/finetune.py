@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Sequence
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,32 @@ class TrainingCase:
     image: Volume
     labels: Volume
     name: str = "case"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How a network is trained on patches (see :func:`train_network`).
+
+    Attributes
+    ----------
+    epochs : int, passes over the cases
+    patches_per_case : int, random patches drawn from every case per epoch
+    batch_size : int, patches per optimiser step
+    patch_size : 3 ints, patch edge lengths in voxels of the network's grid
+    learning_rate : float, AdamW's
+    seed : int, of the patch draws, the intensity jitter and torch
+    """
+
+    epochs: int = 10
+    patches_per_case: int = 16
+    batch_size: int = 2
+    patch_size: tuple[int, ...] = (64, 64, 64)
+    learning_rate: float = 1e-3
+    seed: int = 0
+
+    def as_record(self) -> dict:
+        """JSON-ready values (the patch size as a list)."""
+        return {**asdict(self), "patch_size": list(self.patch_size)}
 
 
 @dataclass
@@ -134,15 +160,15 @@ def random_patch(
         image = torch.nn.functional.pad(image, spec)
         labels = torch.nn.functional.pad(labels, spec)
     shape = np.array(labels.shape)
-    size = np.array(size)
+    patch = np.array(size)
     foreground = torch.nonzero(labels > 0)
     if len(foreground) and rng.random() < foreground_share:
         centre = foreground[rng.integers(len(foreground))].numpy()
-        start = np.clip(centre - size // 2, 0, shape - size)
+        start = np.clip(centre - patch // 2, 0, shape - patch)
     else:
-        start = np.array([rng.integers(0, n + 1) for n in shape - size])
-    box = tuple(slice(int(a), int(a + s)) for a, s in zip(start, size))
-    return image[(slice(None), *box)], labels[box]
+        start = np.array([rng.integers(0, n + 1) for n in shape - patch])
+    box = tuple(slice(int(a), int(a + s)) for a, s in zip(start, patch))
+    return image[(slice(None),) + box], labels[box]
 
 
 def jitter_intensity(patch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -157,26 +183,24 @@ def train_network(
     network: torch.nn.Module,
     pairs: list[tuple[torch.Tensor, torch.Tensor]],
     n_classes: int,
-    *,
-    epochs: int = 10,
-    patches_per_case: int = 16,
-    batch_size: int = 2,
-    patch_size: Sequence[int] = (64, 64, 64),
-    learning_rate: float = 1e-3,
-    seed: int = 0,
+    settings: TrainingSettings | None = None,
     report=None,
 ) -> list[float]:
     """Train ``network`` in place on random patches of ``pairs``; returns the mean loss per epoch.
 
-    One epoch draws ``patches_per_case`` patches of every case, in batches of ``batch_size``.
-    ``report(fraction, message)`` is called after every step.
+    One epoch draws ``settings.patches_per_case`` patches of every case, in batches of
+    ``settings.batch_size``. ``report(fraction, message)`` is called after every step.
     """
     from monai.losses import DiceCELoss
+
+    settings = settings or TrainingSettings()
+    epochs, patches_per_case, batch_size = settings.epochs, settings.patches_per_case, settings.batch_size
+    patch_size, seed = settings.patch_size, settings.seed
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    optimiser = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-5)
+    optimiser = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, weight_decay=1e-5)
     steps_per_epoch = max(1, int(np.ceil(patches_per_case * len(pairs) / batch_size)))
     total = epochs * steps_per_epoch
     network.train()
@@ -290,13 +314,8 @@ def finetune_bundle(
     cases: list[TrainingCase],
     model: str | Path,
     out_dir: str | Path,
+    settings: TrainingSettings | None = None,
     *,
-    epochs: int = 10,
-    patches_per_case: int = 16,
-    batch_size: int = 2,
-    patch_size: Sequence[int] = (64, 64, 64),
-    learning_rate: float = 1e-3,
-    seed: int = 0,
     trust_bundle: bool = False,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -308,7 +327,7 @@ def finetune_bundle(
     cases : images with corrected labels (label values are the model's classes)
     model : a bundle name (``brain-tissue``) or folder
     out_dir : new bundle folder (must not exist, or be empty)
-    epochs, patches_per_case, batch_size, patch_size, learning_rate, seed : training (see :func:`train_network`)
+    settings : how to train (default :class:`TrainingSettings`)
     trust_bundle : the user trusts ``model``'s config code (a user bundle not trusted yet)
     progress : callable(fraction, message) -> bool or None; returning ``False`` cancels
     cancel : threading.Event; set to cancel between two steps
@@ -339,19 +358,12 @@ def finetune_bundle(
         pairs.append(preprocessed_pair(pipeline, case))
         report(0.0, f"preprocessed {i + 1}/{len(cases)}: {case.name}")
     network = deepcopy(pipeline.network).cpu()  # the cached pipeline's network stays as it was
-    losses = train_network(
-        network,
-        pairs,
-        n_classes,
-        epochs=epochs,
-        patches_per_case=patches_per_case,
-        batch_size=batch_size,
-        patch_size=patch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-        report=lambda f, m: report(0.02 + 0.96 * f, m),
-    )
+    losses = train_network(network, pairs, n_classes, settings, report=lambda f, m: report(0.02 + 0.96 * f, m))
     seconds = time.perf_counter() - start
+    if info.path is None:
+        raise MedsegError(
+            f"{info.name}: the bundle's folder is unknown; fetch it first (`medseg models fetch {info.name}`)"
+        )
     base = Path(info.path)
     base_weights = base / "models" / "model.pt"
     record = {
@@ -369,12 +381,7 @@ def finetune_bundle(
             }
             for c in cases
         ],
-        "epochs": epochs,
-        "patches_per_case": patches_per_case,
-        "batch_size": batch_size,
-        "patch_size": list(patch_size),
-        "learning_rate": learning_rate,
-        "seed": seed,
+        **(settings or TrainingSettings()).as_record(),
         "loss_per_epoch": [round(v, 5) for v in losses],
         "seconds": round(seconds, 1),
         "device": "cpu",

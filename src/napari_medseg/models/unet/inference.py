@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -150,7 +151,7 @@ def run_with_fallback(
 def count_windows(image_shape: Sequence[int], roi_size: Sequence[int], overlap: float | Sequence[float]) -> int:
     """Number of sliding windows MONAI's ``sliding_window_inference`` visits for one image."""
     dims = len(image_shape)
-    overlaps = [float(overlap)] * dims if np.isscalar(overlap) else [float(o) for o in overlap]
+    overlaps = np.broadcast_to(np.asarray(overlap, dtype=float), (dims,)).tolist()  # one per axis
     roi = [int(r) if int(r) > 0 else int(s) for r, s in zip(roi_size, image_shape)]
     total = 1
     for size, r, ov in zip(image_shape, roi, overlaps):
@@ -162,7 +163,8 @@ def count_windows(image_shape: Sequence[int], roi_size: Sequence[int], overlap: 
 
 class _Reporter:
     def __init__(self, progress: ProgressCallback | None, cancel: threading.Event | None):
-        self.progress, self.cancel, self.messages = progress, cancel, []
+        self.progress, self.cancel = progress, cancel
+        self.messages: list[str] = []
 
     def __call__(self, fraction: float, message: str) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -243,7 +245,8 @@ def run_pipeline(
         batch = list_data_collate([pipeline.preprocessing({key: image})])
     inputs = batch[key]
     network = network_on(pipeline.network, dev)
-    inferer = copy.copy(pipeline.inferer)  # per-run batch size and devices; the cached one stays as built
+    # per-run batch size and devices; the cached one stays as built (a SlidingWindowInferer when `sliding`)
+    inferer: Any = copy.copy(pipeline.inferer)
     sliding = _sliding(inferer)
     bundle_sw = int(inferer.sw_batch_size) if sliding else 1
     amp = torch.autocast("cuda", dtype=torch.float16) if dev.type == "cuda" else nullcontext()

@@ -112,7 +112,7 @@ def _route_monai_resampling() -> None:
 
     with _LOCK:
         if not isinstance(spatial_transforms.nn, _TorchNN):
-            spatial_transforms.nn = _TorchNN()
+            spatial_transforms.nn = _TorchNN()  # type: ignore[assignment]  # MONAI types it as torch.nn
 
 
 @contextmanager
