@@ -26,7 +26,7 @@ def run(args) -> int:
         shape = "x".join(map(str, d["shape"])) if d["shape"] else "?"
         spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
         print(
-            f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {d['description']!r}  "
+            f"{d['series_uid'] or args.path}  {d['modality'] or '-'}  {_numbered(s)}{d['description']!r}  "
             f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm"
         )
         if d["transfer_syntaxes"]:
@@ -38,3 +38,11 @@ def run(args) -> int:
             kind = "DICOM SEG" if annotation_kind(path) == "SEG" else "RT structure set"
             print(f"  {kind}: {path} (medseg structures draws it)")
     return 0
+
+
+def _numbered(summary) -> str:
+    """``"series 3 "`` for a series with a SeriesNumber, and ``"localizer "`` for a planning image."""
+    from ..io.series_choice import is_localizer
+
+    number = f"series {summary.number} " if summary.number else ""
+    return number + ("localizer " if is_localizer(summary) else "")

@@ -95,6 +95,7 @@ class SliceHeader:
     problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
     phase: tuple[str, str] = ("", "")  # (TemporalPositionIdentifier, AcquisitionNumber): phases of one series
     notes: tuple[str, ...] = ()  # header values replaced by a documented fallback (see dicom_checks)
+    series_number: str = ""  # SeriesNumber, as the scanner numbered the series (names layers)
 
     @property
     def path(self) -> Path:
@@ -297,6 +298,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
         "series_uid": str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip(),
         "modality": str(_value(ds, "Modality") or "").strip(),
         "description": str(ds.get("SeriesDescription", "") or ""),
+        "series_number": str(_value(ds, "SeriesNumber") or "").strip(),
         "instance": _int(ds, "InstanceNumber", 0),
         "localizer": "LOCALIZER" in image_type,
         "echo": str(_value(ds, "EchoNumbers") or ""),

@@ -21,6 +21,8 @@ class SeriesSummary:
     structure_sets: list[str] = field(default_factory=list)
     transfer_syntaxes: list[str] = field(default_factory=list)  # DICOM TransferSyntaxUIDs of its files
     decodable: bool | None = None  # False: its pixel data cannot be decoded here (the warnings say why)
+    number: str = ""  # SeriesNumber
+    localizer: bool = False  # ImageType LOCALIZER, or one image of a radial / multi-planar set
 
     def as_dict(self) -> dict:
         return {
@@ -34,4 +36,6 @@ class SeriesSummary:
             "structure_sets": list(self.structure_sets),
             "transfer_syntaxes": list(self.transfer_syntaxes),
             "decodable": self.decodable,
+            "series_number": self.number,
+            "localizer": self.localizer,
         }
