@@ -32,6 +32,7 @@ from ..models.sam import InteractiveSession, load_predictor
 from ..models.sam.propagation import Extent
 from .adapt_panel import AdaptPanel
 from .autosave import ensure_autosave
+from .docking import tabify_when_docked
 from .layers import layer_grid
 from .sam_embedding import BackgroundEmbedder
 from .volume_legend import VolumeLegend
@@ -50,6 +51,7 @@ class SamWidget(Container):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.viewer = napari_viewer
         self.preview_layer = self.boxes = self.points = None
         self.image_combo = _tip(ComboBox(label="image", choices=self._image_choices), "The 3D image to segment.")

@@ -13,8 +13,10 @@ from pathlib import Path
 from magicgui.widgets import CheckBox, Container, FileEdit, Label, PushButton
 from napari.layers import Layer
 from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QScrollArea
 
 from ..errors import MedsegError
+from .docking import tabify_when_docked
 
 PLUGIN = "napari-medseg"
 WIDGET = "Open DICOM series"
@@ -38,11 +40,16 @@ class SeriesChooser(Container):
         self.folder = FileEdit(
             label="folder", mode="d", tooltip="a DICOM study folder (or the folder of a DICOMDIR); lists its series"
         )
-        self.rows = Container(labels=False, scrollable=True)
+        self.rows = Container(labels=False)
         self.open_button = PushButton(text="Open ticked series", tooltip="add the ticked series as image layers")
         self.status = Label(value="choose a DICOM folder")
         self.status.native.setWordWrap(True)  # magicgui has no option for it
-        super().__init__(widgets=[self.folder, self.rows, self.open_button, self.status])
+        super().__init__(widgets=[self.folder, self.open_button, self.status])
+        self.scroll = QScrollArea()  # a magicgui scrollable Container loses its scroll area once nested
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.rows.native)
+        self.native.layout().insertWidget(1, self.scroll)
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.choices: list = []
         self.boxes: list[CheckBox] = []
         self.folder.changed.connect(lambda value: self.list_series(value))
@@ -68,11 +75,10 @@ class SeriesChooser(Container):
         self.choices, self.boxes = list(choices), []
         for choice in choices:
             box = CheckBox(text=choice.name, value=choice.ticked, tooltip=_tooltip(choice))
-            details = Label(value=choice.details(), tooltip=_tooltip(choice))
-            details.native.setWordWrap(True)
+            details = Label(value="\n".join(choice.detail_lines()), tooltip=_tooltip(choice))
             self.rows.extend([box, details])
             self.boxes.append(box)
-        self.rows.native.setMinimumHeight(min(60 * len(choices), 360))  # rows visible without a tiny scroll area
+        self.scroll.setMinimumHeight(min(64 * len(choices), 320))  # a few rows in view, the rest scroll
         n_ticked = sum(c.ticked for c in choices)
         self.status.value = (
             f"{len(choices)} series in {Path(path).name}; {n_ticked} ticked (localizers unticked)" if choices else ""
@@ -108,7 +114,7 @@ class SeriesChooser(Container):
 def _tooltip(choice) -> str:
     """Details and every warning (up to :data:`MAX_WARNINGS_IN_TOOLTIP`) of one series."""
     warnings = choice.summary.warnings
-    lines = [f"{choice.name} (series id {choice.series_id})", choice.details()]
+    lines = [f"{choice.name} (series id {choice.series_id})", *choice.detail_lines()]
     lines += [f"warning: {w}" for w in warnings[:MAX_WARNINGS_IN_TOOLTIP]]
     if len(warnings) > MAX_WARNINGS_IN_TOOLTIP:
         lines.append(f"... and {len(warnings) - MAX_WARNINGS_IN_TOOLTIP} more; `medseg info PATH` lists them all")

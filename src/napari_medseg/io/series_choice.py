@@ -54,22 +54,24 @@ class SeriesChoice:
     def series_id(self) -> str | None:
         return self.summary.series_uid
 
-    def details(self) -> str:
-        """One line: modality, size in voxels (z, y, x) and mm, warnings and structure sets."""
+    def detail_lines(self) -> list[str]:
+        """Modality and size in voxels (z, y, x); spacing and extent in mm; flags, warnings, structure sets."""
         s = self.summary
-        parts = [s.modality or "?"]
+        lines = [f"{s.modality or '?'}, {' x '.join(map(str, s.shape))} voxels" if s.shape else s.modality or "?"]
         if s.shape and s.spacing_mm:
             extent = [n * d for n, d in zip(s.shape, s.spacing_mm)]
-            parts.append(
-                f"{' x '.join(map(str, s.shape))} voxels, {' x '.join(f'{d:.3g}' for d in s.spacing_mm)} mm "
-                f"({' x '.join(f'{e:.0f}' for e in extent)} mm)"
+            lines.append(
+                f"{' x '.join(f'{d:.3g}' for d in s.spacing_mm)} mm ({' x '.join(f'{e:.0f}' for e in extent)} mm)"
             )
-        if self.localizer:
-            parts.append("localizer")
+        flags = ["localizer"] if self.localizer else []
         if s.warnings:
-            parts.append(f"{len(s.warnings)} warning(s)")
-        parts += [f"+ {Path(p).name}" for p in s.structure_sets]
-        return ", ".join(parts)
+            flags.append(f"{len(s.warnings)} warning(s)")
+        flags += [f"+ {Path(p).name}" for p in s.structure_sets]
+        return lines + ([", ".join(flags)] if flags else [])
+
+    def details(self) -> str:
+        """:meth:`detail_lines` on one line."""
+        return ", ".join(self.detail_lines())
 
 
 def is_localizer(summary: SeriesSummary) -> bool:
