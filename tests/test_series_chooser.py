@@ -81,3 +81,19 @@ def test_the_chooser_from_the_menu_lists_a_folder_and_says_when_it_holds_no_dico
     assert [box.text for box in chooser.boxes] == ["2: T1"] and chooser.boxes[0].value
     chooser.folder.value = tmp_path / "empty"
     assert chooser.boxes == [] and "no DICOM image series" in chooser.status.value
+
+
+def test_opening_a_study_reuses_the_chooser_opened_from_the_menu(make_napari_viewer, tmp_path):
+    from napari_medseg._napari.series_chooser import SeriesChooser
+
+    write_series(tmp_path / "study" / "a", np.zeros((3, 8, 8), np.int16), description="T1", series_number=2)
+    write_series(tmp_path / "study" / "b", np.zeros((2, 8, 8), np.int16), description="T2", series_number=3)
+    viewer = make_napari_viewer()
+    menu = viewer.window.file_menu
+    menu.aboutToShow.emit()
+    (io_menu,) = [a.menu() for a in menu.actions() if a.menu() is not None and "IO Utilities" in a.text()]
+    io_menu.aboutToShow.emit()
+    next(a for a in io_menu.actions() if "Open DICOM series" in a.text()).trigger()
+    assert viewer.open(str(tmp_path / "study"), plugin=PLUGIN) == []
+    (chooser,) = [w for w in viewer.window.dock_widgets.values() if isinstance(w, SeriesChooser)]
+    assert [box.text for box in chooser.boxes] == ["2: T1", "3: T2"]

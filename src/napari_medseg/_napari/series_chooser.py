@@ -24,8 +24,13 @@ MAX_WARNINGS_IN_TOOLTIP = 12
 
 
 def show_series_chooser(viewer, path, choices) -> SeriesChooser:
-    """Dock the chooser (tabbed with our other docks) listing ``choices``, the series of ``path``."""
-    dock, chooser = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET, tabify=True)
+    """Dock the chooser (tabbed with our other docks; the one already docked if any) listing ``choices``."""
+    docked = [w for w in viewer.window.dock_widgets.values() if isinstance(w, SeriesChooser)]
+    if docked:  # opened from a menu earlier: napari names that dock differently, so it is found by type
+        chooser = docked[0]
+        dock = chooser.native.parent()  # the dock, as napari documents for viewer.window.dock_widgets
+    else:
+        dock, chooser = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET, tabify=True)
     chooser.show_choices(path, choices)
     dock.show()
     dock.raise_()  # in front of the docks it was tabbed with
@@ -97,7 +102,6 @@ class SeriesChooser(Container):
         if not chosen:
             self.status.value = "tick at least one series"
             return []
-        self.status.value = f"opening {len(chosen)} series..."
         try:
             layer_data = volume_layers(load_choices(chosen))
         except MedsegError as exc:
