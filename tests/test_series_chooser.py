@@ -97,3 +97,26 @@ def test_opening_a_study_reuses_the_chooser_opened_from_the_menu(make_napari_vie
     assert viewer.open(str(tmp_path / "study"), plugin=PLUGIN) == []
     (chooser,) = [w for w in viewer.window.dock_widgets.values() if isinstance(w, SeriesChooser)]
     assert [box.text for box in chooser.boxes] == ["2: T1", "3: T2"]
+
+
+def test_a_row_names_its_structure_set_and_opening_it_adds_the_structures(make_napari_viewer, tmp_path):
+    from dicom_factory import write_marked_series, write_rtstruct
+
+    written, (box,) = write_marked_series(tmp_path / "study" / "ct", [(1000, slice(2, 6), slice(10, 30), slice(5, 40))])
+    write_rtstruct(tmp_path / "study" / "ct" / "rs.dcm", written.series_uid, [("PTV", (255, 0, 0), box)])
+    write_series(
+        tmp_path / "study" / "scout",
+        np.zeros((1, 20, 20), np.int16),
+        description="Topogram",
+        series_number=9,
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+    )
+    viewer = make_napari_viewer()
+    chooser = open_with_chooser(viewer, tmp_path / "study")
+    rows = {box.text: (box.value, choice.detail_lines()) for box, choice in zip(chooser.boxes, chooser.choices)}
+    assert rows["1: synthetic"][0] and rows["1: synthetic"][1][-1] == "+ rs.dcm"
+    assert not rows["9: Topogram"][0]
+    image, structures = chooser.open_ticked()
+    assert image.name == "1: synthetic" and structures.name == "synthetic (structures)"
+    assert list(structures.features["name"]) == ["background", "PTV"]
+    np.testing.assert_array_equal(structures.data == 1, image.data == 1000)
