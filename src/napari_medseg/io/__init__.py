@@ -68,16 +68,9 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
     AmbiguousInputError
         A folder with several series and no ``series`` given.
     """
-    return _with_nonfinite_warning(_read_volume(Path(path), series, volume))
+    from .checks import with_nonfinite_warning
 
-
-def _with_nonfinite_warning(volume: Volume) -> Volume:
-    """``volume``, its warnings counting NaN/infinite voxels if it has any."""
-    from .checks import nonfinite_warning
-
-    if (note := nonfinite_warning(volume.array)) is not None:
-        volume.meta.setdefault("warnings", []).append(note)
-    return volume
+    return with_nonfinite_warning(_read_volume(Path(path), series, volume))
 
 
 def _read_volume(path: Path, series: str | None, volume: int | None = None) -> Volume:

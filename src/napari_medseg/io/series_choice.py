@@ -179,11 +179,11 @@ def load_choices(choices: list[SeriesChoice], progress=None) -> list[tuple[str, 
 
     ``progress(done, total)`` is called after each series.
     """
-    from . import _with_nonfinite_warning
+    from .checks import with_nonfinite_warning
 
     out = []
     for k, choice in enumerate(choices):
-        out.append((choice.name, _with_nonfinite_warning(choice.series.load())))
+        out.append((choice.name, with_nonfinite_warning(choice.series.load())))
         if progress is not None:
             progress(k + 1, len(choices))
     return out
