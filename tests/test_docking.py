@@ -49,3 +49,17 @@ def test_a_widget_alone_on_its_side_stays_untabbed(make_napari_viewer):
     dock = _dock(viewer, "Evaluate")
     assert dock.parent().tabifiedDockWidgets(dock) == []
     assert tabify(next(iter(viewer.window.dock_widgets.values())).native) is False
+
+
+def test_the_three_main_docks_fit_a_1366_by_768_screen(make_napari_viewer):
+    """Tabbed, the tallest dock sets the window's height: with napari's menu, status bar and the tab
+    bar (about 90 px) it must leave room for a 40 px task bar on a 768 px screen."""
+    viewer = make_napari_viewer()
+    actions = _plugin_actions(viewer)
+    titles = ("Segment (U-Net)", "Interactive SAM", "Evaluate")
+    for title in titles:
+        next(a for text, a in actions.items() if text.startswith(title)).trigger()
+        QApplication.processEvents()
+    sizes = {title: _dock(viewer, title).minimumSizeHint() for title in titles}
+    assert max(s.height() for s in sizes.values()) <= 640, {t: s.height() for t, s in sizes.items()}
+    assert max(s.width() for s in sizes.values()) <= 500, {t: s.width() for t, s in sizes.items()}
