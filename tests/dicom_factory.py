@@ -59,6 +59,7 @@ def image_dataset(
     instance: int = 1,
     modality: str = "CT",
     description: str = "synthetic",
+    series_number: int = 1,
     image_type=("ORIGINAL", "PRIMARY", "AXIAL"),
     window=None,
     implicit_vr: bool = False,
@@ -83,7 +84,7 @@ def image_dataset(
     ds.SeriesInstanceUID = series_uid
     ds.FrameOfReferenceUID = frame_uid
     ds.SeriesDescription = description
-    ds.SeriesNumber = 1
+    ds.SeriesNumber = series_number
     ds.InstanceNumber = int(instance)
     ds.ImagePositionPatient = [_ds(v) for v in position]
     ds.ImageOrientationPatient = [_ds(v) for v in iop]

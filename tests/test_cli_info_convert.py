@@ -31,6 +31,8 @@ SERIES_KEYS = {
     "structure_sets",
     "transfer_syntaxes",
     "decodable",
+    "series_number",
+    "localizer",
 }
 
 

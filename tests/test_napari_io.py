@@ -7,6 +7,7 @@ import SimpleITK as sitk
 
 from napari_medseg.io import read_volume
 from napari_medseg.volume import napari_affine
+from test_series_chooser import open_every_series
 
 PLUGIN = "napari-medseg"
 
@@ -128,7 +129,7 @@ def test_dicom_folder_opens_each_series_paint_save_reload_aligned(make_napari_vi
     )
     write_series(folder, stored[:3, :8, :8], names="random", rng=rng)  # a second, unrelated series
     viewer = make_napari_viewer()
-    layers = viewer.open(str(folder), plugin=PLUGIN)
+    layers = open_every_series(viewer, folder)
     assert len(layers) == 2
     image = max(layers, key=lambda layer: layer.data.shape[0])
     assert image.data.shape[0] == 9
@@ -163,7 +164,7 @@ def test_localizer_folder_opens_unstacked_with_capped_notifications(make_napari_
     viewer = make_napari_viewer()
     seen = []
     notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
-    layers = viewer.open(str(mr700), plugin=PLUGIN)
+    layers = open_every_series(viewer, mr700)  # a radial localizer: the chooser ticks none by default
     assert len(layers) > 1 and all(1 in layer.data.shape for layer in layers)  # one image each, not stacked
     assert len(seen) <= 4 and any("more notes" in m for m in seen)
 

@@ -41,8 +41,8 @@ def _run(python: str, cwd: Path, env_path: str | None = None) -> list[str]:
 def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
     assert lines[1] == (
-        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
-        "'Save labels', 'Segment (U-Net)']"
+        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Open DICOM series', "
+        "'Recover labels', 'Save labels', 'Segment (U-Net)']"
     )
     assert lines[2] == "['brain_mri', 'ct_series']"
     assert lines[3] == "True"
@@ -85,8 +85,8 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     lines = _run(str(python), tmp_path, env_path=f"{target}:{site}")
     assert lines[0].startswith(str(target))
     assert lines[1] == (
-        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Recover labels', "
-        "'Save labels', 'Segment (U-Net)']"
+        "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Open DICOM series', "
+        "'Recover labels', 'Save labels', 'Segment (U-Net)']"
     )
     assert lines[3] == "True"
 

@@ -38,6 +38,7 @@ class AdaptPanel(Container):
 
     def __init__(self, owner):
         super().__init__()
+        self.margins = (0, 0, 0, 0)  # no gap above and below the panel in the SAM dock
         self.owner = owner
         self.steps = SpinBox(value=100, min=5, max=2000, label="adapt steps")
         self.steps.tooltip = "Optimiser steps (2 slices each); about 0.3-1.5 s each on a 2-core CPU."

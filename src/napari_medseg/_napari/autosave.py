@@ -29,6 +29,7 @@ from qtpy.QtWidgets import QApplication
 
 from ..autosave import Snapshot, discard, list_snapshots, load_snapshot, prune, save_snapshot
 from ..library_warnings import quietly
+from .docking import tabify_when_docked
 from .layers import label_names_from_features, labels_layer_data, volume_from_layer
 
 #: Seconds after the last stroke before the edited layers are saved.
@@ -177,6 +178,7 @@ class RecoverWidget(Container):
         self._status = Label(value="")
         self._status.native.setWordWrap(True)  # magicgui has no option for it
         super().__init__(widgets=[self._snapshot, self._restore, self._discard, self._status])
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self._restore.changed.connect(self.restore)
         self._discard.changed.connect(self.discard)
         ensure_autosave(napari_viewer)

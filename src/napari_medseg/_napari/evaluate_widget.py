@@ -20,6 +20,7 @@ from ..metrics.error_map import ERROR_NAMES, EXTRA, MISSED, boundary_error_map
 from ..metrics.report import records_to_rows, rows_to_csv_text, write_csv
 from ..volume import Volume
 from .autosave import ensure_autosave
+from .docking import tabify_when_docked
 from .save_labels import beside_source
 
 __all__ = ["EvaluateWidget", "evaluate_layers_data", "label_names_of", "metrics_by_label_table"]
@@ -126,7 +127,7 @@ class EvaluateWidget(Container):
         self.status = Label(value="")
         self.table = Table(value=[])
         self.table.read_only = True
-        self.table.min_height = 330  # the ten metric rows without scrolling
+        self.table.min_height = 300  # the metric rows (the last scrolls into view): docks fit a 768 px screen
         self.copy_button = PushButton(
             text="Copy table", tooltip="tab-separated, full precision: pastes into a spreadsheet"
         )
@@ -154,6 +155,7 @@ class EvaluateWidget(Container):
                 self.export_path,
             ]
         )
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.rows: list[dict] = []
         self.worker = None
         self.run_button.changed.connect(self.run)

@@ -14,6 +14,7 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, SpinBox
 
 from ..errors import MedsegError
 from ..interpolate import contoured_slices, interpolation_mask
+from .docking import tabify_when_docked
 
 __all__ = ["FillBetweenWidget", "layer_spacing"]
 
@@ -34,6 +35,7 @@ class FillBetweenWidget(Container):
         self.fill_button = PushButton(text="Fill between slices")
         self.status = Label(value="Draw the label on two or more slices, then fill between them.")
         super().__init__(widgets=[self.labels_combo, self.label_value, self.fill_button, self.status])
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.labels_combo.changed.connect(self._labels_changed)
         self.fill_button.changed.connect(self.fill)
         self.viewer.layers.events.inserted.connect(self.reset_choices)

@@ -21,6 +21,7 @@ from napari.utils.notifications import show_error, show_info
 from ..errors import MedsegError
 from ..library_warnings import quietly
 from ..models.unet.finetune import FinetuneCancelled, TrainingCase
+from .docking import tabify_when_docked
 from .layers import volume_from_layer
 from .model_jobs import Failed, ProgressRelay, returning_failures
 from .segment_widget import OTHER, model_from_file
@@ -67,6 +68,7 @@ class FinetuneWidget(Container):
                 self.status,
             ]
         )
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.worker = None
         self.result = None
         self._cancel = threading.Event()

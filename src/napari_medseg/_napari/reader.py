@@ -1,5 +1,8 @@
 """npe2 reader hook: DICOM folders/files, NIfTI, NRRD, MHA/MHD -> image layers in mm.
 
+A folder holding several DICOM series opens the series chooser instead (:mod:`.series_chooser`);
+each series' layer is named "number: description", distinct within the study.
+
 Label maps (NIfTI intent label, or a file with an ITK-SNAP label description beside it,
 see :mod:`napari_medseg.io.label_table`) open as Labels layers with their names and colours.
 
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MedsegError
-from ..io import is_readable_path, read_all_volumes
+from ..io import is_itk, is_nifti, is_readable_path, read_volume
 from . import sources
 from .layers import image_layer_data, label_colormap, labels_layer_data
 
@@ -30,20 +33,54 @@ def get_reader(path):
 
 
 def read_layers(path) -> list[tuple]:
-    """Read every volume at ``path`` (each DICOM series its own layer).
+    """Read every volume at ``path``; a DICOM folder holding several series opens the series chooser.
 
-    All volumes are read before any layer is returned, so a failure adds nothing; the
-    failure is shown as a notification and the null-layer sentinel is returned.
+    With a napari viewer, a folder (or DICOMDIR) of several series adds nothing here: the
+    chooser is docked (:mod:`.series_chooser`) and opens the series the user ticks. Without
+    one, every series is read, each under its distinct name. All volumes are read before any
+    layer is returned, so a failure adds nothing; it is shown as a notification and the
+    null-layer sentinel is returned.
     """
-    from napari.utils.notifications import show_error, show_info, show_warning
+    from napari.utils.notifications import show_error
 
-    paths = path if isinstance(path, list) else [path]
+    from ..io.series_choice import load_choices, study_choices
+
+    viewer = _viewer_with_window()
+    named = []
     try:
-        volumes = [v for p in paths for v in read_all_volumes(p)]
+        for p in path if isinstance(path, list) else [path]:
+            if Path(p).is_file() and (is_nifti(Path(p)) or is_itk(Path(p))):
+                named.append((None, read_volume(p)))
+                continue
+            choices = study_choices(p)
+            if len(choices) > 1 and viewer is not None:
+                from .series_chooser import show_series_chooser
+
+                show_series_chooser(viewer, p, choices)
+            else:
+                named += load_choices(choices)
     except MedsegError as exc:
         show_error(str(exc))
         return [(None,)]
+    return volume_layers(named) or [(None,)]
+
+
+def _viewer_with_window():
+    """The current napari viewer when it has a window to dock the chooser in, else None."""
     import napari
+
+    viewer = napari.current_viewer()
+    return viewer if getattr(viewer, "window", None) is not None else None
+
+
+def volume_layers(named: list[tuple[str | None, object]]) -> list[tuple]:
+    """``LayerDataTuple``s of ``(name, volume)`` pairs (name None: the file's), with their structure sets.
+
+    Also switches on autosave and the orientation display, and shows the volumes' notes
+    (at most :data:`MAX_NOTICES`, then a count).
+    """
+    import napari
+    from napari.utils.notifications import show_info, show_warning
 
     from .autosave import ensure_autosave, recovery_note
     from .orientation import ensure_orientation
@@ -52,8 +89,8 @@ def read_layers(path) -> list[tuple]:
     ensure_orientation(napari.current_viewer())  # superior up, anatomical letters, labelled cursor
     sources.follow_new_labels(napari.current_viewer())  # New Labels keep the link to their image
     layers, notes = [], []
-    for v in volumes:
-        name = v.meta.get("description") or Path(v.meta.get("path", "")).name
+    for name, v in named:
+        name = name or v.meta.get("description") or Path(v.meta.get("path", "")).name
         if (note := recovery_note(v, name)) is not None:
             notes.insert(0, note)
         if v.is_oblique:
@@ -83,7 +120,7 @@ def _layer_data(volume, name: str, notes: list[str]) -> tuple:
             return label_map_layer_data(volume, name)
         except ValueError as exc:  # negative or fractional values: not usable as labels
             notes.append(f"{name} is marked as a label map but {exc}; opened as an image")
-    return image_layer_data(volume)
+    return image_layer_data(volume, name)
 
 
 def label_map_layer_data(volume, name: str) -> tuple:

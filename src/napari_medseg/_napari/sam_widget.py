@@ -1,16 +1,14 @@
 """Interactive SAM dock widget: boxes, corrective clicks and propagation -> preview -> labels.
 
-Thin napari glue over :class:`napari_medseg.models.sam.InteractiveSession`: a box drawn
-in the *SAM boxes* Shapes layer or a click in the *SAM clicks* Points layer becomes one
-session call (``add_box`` / ``add_click``) on the viewed slice, run in a thread worker;
-the structure's changed slices show in the *SAM preview* layer, and *Accept* writes them
-into the chosen Labels layer with one ``data_setitem`` call (one undo step), replacing
-the label's voxels there (so corrections can remove false positives). The session
-starts from the label's voxels already in the layer, so clicks also correct an accepted
-result. All slices of the viewed axis are embedded in the background as soon as an image
-is chosen (progress in the widget; the embeddings are cached on disk by content). The session
-and its workers live in :mod:`.sam_session_runner`, the three layers in :mod:`.sam_layers`.
-
+Thin napari glue over :class:`napari_medseg.models.sam.InteractiveSession`: a box drawn in the
+*SAM boxes* Shapes layer or a click in the *SAM clicks* Points layer becomes one session call
+(``add_box`` / ``add_click``) on the viewed slice, run in a thread worker; the structure's changed
+slices show in the *SAM preview* layer, and *Accept* writes them into the chosen Labels layer with
+one ``data_setitem`` call (one undo step), replacing the label's voxels there (so corrections can
+remove false positives). The session starts from the label's voxels already in the layer, so
+clicks also correct an accepted result. All slices of the viewed axis are embedded in the
+background as soon as an image is chosen (progress in the widget; cached on disk by content). The
+session and its workers live in :mod:`.sam_session_runner`, the three layers in :mod:`.sam_layers`.
 Keys, active while a SAM layer is selected: Q box mode, W inside clicks, Shift-W outside
 clicks, G accept, Shift-G propagate, N next label value.
 """
@@ -30,6 +28,7 @@ from ..models.sam import InteractiveSession
 from ..models.sam.propagation import Extent
 from .adapt_panel import AdaptPanel
 from .autosave import ensure_autosave
+from .docking import tabify_when_docked
 from .layers import layer_grid
 from .sam_layers import PromptLayers
 from .sam_session_runner import SessionRequest, SessionRunner
@@ -48,15 +47,10 @@ class SamWidget(Container):
 
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.viewer = napari_viewer
-        keys = {
-            "Q": self.box_mode,
-            "W": self.point_mode,
-            "Shift-W": lambda: self.point_mode(False),
-            "G": self.accept,
-            "Shift-G": self.propagate,
-            "N": self.next_label,
-        }
+        keys = {"Q": self.box_mode, "W": self.point_mode, "Shift-W": lambda: self.point_mode(False)}
+        keys.update({"G": self.accept, "Shift-G": self.propagate, "N": self.next_label})
         self.layers = PromptLayers(napari_viewer, self._box_drawn, self._point_added, self._painted, keys)
         self.image_combo = _tip(ComboBox(label="image", choices=self._image_choices), "The 3D image to segment.")
         self.labels_combo = _tip(
@@ -106,8 +100,10 @@ class SamWidget(Container):
         for name, (text, slot, tip) in buttons.items():
             self.buttons[name] = PushButton(text=text, tooltip=tip)
             self.buttons[name].changed.connect(lambda *_, s=slot: s())
-        row = list(self.buttons.values())  # three to a row, so the dock fits a laptop screen
+        row = list(self.buttons.values())  # three to a row, no gap between rows: the docks fit 768 px
         button_rows = [Container(widgets=row[i : i + 3], layout="horizontal", labels=False) for i in range(0, 6, 3)]
+        for button_row in button_rows:
+            button_row.margins = (0, 0, 0, 0)
         self.progress = ProgressBar(value=0, min=0, max=1, label="model")
         self.embedding_progress = ProgressBar(value=0, min=0, max=1, label="slices embedded")
         self.status = Label(value="Draw a box [Q] or click [W] on a slice.")
@@ -132,6 +128,7 @@ class SamWidget(Container):
                 Container(widgets=[self.status, self.volumes], labels=False),
             ]
         )  # the dock's full width
+        self[-1].margins = (0, 0, 0, 0)
         self.adapt_panel = AdaptPanel(self)  # Adapt to this structure: its own module
         self.append(self.adapt_panel)
 

@@ -19,6 +19,7 @@ from napari.utils.notifications import show_error, show_info
 from ..errors import MedsegError
 from ..io import WRITE_SUFFIXES
 from ..io.folders import case_name
+from .docking import tabify_when_docked
 from .label_table import LabelTable
 from .layers import volume_from_layer
 
@@ -82,6 +83,7 @@ class SaveLabels(Container):
         self.button = PushButton(text="Save labels", tooltip="write the labels layer to the file above")
         self.names = LabelTable()
         super().__init__(widgets=[self.layer, self.names, self.path, self.button])
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.layer.changed.connect(self._propose)
         self.layer.changed.connect(self.names.follow)
         self.button.changed.connect(self.save)

@@ -29,6 +29,7 @@ from ..models.registry import DEVICES
 from ..models.unet.inference import SegmentationCancelled
 from ..models.unet.trust import UntrustedBundleError
 from .autosave import ensure_autosave
+from .docking import tabify_when_docked
 from .layers import label_colormap, labels_layer_data, volume_from_layer
 from .model_jobs import Failed, ProgressRelay, returning_failures
 from .orientation import ensure_orientation
@@ -146,6 +147,7 @@ class SegmentWidget(Container):
                 self._save,
             ]
         )
+        tabify_when_docked(self)  # opened beside our other docks: a tab, not a squeeze
         self.confirm = ask_yes_no
         ensure_autosave(napari_viewer)  # corrections painted in this viewer are snapshotted
         ensure_orientation(napari_viewer)

@@ -10,7 +10,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("convert", help="convert a volume or DICOM series to NIfTI/NRRD/MHA (by OUT's extension)")
     p.add_argument("path")
     p.add_argument("out")
-    p.add_argument("--series", help="SeriesInstanceUID (or series id from 'medseg info') when PATH holds several")
+    p.add_argument(
+        "--series", help="SeriesInstanceUID, series id or SeriesNumber (from 'medseg info') when PATH holds several"
+    )
     p.add_argument("--volume", type=int, metavar="N", help="which volume of a 4D NIfTI (0-based; default 0)")
     p.set_defaults(func=run)
 

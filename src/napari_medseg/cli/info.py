@@ -31,7 +31,7 @@ def run(args) -> int:
         spacing = ", ".join(f"{v:g}" for v in d["spacing_mm"]) if d["spacing_mm"] else "?"
         part = f" (part {d['part']} of {d['n_parts']}: --series {d['series_id']})" if d["part"] else ""
         print(
-            f"{d['series_uid'] or args.path}{part}  {d['modality'] or '-'}  {d['description']!r}  "
+            f"{d['series_uid'] or args.path}{part}  {d['modality'] or '-'}  {_numbered(s)}{d['description']!r}  "
             f"{d['n_files']} files  shape {shape}  spacing ({spacing}) mm  ({','.join(d['axes'])})"
         )
         if d["transfer_syntaxes"]:
@@ -43,3 +43,11 @@ def run(args) -> int:
             kind = "DICOM SEG" if annotation_kind(path) == "SEG" else "RT structure set"
             print(f"  {kind}: {path} (medseg structures draws it)")
     return 0
+
+
+def _numbered(summary) -> str:
+    """``"series 3 "`` for a series with a SeriesNumber, and ``"localizer "`` for a planning image."""
+    from ..io.series_choice import is_localizer
+
+    number = f"series {summary.number} " if summary.number else ""
+    return number + ("localizer " if is_localizer(summary) else "")

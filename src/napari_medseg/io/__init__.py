@@ -56,7 +56,8 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
         DICOM files.
     series : str, optional
         SeriesInstanceUID (or the ``uid.N`` id ``medseg info`` prints for a UID that
-        was split) to pick when the folder holds several series.
+        was split), or a SeriesNumber that only one series has, to pick when the folder
+        holds several series.
     volume : int, optional
         Which volume of a 4D NIfTI file (0-based; default the first).
 
@@ -67,16 +68,9 @@ def read_volume(path: str | Path, series: str | None = None, volume: int | None 
     AmbiguousInputError
         A folder with several series and no ``series`` given.
     """
-    return _with_nonfinite_warning(_read_volume(Path(path), series, volume))
+    from .checks import with_nonfinite_warning
 
-
-def _with_nonfinite_warning(volume: Volume) -> Volume:
-    """``volume``, its warnings counting NaN/infinite voxels if it has any."""
-    from .checks import nonfinite_warning
-
-    if (note := nonfinite_warning(volume.array)) is not None:
-        volume.meta.setdefault("warnings", []).append(note)
-    return volume
+    return with_nonfinite_warning(_read_volume(Path(path), series, volume))
 
 
 def _read_volume(path: Path, series: str | None, volume: int | None = None) -> Volume:
@@ -102,20 +96,13 @@ def _read_volume(path: Path, series: str | None, volume: int | None = None) -> V
     for s in found:
         if series in (s.series_id, s.series_uid):
             return s.load()
+    numbered = [s for s in found if s.slices[0].series_number == series]
+    if len(numbered) == 1:
+        return numbered[0].load()
+    if numbered:
+        ids = ", ".join(s.series_id for s in numbered)
+        raise AmbiguousInputError(f"{path}: {len(numbered)} series are numbered {series}; give one of their ids: {ids}")
     raise VolumeReadError(f"{path}: no series {series!r}; found {', '.join(s.series_id for s in found)}")
-
-
-def read_all_volumes(path: str | Path) -> list[Volume]:
-    """Every volume a path holds (each DICOM series of a folder becomes its own volume)."""
-    path = Path(path)
-    if path.is_file() and (is_nifti(path) or is_itk(path)):
-        return [read_volume(path)]
-    from . import dicom
-
-    found = dicom.scan(path)
-    if not found:
-        raise VolumeReadError(f"{path}: no DICOM image series found")
-    return [_with_nonfinite_warning(s.load()) for s in found]
 
 
 def read_nifti_file(path: Path, volume: int | None = None) -> Volume:

@@ -81,6 +81,13 @@ def nonfinite_warning(array: np.ndarray) -> str | None:
     )
 
 
+def with_nonfinite_warning(volume):
+    """``volume`` (a :class:`~napari_medseg.volume.Volume`), its warnings counting NaN/infinite voxels if any."""
+    if (note := nonfinite_warning(volume.array)) is not None:
+        volume.meta.setdefault("warnings", []).append(note)
+    return volume
+
+
 def require_inside_folder(header: Path, data_file: str, what: str) -> Path:
     """The path of a detached header's data file, which must lie inside the header's folder.
 

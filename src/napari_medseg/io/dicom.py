@@ -19,24 +19,20 @@ phases by TemporalPositionIdentifier or AcquisitionNumber (:mod:`.dicom_parts`).
 that was split gets ids ``UID.1``, ``UID.2``, ... (largest part first, phases in order);
 an unsplit one keeps the UID as its id. A DICOMDIR file stands for the files it lists.
 
-Localizers are *split off*, not dropped: a scout mixed into an axial series, a
-tri-planar pilot or a radial set (pydicom's ``98892003/MR700``: seven images, seven
-orientations) is never stacked into a volume, but each part stays available as its
-own series (a 2D image is a one-slice volume). Dropping them would make a folder of
-pilots look empty and hide images a user may want to check; the warnings say which
-parts are localizers and how many images were kept out of the main volume.
+Localizers are *split off*, not dropped: a scout in an axial series or a radial set (pydicom's
+``98892003/MR700``: seven images, seven orientations) is never stacked, but each part stays its
+own series flagged ``localizer`` (a one-slice volume); the warnings say what was kept apart.
 
 Spacing, gaps and tilt
 ----------------------
-The slice spacing comes from the positions along the normal, never from
-SliceThickness (used only for a single slice). With uneven gaps or missing slices
-the series still loads, as dcm2niix does, with a loud warning naming each odd gap in
-mm; the affine uses the *median* gap (the nominal spacing: SimpleITK's mean over a
-gap would misplace every slice). With gantry tilt the slices are stacked along the
-normal and each slice is shifted in its own plane (linear interpolation) so that
-every voxel sits at its true position, as dcm2niix's tilt correction does (SimpleITK
-stacks without the shift, misplacing slices by the drift); the warning gives the angle
-and the drift. Nothing else is resampled. Of slices sharing a position, the lowest
+The slice spacing comes from the positions along the normal, never from SliceThickness
+(used only for a single slice). With uneven gaps or missing slices the series still loads,
+as dcm2niix does, with a loud warning naming each odd gap in mm; the affine uses the
+*median* gap (SimpleITK's mean over a gap would misplace every slice). With gantry tilt
+the slices are stacked along the normal and each is shifted in its own plane (linear
+interpolation) so that every voxel sits at its true position, as dcm2niix's tilt
+correction does (SimpleITK stacks without the shift); the warning gives the angle and
+the drift. Nothing else is resampled. Of slices sharing a position, the lowest
 InstanceNumber is kept and the others reported.
 """
 
@@ -99,6 +95,7 @@ class DicomSeries:
     structure_sets: list[Path] = field(default_factory=list)
     part: int | None = None  # 1-based part of a split SeriesInstanceUID (None: not split)
     n_parts: int = 1
+    localizer: bool = False  # ImageType LOCALIZER, or one image of a radial or multi-planar set
 
     @property
     def files(self) -> list[Path]:
@@ -157,6 +154,8 @@ class DicomSeries:
             series_uid=self.series_uid,
             modality=self.modality,
             description=self.description,
+            number=self.slices[0].series_number,
+            localizer=self.localizer,
             n_files=self.n_files,
             shape=(int(stack_shape[2]), int(stack_shape[1]), int(stack_shape[0])),
             spacing_mm=(float(spacing[2]), float(spacing[1]), float(spacing[0])),
@@ -253,7 +252,7 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
     parts = split_uid(slices)
     first = slices[0]
     if len(parts) == 1:
-        return [DicomSeries(uid, uid, first.modality, first.description, parts[0], root)]
+        return [DicomSeries(uid, uid, first.modality, first.description, parts[0], root, localizer=first.localizer)]
     total = len(slices)
     reasons = split_reasons(parts)
     ids = [f"{uid}.{k + 1}" for k in range(len(parts))]
@@ -278,8 +277,20 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
             )
         if (k := phase_key(parts)) is not None:
             warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
+        localizer = part[0].localizer or radial
         out.append(
-            DicomSeries(uid, sid, first.modality, first.description, part, root, warns, part=index, n_parts=len(parts))
+            DicomSeries(
+                uid,
+                sid,
+                first.modality,
+                first.description,
+                part,
+                root,
+                warns,
+                part=index,
+                n_parts=len(parts),
+                localizer=localizer,
+            )
         )
     return out
 

@@ -59,6 +59,7 @@ class SliceHeader:
     problem: str | None = None  # e.g. truncated pixel data, found from the file size: loading will fail
     phase: tuple[str, str] = ("", "")  # (TemporalPositionIdentifier, AcquisitionNumber): phases of one series
     notes: tuple[str, ...] = ()  # header values replaced by a documented fallback (see dicom_checks)
+    series_number: str = ""  # SeriesNumber, as the scanner numbered the series (names layers)
 
     @property
     def path(self) -> Path:
@@ -221,6 +222,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
     series_uid = str(_value(ds, "SeriesInstanceUID") or "unknown-series").strip()
     modality = str(_value(ds, "Modality") or "").strip()
     description = str(ds.get("SeriesDescription", "") or "")
+    series_number = str(_value(ds, "SeriesNumber") or "").strip()
     instance = _int(ds, "InstanceNumber", 0)
     echo = str(_value(ds, "EchoNumbers") or "")
     phase = (str(_value(ds, "TemporalPositionIdentifier") or ""), str(_value(ds, "AcquisitionNumber") or ""))
@@ -270,6 +272,7 @@ def _headers_from_dataset(ds, path: Path, pixel_offset: int | None, file_size: i
                 series_uid=series_uid,
                 modality=modality,
                 description=description,
+                series_number=series_number,
                 iop=tuple(iop),
                 position=(float(ipp[0]), float(ipp[1]), float(ipp[2])),
                 pixel_spacing=spacing,

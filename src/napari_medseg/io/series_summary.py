@@ -38,6 +38,8 @@ class SeriesSummary:
     series_id: str | None = None  # --series value; the UID itself unless the UID was split
     part: int | None = None  # 1-based part of a split SeriesInstanceUID, None when not split
     n_parts: int = 1
+    number: str = ""  # SeriesNumber
+    localizer: bool = False  # ImageType LOCALIZER, or one image of a radial / multi-planar set
 
     def as_dict(self) -> dict:
         """The JSON record of ``medseg info --json`` (schema in docs/cli.md)."""
@@ -56,4 +58,6 @@ class SeriesSummary:
             "structure_sets": list(self.structure_sets),
             "transfer_syntaxes": list(self.transfer_syntaxes),
             "decodable": self.decodable,
+            "series_number": self.number,
+            "localizer": self.localizer,
         }
