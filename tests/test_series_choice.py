@@ -80,7 +80,7 @@ def test_a_study_folder_ticks_the_scan_not_the_scout_and_loads_only_what_is_chos
     by_name = {c.name: c for c in choices}
     assert set(by_name) == {"3: Abdomen 2.5mm", "1: Topogram"}
     assert by_name["3: Abdomen 2.5mm"].ticked and not by_name["1: Topogram"].ticked
-    assert "6 x 10 x 12 voxels, 2.5 x 1 x 1 mm (15 x 10 x 12 mm)" in by_name["3: Abdomen 2.5mm"].details()
+    assert "12 x 10 x 6 voxels, 1 x 1 x 2.5 mm (12 x 10 x 15 mm)" in by_name["3: Abdomen 2.5mm"].details()
     ((name, volume),) = load_choices([c for c in choices if c.ticked])
     assert name == "3: Abdomen 2.5mm"
     np.testing.assert_array_equal(volume.array, scan)

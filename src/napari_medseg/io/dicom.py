@@ -20,8 +20,7 @@ that was split gets ids ``UID.1``, ``UID.2``, ... (largest part first, phases in
 an unsplit one keeps the UID as its id. A DICOMDIR file stands for the files it lists.
 
 Localizers are *split off*, not dropped: a scout in an axial series or a radial set (pydicom's
-``98892003/MR700``: seven images, seven orientations) is never stacked, but each part stays its
-own series flagged ``localizer`` (a one-slice volume); the warnings say what was kept apart.
+``98892003/MR700``) is never stacked; each part stays its own series flagged ``localizer``.
 
 Spacing, gaps and tilt
 ----------------------
@@ -277,21 +276,9 @@ def _series_for_uid(uid: str, slices: list[SliceHeader], root: Path) -> list[Dic
             )
         if (k := phase_key(parts)) is not None:
             warns.append(f"phase {PHASE_KEYS[k]} = {part[0].phase[k]}: pick one phase with its series id")
-        localizer = part[0].localizer or radial
-        out.append(
-            DicomSeries(
-                uid,
-                sid,
-                first.modality,
-                first.description,
-                part,
-                root,
-                warns,
-                part=index,
-                n_parts=len(parts),
-                localizer=localizer,
-            )
-        )
+        series = DicomSeries(uid, sid, first.modality, first.description, part, root, warns, part=index)
+        series.n_parts, series.localizer = len(parts), part[0].localizer or radial
+        out.append(series)
     return out
 
 

@@ -60,7 +60,7 @@ class SeriesChoice:
         return self.summary.series_id or self.summary.series_uid
 
     def detail_lines(self) -> list[str]:
-        """Modality and size in voxels (z, y, x); spacing and extent in mm; flags, warnings, structure sets."""
+        """Modality, size in voxels, spacing and extent in mm (file order: column, row, slice); flags, warnings."""
         s = self.summary
         lines = [f"{s.modality or '?'}, {' x '.join(map(str, s.shape))} voxels" if s.shape else s.modality or "?"]
         if s.shape and s.spacing_mm:
