@@ -33,7 +33,8 @@ def main() -> None:
     prob = {
         k: resample_from_to(nib.load(SRC / NAME.format(k)), target, order=1).get_fdata() / 255.0 for k in ("gm", "wm")
     }
-    labels = brain_tissue_labels(prob["gm"], prob["wm"])
+    brain = nib.Nifti1Image((np.asanyarray(t1.dataobj) > 0).astype(np.float32), t1.affine)
+    labels = brain_tissue_labels(prob["gm"], prob["wm"], resample_from_to(brain, target, order=1).get_fdata())
 
     for data, path in ((np.round(t1_2mm).astype(np.int16), out_t1), (labels, out_labels)):
         img = nib.Nifti1Image(data, affine)

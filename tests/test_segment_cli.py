@@ -152,6 +152,6 @@ def test_a_model_whose_card_does_not_match_the_image_needs_force(tmp_path, capsy
     assert main(["segment", str(ct), "--model", "brain-tissue", "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and not out.exists()
-    assert "expects MR, T1-weighted, brain, skull-stripped" in err and "this image is CT" in err and "--force" in err
+    assert "expects MR, any contrast, brain, with or without skull" in err and "this image is CT" in err and "--force" in err
     assert main(["segment", str(ct), "--model", "brain-tissue", "--out", str(out), "--quiet", "--force"]) == 0
     assert out.exists() and "warning: brain-tissue: it expects MR" in capsys.readouterr().err

@@ -114,7 +114,7 @@ def test_a_mismatched_model_asks_before_running(make_napari_viewer):
     assert widget.worker is None and len(viewer.layers) == 1  # nothing ran
     ((title, text),) = asked
     assert title == "Model and image do not match"
-    assert "expects MR, T1-weighted, brain, skull-stripped" in text and "this image is CT" in text
+    assert "expects MR, any contrast, brain, with or without skull" in text and "this image is CT" in text
     assert widget.status.startswith("not run: it expects MR")
 
 

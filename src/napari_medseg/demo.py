@@ -46,7 +46,7 @@ def _brain_step(out: Path, report: Callable[[str], None], device: str) -> tuple[
         "brain-tissue vs the sample's reference labels:\n" + format_table(evaluation.records, names=BRAIN_TISSUE_NAMES)
     )
     rows = records_to_rows(evaluation.records, case="brain_mri", names=BRAIN_TISSUE_NAMES)
-    return written, ("sample MRI: brain-tissue U-Net (1 grey, 2 white matter)", t1, seg.labels), rows
+    return written, ("sample MRI: brain-tissue U-Net (1 grey matter, 2 white matter, 3 CSF)", t1, seg.labels), rows
 
 
 def _ct_step(out: Path, report: Callable[[str], None], device: str) -> tuple[list[Path], tuple, list[dict]]:

@@ -1,7 +1,7 @@
 """The sample volumes shipped in ``napari_medseg/sample_data/`` and how their labels are defined.
 
 ``brain_mri``: the MNI ICBM152 2009 (sym, release a) T1 template at 2 mm with tissue
-labels (1 grey matter, 2 white matter) derived from its probability maps by
+labels (1 grey matter, 2 white matter, 3 CSF inside the brain mask) derived from its probability maps by
 :func:`brain_tissue_labels`. ``ct_phantom``: a synthetic abdominal CT DICOM series
 with the truth of its liver-like organ.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from .volume import Volume
 
-BRAIN_TISSUE_NAMES = {1: "grey matter", 2: "white matter"}
+BRAIN_TISSUE_NAMES = {1: "grey matter", 2: "white matter", 3: "CSF"}
 
 
 def sample_dir() -> Path:
@@ -22,15 +22,18 @@ def sample_dir() -> Path:
     return Path(__file__).resolve().parent / "sample_data"
 
 
-def brain_tissue_labels(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:
+def brain_tissue_labels(gm: np.ndarray, wm: np.ndarray, brain: np.ndarray | None = None) -> np.ndarray:
     """Hard tissue labels from grey- and white-matter probability maps.
 
     Each voxel takes the most probable of (rest, grey, white), with
-    ``rest = 1 - gm - wm``: 0 background/CSF, 1 grey matter, 2 white matter.
+    ``rest = 1 - gm - wm``: 0 rest, 1 grey matter, 2 white matter. With a brain mask,
+    the rest inside it (``brain >= 0.5``) is CSF, 3.
 
     Parameters
     ----------
     gm, wm : ndarray of float in [0, 1], same shape.
+    brain : ndarray of float in [0, 1] or bool, same shape, optional
+        Brain mask (1 inside, CSF included).
 
     Returns
     -------
@@ -39,7 +42,10 @@ def brain_tissue_labels(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:
     gm = np.asarray(gm, dtype=np.float32)
     wm = np.asarray(wm, dtype=np.float32)
     rest = 1.0 - gm - wm
-    return np.argmax(np.stack([rest, gm, wm]), axis=0).astype(np.uint8)
+    labels = np.argmax(np.stack([rest, gm, wm]), axis=0).astype(np.uint8)
+    if brain is not None:
+        labels[(labels == 0) & (np.asarray(brain, dtype=np.float32) >= 0.5)] = 3
+    return labels
 
 
 def brain_mri_paths() -> tuple[Path, Path]:

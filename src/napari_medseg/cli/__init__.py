@@ -32,6 +32,7 @@ from . import (
     rtstruct,
     seg,
     segment,
+    skullstrip,
     structures,
 )
 from .heap import keep_freed_memory
@@ -45,6 +46,7 @@ COMMANDS = (
     rtstruct,
     seg,
     segment,
+    skullstrip,
     adapt,
     interpolate,
     finetune,
@@ -60,6 +62,7 @@ VOLUME_COMMANDS = (
     "rtstruct",
     "seg",
     "segment",
+    "skullstrip",
     "adapt",
     "interpolate",
     "finetune",

@@ -44,7 +44,7 @@ class ModelCard:
         """What the model expects, in a few words: ``MR, T1-weighted, brain, skull-stripped``."""
         parts = [self.modality, self.contrast, self.body_part]
         if self.skull_stripped is not None:
-            parts.append("skull-stripped" if self.skull_stripped else "with skull")
+            parts.append("skull-stripped" if self.skull_stripped else "with or without skull")
         if self.spacing_mm:
             parts.append("x".join(f"{s:g}" for s in self.spacing_mm) + " mm")
         return ", ".join(p for p in parts if p) or "nothing declared"

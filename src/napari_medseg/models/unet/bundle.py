@@ -40,7 +40,7 @@ from .trust import require_trust
 
 CONFIG_NAMES = ("inference.json", "inference.yaml", "inference.yml")
 #: From this many output classes on, the argmax is taken before ``Invertd`` by default.
-ARGMAX_FIRST_MIN_CLASSES = 4
+ARGMAX_FIRST_MIN_CLASSES = 8
 
 
 def is_bundle(path: str | Path) -> bool:
