@@ -167,7 +167,7 @@ class HeadSynth:
         else:
             name = list(CONTRASTS)[int(self._u(0, len(CONTRASTS) - 1e-6))]
             means = (torch.tensor(CONTRASTS[name]) + self._u(-0.08, 0.08, n)).clamp(0, 1)
-        sds = self._u(0.0, 0.06, n)
+        sds = self._u(0.0, 0.04, n)
         return means, sds
 
     def _acquire(self, image: torch.Tensor) -> torch.Tensor:
@@ -187,11 +187,11 @@ class HeadSynth:
             low[axis] = max(2, int(round(size[axis] / factor)))
             x = F.interpolate(F.interpolate(x, size=low, mode="trilinear"), size=size, mode="trilinear")
         x = x[0, 0]
-        x = x * torch.exp(_smooth_field(self.gen, x.shape, 4, self._u(0.0, 0.35)))
+        x = x * torch.exp(_smooth_field(self.gen, x.shape, 4, self._u(0.0, 0.2)))
         x = x.clamp(min=0)
         x = x / x.max().clamp(min=1e-6)
-        x = x ** float(np.exp(self._u(-0.35, 0.35)))
-        return x + torch.randn(x.shape, generator=self.gen) * self._u(0.0, 0.05)
+        x = x ** float(np.exp(self._u(-0.25, 0.25)))
+        return x + torch.randn(x.shape, generator=self.gen) * self._u(0.0, 0.03)
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One draw: image ``(1, P, P, P)`` float32 in [0, 1] (percentile-scaled) and labels ``(1, P, P, P)`` int64."""
@@ -202,7 +202,7 @@ class HeadSynth:
         image = (tissues * means[:, None, None, None]).sum(0) + texture
         image = image + self._u(0.0, 0.05)  # background level
         brain = maps[2]
-        stripped = self._u(0, 1) < 0.2
+        stripped = self._u(0, 1) < 0.3
         image = self._acquire(image)
         if stripped:
             image = image * (brain >= 0.5)

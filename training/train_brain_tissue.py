@@ -69,9 +69,9 @@ def save_atomic(state: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=1500)
+    ap.add_argument("--iterations", type=int, default=6000)
     ap.add_argument("--patch", type=int, default=64, help="cubic patch edge, voxels of 2 mm")
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--threads", type=int, default=2)

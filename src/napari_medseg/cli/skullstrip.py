@@ -38,7 +38,8 @@ def run(args) -> int:
     from ..io.outputs import check_output_file
     from ..metrics.report import format_ml
     from ..models.brain_extraction import BRAIN_MODEL, skull_strip
-    from .segment import TerminalProgress, check_model_card
+    from .progress import TerminalProgress
+    from .segment import check_model_card
 
     outputs = [args.out] + ([args.mask] if args.mask else [])
     if args.mask and Path(args.mask).resolve() == Path(args.out).resolve():
@@ -48,7 +49,7 @@ def run(args) -> int:
         check_output_file(path, [args.image])
     volume = read_volume(args.image, series=args.series)
     check_model_card(BRAIN_MODEL, volume, args.force)
-    stripped, mask = skull_strip(volume, device=args.device, progress=TerminalProgress(args.quiet))
+    stripped, mask = skull_strip(volume, device=args.device, progress=TerminalProgress(args.quiet, "skullstrip "))
     written = [write_volume(args.out, stripped.array, volume)]
     if args.mask:
         written.append(write_labels(args.mask, mask.astype(np.uint8), volume, {1: "brain"}))
