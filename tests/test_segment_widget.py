@@ -62,7 +62,7 @@ def test_run_adds_labels_layer_on_image_geometry_with_names(qtbot, viewer_with_s
     result = viewer.layers[result_layer_name(image.name, "brain-tissue")]
     np.testing.assert_allclose(result.affine.affine_matrix, image.affine.affine_matrix)
     assert result.data.shape == image.data.shape
-    assert list(result.features["name"]) == ["background", "grey matter", "white matter"]
+    assert list(result.features["name"]) == ["background", "grey matter", "white matter", "CSF"]
     assert widget.status.startswith("done")
     for k in (1, 2):  # a real segmentation, not an empty layer
         a, b = result.data == k, reference == k

@@ -13,7 +13,7 @@ Each draw (:meth:`HeadSynth.sample`) warps those maps (random rotation, scaling,
 left/right mirror, elastic field) onto a patch of the network's 2 mm grid, gives each tissue
 a random intensity and texture (a quarter of the time a random MR contrast, otherwise a
 jittered T1, T2, PD or FLAIR), and then blurs, resamples to a random slice thickness,
-multiplies by a bias field, applies a gamma and adds noise. One draw in five is
+multiplies by a bias field, applies a gamma and adds noise. Three draws in ten are
 skull-stripped the way the template is (zero outside the brain mask). Targets follow the
 sample's rule (:func:`napari_medseg.samples.brain_tissue_labels`) on the warped maps, with
 the rest of the brain mask as CSF: 0 outside the brain, 1 grey matter, 2 white matter, 3 CSF.
@@ -100,15 +100,18 @@ class HeadSynth:
     patch : int, edge of the cubic patch in voxels of ``voxel_mm``
     seed : int
     voxel_mm : float, the network's grid spacing
+    spread_mm : float, patch centres are drawn this far (mm, per axis) around the brain's centre;
+        wide enough and patches hold the air around the head
     """
 
-    def __init__(self, patch: int = 96, seed: int = 0, voxel_mm: float = 2.0):
+    def __init__(self, patch: int = 96, seed: int = 0, voxel_mm: float = 2.0, spread_mm: float = 18.0):
         maps, affine = template_maps()
         self.maps = torch.from_numpy(maps)[None]  # (1, 4, X, Y, Z)
         self.shape = np.array(maps.shape[1:])
         self.affine = affine
         self.patch = patch
         self.voxel_mm = voxel_mm
+        self.spread_mm = spread_mm
         self.gen = torch.Generator().manual_seed(seed)
         brain = maps[2] > 0.5
         idx = np.argwhere(brain)
@@ -136,7 +139,8 @@ class HeadSynth:
             scale[0, 0] *= -1  # left/right mirror
         lin = rot @ scale
         elastic = torch.stack([_smooth_field(self.gen, (p, p, p), 5, self._u(0, 3.5)) for _ in range(3)], -1)
-        shift = torch.from_numpy(self.centre_mm) + self._u(-18, 18, 3) + torch.tensor([0.0, 0.0, self._u(-25, 10)])
+        spread = self.spread_mm
+        shift = torch.from_numpy(self.centre_mm) + self._u(-spread, spread, 3) + torch.tensor([0.0, 0.0, self._u(-25, 10)])
         world = mm @ lin.T + elastic + shift
         inv = torch.from_numpy(np.linalg.inv(self.affine)).float()
         vox = world @ inv[:3, :3].T + inv[:3, 3]
@@ -195,7 +199,7 @@ class HeadSynth:
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One draw: image ``(1, P, P, P)`` float32 in [0, 1] (percentile-scaled) and labels ``(1, P, P, P)`` int64."""
-        maps = F.grid_sample(self.maps, self._grid(), mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+        maps = F.grid_sample(self.maps, self._grid(), mode="bilinear", padding_mode="border", align_corners=True)[0]
         tissues = self._tissues(maps)
         means, sds = self._intensities()
         texture = (tissues * sds[:, None, None, None]).sum(0) * torch.randn(tissues.shape[1:], generator=self.gen)

@@ -11,9 +11,11 @@ versions) measure generalisation from synthetic images to real intensities.
 The network definition and the input normalisation are read from the bundle's
 ``configs/inference.json`` so training and inference cannot disagree. Seeded; CPU only.
 
-Run::
+Run (the shipped weights: two stages, see the bundle's README)::
 
-    .venv/bin/python training/train_brain_tissue.py            # writes the bundle's models/model.pt
+    .venv/bin/python training/train_brain_tissue.py --out stage1.pt
+    .venv/bin/python training/train_brain_tissue.py --init stage1.pt --iterations 2500 --lr 5e-4 \\
+        --spread-mm 60 --seed 20261202          # writes the bundle's models/model.pt
     .venv/bin/python training/train_brain_tissue.py --iterations 20 --out /tmp/m.pt   # smoke test
 """
 
@@ -77,13 +79,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--save-every", type=int, default=50)
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--spread-mm", type=float, default=18.0, help="patch centres within this of the brain's centre")
+    ap.add_argument("--init", type=Path, help="start from these weights (the second stage)")
     ap.add_argument("--out", type=Path, default=BUNDLE / "models" / "model.pt")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     set_determinism(seed=args.seed)
-    synth = HeadSynth(patch=args.patch, seed=args.seed)
+    synth = HeadSynth(patch=args.patch, seed=args.seed, spread_mm=args.spread_mm)
     net = network_from_bundle()
+    if args.init:
+        net.load_state_dict(torch.load(args.init, weights_only=True))
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iterations, pct_start=0.05)
@@ -95,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
                 "patch": args.patch,
                 "batch": args.batch,
                 "seed": args.seed,
+                "spread_mm": args.spread_mm,
+                "init": str(args.init) if args.init else None,
             }
         ),
         flush=True,
