@@ -20,6 +20,7 @@ Run::
     .venv/bin/python training/evaluate_brain_tissue.py                  # prints the table
     .venv/bin/python training/evaluate_brain_tissue.py --write-readme   # and updates the bundle README
     .venv/bin/python training/evaluate_brain_tissue.py --weights /tmp/model.pt   # a training checkpoint
+    .venv/bin/python training/evaluate_brain_tissue.py --bundle old/brain_tissue  # an earlier release
 
 Deterministic: fixed seeds, no random state outside them.
 """
@@ -251,11 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true", help=f"replace the table in {README}")
     ap.add_argument("--weights", type=Path, help="evaluate these weights instead of the bundle's")
+    ap.add_argument("--bundle", type=Path, help="evaluate this bundle folder (e.g. an earlier release) instead")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        model = bundle_with(args.weights, Path(tmp)) if args.weights else "brain-tissue"
+        model = args.bundle or (bundle_with(args.weights, Path(tmp)) if args.weights else "brain-tissue")
         text = table(evaluate(model))
     print(text)
     if args.write_readme:

@@ -139,8 +139,8 @@ class HeadSynth:
             scale[0, 0] *= -1  # left/right mirror
         lin = rot @ scale
         elastic = torch.stack([_smooth_field(self.gen, (p, p, p), 5, self._u(0, 3.5)) for _ in range(3)], -1)
-        spread = self.spread_mm
-        shift = torch.from_numpy(self.centre_mm) + self._u(-spread, spread, 3) + torch.tensor([0.0, 0.0, self._u(-25, 10)])
+        spread = self._u(-self.spread_mm, self.spread_mm, 3)
+        shift = torch.from_numpy(self.centre_mm) + spread + torch.tensor([0.0, 0.0, self._u(-25, 10)])
         world = mm @ lin.T + elastic + shift
         inv = torch.from_numpy(np.linalg.inv(self.affine)).float()
         vox = world @ inv[:3, :3].T + inv[:3, 3]

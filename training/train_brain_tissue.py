@@ -11,11 +11,13 @@ versions) measure generalisation from synthetic images to real intensities.
 The network definition and the input normalisation are read from the bundle's
 ``configs/inference.json`` so training and inference cannot disagree. Seeded; CPU only.
 
-Run (the shipped weights: two stages, see the bundle's README)::
+Run (the shipped weights: three stages, see the bundle's README)::
 
     .venv/bin/python training/train_brain_tissue.py --out stage1.pt
     .venv/bin/python training/train_brain_tissue.py --init stage1.pt --iterations 2500 --lr 5e-4 \\
-        --spread-mm 60 --seed 20261202          # writes the bundle's models/model.pt
+        --spread-mm 60 --seed 20261202 --out stage2.pt
+    .venv/bin/python training/train_brain_tissue.py --init stage2.pt --iterations 1500 --lr 2e-4 \\
+        --spread-mm 60 --seed 20261203          # writes the bundle's models/model.pt
     .venv/bin/python training/train_brain_tissue.py --iterations 20 --out /tmp/m.pt   # smoke test
 """
 
