@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_medseg.io.dicom_derived import PATIENT_STUDY_TYPE2
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
@@ -76,15 +78,7 @@ def highdicom_write(out: Path, files: list[Path], stacked: np.ndarray, segments:
 
     sources = [pydicom.dcmread(f) for f in files]
     for ds in sources:  # highdicom needs the Type 2 patient/study attributes present
-        for keyword in (
-            "PatientBirthDate",
-            "PatientSex",
-            "StudyDate",
-            "StudyTime",
-            "StudyID",
-            "AccessionNumber",
-            "ReferringPhysicianName",
-        ):
+        for keyword in PATIENT_STUDY_TYPE2:
             setattr(ds, keyword, ds.get(keyword, ""))
     algorithm = hd.AlgorithmIdentificationSequence(
         name="bench", version="1", family=codes.cid7162.ArtificialIntelligence

@@ -14,6 +14,7 @@ from dicom_factory import (
 )
 from napari_medseg.errors import MedsegError, VolumeReadError
 from napari_medseg.io import dicom, read_volume
+from napari_medseg.io.dicom_derived import PATIENT_STUDY_TYPE2
 from napari_medseg.io.seg import read_segmentation, segmentation_to_labels
 from napari_medseg.io.seg_write import property_codes, write_segmentation
 
@@ -44,15 +45,7 @@ def _sources(series) -> list:
     """The series' images as highdicom wants them: with its Type 2 patient and study attributes (empty)."""
     sources = [pydicom.dcmread(p) for p in series.files]
     for ds in sources:
-        for keyword in (
-            "PatientBirthDate",
-            "PatientSex",
-            "StudyDate",
-            "StudyTime",
-            "StudyID",
-            "AccessionNumber",
-            "ReferringPhysicianName",
-        ):
+        for keyword in PATIENT_STUDY_TYPE2:
             setattr(ds, keyword, ds.get(keyword, ""))
     return sources
 
