@@ -8,9 +8,8 @@ import pytest
 from scipy import ndimage
 
 from napari_medseg.cli import main
-from napari_medseg.io import read_volume
 from napari_medseg.models.brain_extraction import brain_mask, skull_strip
-from napari_medseg.samples import brain_mri_paths
+from napari_medseg.samples import brain_mri_paths, whole_head_mri
 
 
 def dice(a, b):
@@ -33,23 +32,9 @@ def test_brain_mask_of_nothing_is_empty():
     assert not brain_mask(np.zeros((4, 5, 6), np.uint8)).any()
 
 
-def whole_head(t1):
-    """The skull-stripped sample with a T1-like scalp and skull around it (2 mm voxels)."""
-    brain = t1.array > 0
-    hull = ndimage.binary_closing(brain, np.ones((5, 5, 5), bool)) | brain
-    outside = ndimage.distance_transform_edt(~hull, sampling=t1.spacing)
-    head = t1.array.astype(np.float32)
-    for lo, hi, value in ((0, 2, 50), (2, 3.5, 10), (3.5, 6.5, 150), (6.5, 8, 10), (8, 12, 100), (12, 16, 220)):
-        head[(outside > lo) & (outside <= hi)] = value
-    rng = np.random.default_rng(0)
-    head = np.hypot(head + rng.normal(0, 4, head.shape), rng.normal(0, 4, head.shape))
-    return t1.with_array(head.astype(np.int16)), brain
-
-
 @pytest.mark.slow
 def test_skull_strip_removes_a_scalp_and_skull_around_the_sample_brain():
-    t1 = read_volume(brain_mri_paths()[0])
-    head, brain = whole_head(t1)
+    head, brain = whole_head_mri()
     stripped, mask = skull_strip(head, device="cpu")
     assert dice(mask, brain) >= 0.9
     scalp = ~ndimage.binary_dilation(brain, iterations=3) & (head.array > 60)

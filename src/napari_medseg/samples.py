@@ -66,6 +66,35 @@ def load_brain_mri() -> tuple[Volume, Volume]:
     return t1, labels
 
 
+#: T1-like layers put around the sample brain by :func:`whole_head_mri`: (from mm, to mm, value).
+_HEAD_LAYERS = ((0, 2, 50), (2, 3.5, 10), (3.5, 6.5, 150), (6.5, 8, 10), (8, 12, 100), (12, 16, 220))
+
+
+def whole_head_mri(noise: float = 4.0, seed: int = 0) -> tuple[Volume, np.ndarray]:
+    """The sample brain inside a synthetic T1-like head: CSF, skull (tables and diploe), muscle, fat.
+
+    The layers follow the distance (mm) from a closed hull of the sample's brain; Rician
+    noise of sd ``noise`` covers the whole field of view, air included. For trying brain
+    extraction: the true brain mask is the sample's ``T1 > 0``.
+
+    Returns
+    -------
+    (head, brain) : Volume (int16, the sample's grid) and its (Z, Y, X) bool brain mask
+    """
+    from scipy import ndimage
+
+    t1, _ = load_brain_mri()
+    brain = t1.array > 0
+    hull = ndimage.binary_closing(brain, np.ones((5, 5, 5), bool)) | brain
+    outside = ndimage.distance_transform_edt(~hull, sampling=t1.spacing)
+    head = t1.array.astype(np.float32)
+    for lo, hi, value in _HEAD_LAYERS:
+        head[(outside > lo) & (outside <= hi)] = value
+    rng = np.random.default_rng(seed)
+    head = np.hypot(head + rng.normal(0, noise, head.shape), rng.normal(0, noise, head.shape))
+    return t1.with_array(np.round(head).astype(np.int16), description="sample brain in a synthetic head"), brain
+
+
 def ct_phantom_paths() -> tuple[Path, Path]:
     """Paths of the sample CT DICOM folder and its organ truth (NIfTI)."""
     d = sample_dir()
