@@ -82,7 +82,7 @@ def test_sample_brain_mri_loads_with_aligned_labels(make_napari_viewer):
     image, labels = layers
     assert np.allclose(image.affine.affine_matrix, labels.affine.affine_matrix)
     assert image.data.shape == labels.data.shape
-    assert set(np.unique(labels.data)) == {0, 1, 2}
+    assert set(np.unique(labels.data)) == {0, 1, 2, 3}
     # the MNI template is RAS-stored: shown with superior slices on axis 0
     assert image.data.shape == (95, 117, 99)
 

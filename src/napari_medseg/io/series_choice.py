@@ -158,6 +158,13 @@ def _folder_hint(series, root: Path) -> str:
     return "" if relative == Path(".") else relative.as_posix()
 
 
+def _study_order(series: DicomSeries) -> tuple:
+    """Sort key of a study's series: SeriesNumber (numerically; unnumbered last), description, id."""
+    number = series.slices[0].series_number if series.slices else ""
+    rank = (0, int(number)) if number.isdigit() else (1, 0)
+    return (*rank, series.description, series.series_id)
+
+
 def study_choices(path: str | Path) -> list[SeriesChoice]:
     """The series of a DICOM folder, DICOMDIR or file as chooser rows (headers only, no pixels).
 
@@ -168,7 +175,7 @@ def study_choices(path: str | Path) -> list[SeriesChoice]:
     """
     from . import dicom
 
-    found = dicom.scan(path)
+    found = sorted(dicom.scan(path), key=_study_order)  # as the scanner numbered them, not by random UIDs
     if not found:
         raise VolumeReadError(f"{path}: no DICOM image series found")
     summaries = [s.summary() for s in found]
