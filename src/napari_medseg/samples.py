@@ -92,7 +92,8 @@ def whole_head_mri(noise: float = 4.0, seed: int = 0) -> tuple[Volume, np.ndarra
         head[(outside > lo) & (outside <= hi)] = value
     rng = np.random.default_rng(seed)
     head = np.hypot(head + rng.normal(0, noise, head.shape), rng.normal(0, noise, head.shape))
-    return t1.with_array(np.round(head).astype(np.int16), description="sample brain in a synthetic head"), brain
+    meta = {"modality": "MR", "description": "sample brain in a synthetic head"}  # no file behind it
+    return Volume(np.round(head).astype(np.int16), t1.affine.copy(), t1.file_order, meta), brain
 
 
 def ct_phantom_paths() -> tuple[Path, Path]:

@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
         action="store_true",
         default=None,
         help="bundles: take the argmax before Invertd (nearest neighbour back to INPUT's grid); faster, "
-        "differs from the bundle on boundary voxels when it resamples (default: only for >= 4 classes)",
+        "differs from the bundle on boundary voxels when it resamples (default: only for >= 8 classes)",
     )
     p.add_argument(
         "--force",
