@@ -52,7 +52,13 @@ def test_argmax_first_matches_linear_invert_except_on_boundaries(linear_invert_b
     assert exact.shape == fast.shape == volume.shape
     assert set(np.unique(exact)) == {0, 1, 2, 3}
     differs = fast != exact
-    boundary = maximum_filter(exact, size=3) != minimum_filter(exact, size=3)
+
+    def edges(labels):
+        return maximum_filter(labels, size=3) != minimum_filter(labels, size=3)
+
     assert differs.any()
-    assert not (differs & ~boundary).any()
+    # The network's 1.5 mm grid does not divide this 1 mm grid, so nearest-neighbour labels can
+    # move an edge by more than one voxel (a thin structure grows or shrinks); every change must
+    # still lie on an edge of one of the two label maps, never inside a region both agree is whole.
+    assert not (differs & ~(edges(exact) | edges(fast))).any()
     assert differs.mean() < 0.05

@@ -29,8 +29,8 @@ def test_brain_tissue_on_the_sample_is_on_its_grid_and_reaches_its_measured_dice
     np.testing.assert_allclose(seg.affine, src.affine, atol=1e-5)
     assert seg.get_data_dtype() == np.uint8
     labels, ref = np.asanyarray(seg.dataobj), np.asanyarray(truth.dataobj)
-    # measured 0.887 / 0.848 / 0.743 (the model's README); white matter misses the 0.85 it was set
-    for k, least in ((1, 0.85), (2, 0.84), (3, 0.7)):
+    # measured 0.909 / 0.887 / 0.718 (the model's README); the targets are 0.85 for grey and white matter
+    for k, least in ((1, 0.85), (2, 0.85), (3, 0.7)):
         assert dice(labels == k, ref == k) >= least
     err = capsys.readouterr().err
     voxel_ml = np.prod(seg.header.get_zooms()) / 1000

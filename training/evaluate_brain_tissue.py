@@ -13,7 +13,7 @@ Truth on each variant's grid follows the training's rule on the template's proba
 resampled the same way: the sample's grey/white rule
 (:func:`napari_medseg.samples.brain_tissue_labels`) and CSF for the rest of the brain mask.
 The model runs through the product path, :func:`napari_medseg.models.segment.segment_volume`
-on the CPU, so the resampling to 2 mm and back is part of what is measured.
+on the CPU, so the resampling to the model's grid (1.5 mm) and back is part of what is measured.
 
 Run::
 

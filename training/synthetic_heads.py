@@ -10,7 +10,7 @@ and grey/white-matter probability maps). Tissue maps are built once from it:
   the template's lowest slice, a neck of soft tissue.
 
 Each draw (:meth:`HeadSynth.sample`) warps those maps (random rotation, scaling,
-left/right mirror, elastic field) onto a patch of the network's 2 mm grid, gives each tissue
+left/right mirror, elastic field) onto a patch of the training grid (2 or 1.5 mm), gives each tissue
 a random intensity and texture (a quarter of the time a random MR contrast, otherwise a
 jittered T1, T2, PD or FLAIR), and then blurs, resamples to a random slice thickness,
 multiplies by a bias field, applies a gamma and adds noise. Three draws in ten are
@@ -93,7 +93,7 @@ def _shell(distance: torch.Tensor, inner: torch.Tensor, outer: torch.Tensor) -> 
 
 
 class HeadSynth:
-    """Draws (image, labels) patches on a 2 mm grid from the template's tissue maps.
+    """Draws (image, labels) patches on a regular grid (``voxel_mm``) from the template's tissue maps.
 
     Parameters
     ----------
@@ -180,7 +180,7 @@ class HeadSynth:
         sigma = self._u(0.0, 0.8)
         if sigma > 0.1:
             x = _gaussian(x, [sigma] * 3)
-        if self._u(0, 1) < 0.5:  # thick slices along one axis: 3-6 mm on the 2 mm grid
+        if self._u(0, 1) < 0.5:  # thick slices along one axis: 1.5-3 voxels
             axis = int(self._u(0, 3 - 1e-6))
             factor = self._u(1.5, 3.0)
             sig = [0.0, 0.0, 0.0]

@@ -26,7 +26,7 @@ class SkullStripWidget(Container):
         self.viewer = napari_viewer
         self.image_combo = ComboBox(label="image", choices=self._image_choices, tooltip="a head MRI, any contrast")
         self.run_button = PushButton(text="Skull-strip", tooltip="brain-tissue U-Net; labels > 0 are the brain")
-        self.status = Label(value="Removes skull and scalp (brain-tissue model, 2 mm).")
+        self.status = Label(value="Removes skull and scalp (brain-tissue model, 1.5 mm).")
         self.status.native.setWordWrap(True)  # long messages wrap in the dock (magicgui has no option for it)
         super().__init__(widgets=[self.image_combo, self.run_button, self.status])
         self.run_button.changed.connect(self.run)
