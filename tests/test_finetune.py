@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 from dataclasses import replace
 
@@ -44,9 +45,26 @@ def sample_case():
     return TrainingCase(t1, labels, "sample")
 
 
-def test_labels_land_on_the_networks_grid_voxel_for_voxel(sample_case):
-    """The sample is RAS at 2 mm already: the bundle's grid is the file's, so labels must come back unchanged."""
-    image, labels = preprocessed_pair(load_pipeline("brain-tissue"), sample_case)
+@pytest.fixture
+def on_sample_grid(tmp_path):
+    """The shipped bundle set to work at 2 mm, the sample's own RAS grid (the shipped one works at 1.5 mm).
+
+    Nearest-neighbour labels from 2 mm onto 1.5 mm meet exact ties every other voxel, where
+    rounding, not geometry, picks the side; on the file's own grid every label must survive exactly.
+    """
+    root = tmp_path / "brain_tissue_2mm"
+    shutil.copytree(SHIPPED["brain-tissue"], root)
+    cfg_path = root / "configs" / "inference.json"
+    cfg = json.loads(cfg_path.read_text())
+    (spacing,) = [t for t in cfg["preprocessing"]["transforms"] if t["_target_"] == "Spacingd"]
+    spacing["pixdim"] = [2.0, 2.0, 2.0]
+    cfg_path.write_text(json.dumps(cfg))
+    return load_pipeline(root, trust_bundle=True)
+
+
+def test_labels_land_on_the_networks_grid_voxel_for_voxel(sample_case, on_sample_grid):
+    """The sample is RAS at 2 mm already: on a 2 mm bundle grid, labels must come back unchanged."""
+    image, labels = preprocessed_pair(on_sample_grid, sample_case)
     truth_file_order = np.asarray(nib.load(brain_mri_paths()[1]).dataobj)
     assert image.shape == (1, *truth_file_order.shape) and labels.dtype == torch.int64
     assert np.array_equal(labels.numpy(), truth_file_order)
@@ -54,7 +72,7 @@ def test_labels_land_on_the_networks_grid_voxel_for_voxel(sample_case):
     assert float((image[0] == 0).float().mean()) > 0.5  # the skull-stripped background stayed 0
 
 
-def test_labels_follow_the_image_through_reorientation(sample_case):
+def test_labels_follow_the_image_through_reorientation(sample_case, on_sample_grid):
     """A volume stored in another voxel order (flipped, permuted) gives the same training pair."""
     t1, truth = sample_case.image, sample_case.labels
     flipped_t1 = type(t1).from_file_order(
@@ -63,7 +81,7 @@ def test_labels_follow_the_image_through_reorientation(sample_case):
     flipped_truth = type(truth).from_file_order(
         truth.to_file_order()[::-1].transpose(2, 0, 1), truth.file_affine @ _flip_permute(truth.file_shape)
     )
-    pipeline = load_pipeline("brain-tissue")
+    pipeline = on_sample_grid
     image_a, labels_a = preprocessed_pair(pipeline, sample_case)
     image_b, labels_b = preprocessed_pair(pipeline, TrainingCase(flipped_t1, flipped_truth, "flipped"))
     assert np.array_equal(labels_a.numpy(), labels_b.numpy())

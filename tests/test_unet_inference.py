@@ -106,7 +106,9 @@ def test_progress_is_monotonic_and_reaches_one(brain):
     run_pipeline(pipeline, t1, "cpu", progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert sum("window batch" in m for _, m in seen) == count_windows((99, 117, 95), (96, 96, 96), 0.25)
+    # one message per window batch, on the sample's 2 mm grid resampled to the bundle's 1.5 mm
+    grid = tuple(round((n - 1) * 2.0 / 1.5) + 1 for n in (99, 117, 95))
+    assert sum("window batch" in m for _, m in seen) == count_windows(grid, (96, 96, 96), 0.25)
 
 
 def test_progress_returning_false_cancels_between_window_batches(brain):
