@@ -92,8 +92,8 @@ def sam_flow() -> None:
     rows, cols = np.nonzero(organ[k])
     r0, r1, c0, c1 = rows.min() - 4, rows.max() + 4, cols.min() - 4, cols.max() + 4
     sam.box_mode()
-    sam.boxes.add_rectangles(np.array([[k, r0, c0], [k, r0, c1], [k, r1, c1], [k, r1, c0]], float))
-    pump(until=lambda: not sam.busy and sam.preview_layer is not None and sam.preview_layer.data.any())
+    sam.layers.boxes.add_rectangles(np.array([[k, r0, c0], [k, r0, c1], [k, r1, c1], [k, r1, c0]], float))
+    pump(until=lambda: not sam.busy and sam.layers.preview is not None and sam.layers.preview.data.any())
     shoot(viewer, "layout_1366_sam.png")
     sam.shutdown()
     viewer.close()

@@ -49,6 +49,32 @@ def viewer_widget(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: widget.idle, timeout=WAIT_MS)
 
 
+def test_a_box_drawn_while_the_model_loads_says_what_it_did(make_napari_viewer, qtbot):
+    """Choosing an image loads the model in the background; a box drawn meanwhile waits in the
+    queue, and when it is done the status names it (it used to stay at "Working...")."""
+    torch.set_num_threads(2)
+    viewer = make_napari_viewer()
+    vol, organ = ct_phantom(shape=(12, 112, 112))
+    image = viewer.add_image(vol, name="ct")
+    widget = SamWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.image_combo.value = image
+    k = int(np.flatnonzero(organ.any(axis=(1, 2))).mean())
+    viewer.dims.set_current_step(0, k)
+    assert widget.busy  # still building the session
+    widget.layers.boxes.add_rectangles(rectangle(k, organ[k]))
+    qtbot.waitUntil(lambda: widget.layers.preview.data[k].any(), timeout=WAIT_MS)
+    wait_idle(qtbot, widget)
+    assert widget.status.value.startswith(f"Slice {k}: box segmented")
+    widget.shutdown()
+    qtbot.waitUntil(lambda: widget.idle, timeout=WAIT_MS)
+
+
+def test_the_status_says_ready_once_the_model_is_loaded(viewer_widget):
+    _, widget, _ = viewer_widget
+    assert widget.status.value.startswith("Ready: draw a box")
+
+
 def test_box_propagate_correct_a_leak_accept_and_undo(viewer_widget, qtbot):
     viewer, widget, organ = viewer_widget
     assert widget.layers.boxes.affine.affine_matrix.tolist() == viewer.layers["ct"].affine.affine_matrix.tolist()

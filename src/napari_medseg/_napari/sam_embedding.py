@@ -69,8 +69,12 @@ class BackgroundEmbedder:
                 session.embed(axis, [i])
                 yield done
 
+        def show(done: int) -> None:
+            if not stop.is_set():  # stopped: the dock (and its bar) may be gone already
+                self.bar.value = done
+
         worker = create_worker(quietly(work))
-        worker.yielded.connect(lambda done: setattr(self.bar, "value", done))
+        worker.yielded.connect(show)
         worker.errored.connect(self.on_error)
         worker.finished.connect(lambda: setattr(self, "worker", None))
         self.worker = worker

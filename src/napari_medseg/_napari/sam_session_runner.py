@@ -78,6 +78,7 @@ class SessionRunner:
         self._settings: tuple | None = None
         self._target: tuple | None = None
         self._queue: list = []  # steps waiting for the worker
+        self._describe = ""  # the status line of the latest queued steps, shown when they are done
         self.worker = None
         self.embedder = BackgroundEmbedder(embedding_progress, lambda: self.worker is not None, self._failed)
         self.closing = False
@@ -108,10 +109,12 @@ class SessionRunner:
     def submit(self, steps: list, describe: str = "") -> None:
         """Queue steps (callables ``session -> Change``); run the queue in a worker unless one runs."""
         self._queue.extend(steps)
+        self._describe = describe or self._describe
         if self.worker is None and not self.closing:
-            self._run_queue(describe)
+            self._run_queue()
 
-    def _run_queue(self, describe: str) -> None:
+    def _run_queue(self) -> None:
+        describe, self._describe = self._describe, ""
         request = self.request()
         if request is None:
             return
@@ -159,7 +162,7 @@ class SessionRunner:
         if self.closing:
             return
         if self._queue:
-            self._run_queue("")
+            self._run_queue()
         else:
             self.embed()
 

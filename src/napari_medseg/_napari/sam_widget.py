@@ -178,7 +178,8 @@ class SamWidget(Container):
         image.events.data.connect(self.runner.drop)  # edited pixels: window and embeddings anew
         self.layers.follow(image)
         self._axis_changed()
-        self.runner.submit([])  # build the session now, so embedding starts while the user looks
+        # build the session now, so embedding starts while the user looks
+        self.runner.submit([], "Ready: draw a box [Q] or click [W] on a slice.")
 
     def _labels_layer(self):
         if self.labels_combo.value is None:
@@ -266,8 +267,8 @@ class SamWidget(Container):
             self.layers.clear_preview()
         for change in changes:
             self.show_change(change)
-        if changes:
-            self.status.value = describe or self.status.value
+        if describe:  # what the finished steps did (or that the session is ready)
+            self.status.value = describe
 
     def show_change(self, change):
         """Copy the changed slices of the session's structure into the preview layer."""
