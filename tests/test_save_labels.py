@@ -107,6 +107,23 @@ def test_save_labels_button_proposes_a_file_beside_the_image(make_napari_viewer,
     np.testing.assert_array_equal(reopened.data, labels.data)
 
 
+def test_the_labels_layer_selected_in_the_layer_list_is_the_one_to_save(make_napari_viewer, tmp_path):
+    from napari_medseg._napari.save_labels import SaveLabels
+
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(brain_mri_paths()[0]), plugin=PLUGIN)
+    first = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="first")
+    widget = SaveLabels(viewer)
+    second = viewer.add_labels(np.zeros(image.data.shape, np.uint8), name="second")
+    viewer.layers.selection.active = first
+    assert widget.layer.value is first and widget.names.layer is first
+    viewer.layers.selection.active = second
+    assert widget.layer.value is second and widget.names.layer is second
+    assert "second" in widget.path.value.name  # the file name proposed follows too
+    viewer.layers.selection.active = image  # an image: the choice stays
+    assert widget.layer.value is second
+
+
 def test_ordinary_images_are_not_claimed_by_our_reader(make_napari_viewer, tmp_path):
     import npe2
     import tifffile

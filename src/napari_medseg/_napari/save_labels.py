@@ -89,6 +89,7 @@ class SaveLabels(Container):
         self.button.changed.connect(self.save)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._layers_changed)
+        viewer.layers.selection.events.active.connect(self._active_changed)
         self._layers_changed()
 
     def _labels_layers(self, _widget=None) -> list:
@@ -99,6 +100,13 @@ class SaveLabels(Container):
         choices = self._labels_layers()
         if choices and self.layer.value is None:
             self.layer.value = choices[-1]
+
+    def _active_changed(self, _event=None) -> None:
+        """The labels layer the user selects in the layer list is the one to save."""
+        active = self.viewer.layers.selection.active
+        if isinstance(active, Labels) and active.ndim == 3 and active is not self.layer.value:
+            self.layer.reset_choices()
+            self.layer.value = active
 
     def select(self, layer, name: str | None = None) -> None:
         """Choose ``layer`` (e.g. a new result) and propose a file name (``<image>_<name>``)."""

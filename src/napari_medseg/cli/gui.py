@@ -20,11 +20,35 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+UNET_LAYER = "tissue (brain-tissue U-Net)"
+
+
+def add_sample_result(viewer, result, evaluate=None) -> None:
+    """Show one of the sample workers' results: ``("unet", volume, SegmentationResult)`` or
+    ``("sam", ct volume, mask)``. The U-Net's labels come in the model's names and colours and
+    stay the selected layer (the docks' label tables and Save follow it)."""
+    from .._napari.layers import image_layer_data, label_colormap, labels_layer_kwargs
+
+    kind, volume, out = result
+    if kind == "unet":
+        kw = labels_layer_kwargs(volume, UNET_LAYER, out.label_names)
+        layer = viewer.add_labels(out.labels, colormap=label_colormap(out.colours), **kw)
+        if evaluate is not None:  # ready to score the U-Net against the reference in one click
+            evaluate.reset_choices()
+            evaluate.pred.value = layer
+            evaluate.ref.value = viewer.layers["tissue (reference)"]
+    else:
+        data, kwargs, _ = image_layer_data(volume, "CT phantom")
+        viewer.add_image(data, visible=False, **kwargs)
+        viewer.add_labels(out, visible=False, **labels_layer_kwargs(volume, "organ (LiteMedSAM box)", {1: "organ"}))
+    if UNET_LAYER in viewer.layers:
+        viewer.layers.selection.active = viewer.layers[UNET_LAYER]
+
+
 def _segment_samples(viewer, evaluate=None):
     """Start the U-Net on the sample MRI and LiteMedSAM on the sample CT; return the worker."""
     from napari.qt.threading import thread_worker
 
-    from .._napari.layers import image_layer_data, labels_layer_kwargs
     from ..demo import BOX_MARGIN_VOXELS, box_around
     from ..io import read_volume
     from ..library_warnings import quiet_library_warnings
@@ -43,22 +67,8 @@ def _segment_samples(viewer, evaluate=None):
         box = box_around(read_volume(truth_path).array > 0, BOX_MARGIN_VOXELS)
         yield ("sam", ct, segment_box_3d(ct, box, slice_axis=0, model="litemedsam"))
 
-    def add(result):
-        kind, volume, out = result
-        if kind == "unet":
-            kw = labels_layer_kwargs(volume, "tissue (brain-tissue U-Net)", out.label_names)
-            layer = viewer.add_labels(out.labels, **kw)
-            if evaluate is not None:  # ready to score the U-Net against the reference in one click
-                evaluate.reset_choices()
-                evaluate.pred.value = layer
-                evaluate.ref.value = viewer.layers["tissue (reference)"]
-        else:
-            data, kwargs, _ = image_layer_data(volume, "CT phantom")
-            viewer.add_image(data, visible=False, **kwargs)
-            viewer.add_labels(out, visible=False, **labels_layer_kwargs(volume, "organ (LiteMedSAM box)", {1: "organ"}))
-
     worker = work()
-    worker.yielded.connect(add)
+    worker.yielded.connect(lambda result: add_sample_result(viewer, result, evaluate))
     return worker
 
 
