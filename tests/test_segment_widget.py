@@ -38,6 +38,29 @@ def test_label_colormap_keeps_background_transparent_and_model_colours():
     np.testing.assert_allclose(cmap.map(np.array([0, 1, 2])), [[0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 0, 1]])
 
 
+def test_label_colormap_shows_every_other_value_in_the_palette_never_invisibly():
+    """A value chosen with napari's own *new label* button, not named by the model, still paints visibly."""
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    from napari_medseg.colours import colour_of
+
+    cmap = label_colormap({1: "#ff0000", 2: "#00ff00"})
+    for value in (3, 4, 9, 255):
+        np.testing.assert_allclose(cmap.map(np.array([value]))[0], transform_color(colour_of(value))[0], atol=1e-6)
+    assert cmap.map(np.array([300, 65535]))[:, 3].min() == 1.0  # beyond the palette: opaque still
+
+
+def test_the_reference_and_the_models_result_show_a_tissue_in_one_colour(viewer_with_sample, qtbot):
+    viewer, widget = viewer_with_sample
+    widget._device.value = "cpu"
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    result = next(layer for layer in viewer.layers if layer.name.endswith("[brain-tissue]"))
+    reference = viewer.layers["tissue (reference)"]
+    values = np.array([1, 2, 3])
+    np.testing.assert_allclose(reference.colormap.map(values), result.colormap.map(values))
+
+
 @pytest.fixture
 def viewer_with_sample(make_napari_viewer):
     viewer = make_napari_viewer()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..colours import colour_of
 from ..ct_windows import is_ct, window_limits
 from ..orientation import AXIS_LABELS
 from ..volume import FileOrder, Volume, affine_from_napari, napari_affine
@@ -50,8 +51,14 @@ def image_layer_data(volume: Volume, name: str | None = None) -> tuple:
     return (volume.array, kwargs, "image")
 
 
-def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str] | None = None) -> dict[str, Any]:
-    """Keyword arguments for a Labels layer on ``reference``'s grid (with label names)."""
+def labels_layer_kwargs(
+    reference: Volume, name: str, label_names: dict[int, str] | None = None, colours: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for a Labels layer on ``reference``'s grid, with label names and colours.
+
+    Labels without a colour of their own take the palette's (:func:`label_colormap`), so the same
+    value looks the same in every layer: a reference and a model's result side by side.
+    """
     kwargs: dict[str, Any] = {
         "name": name,
         "affine": napari_affine(reference.affine),
@@ -68,14 +75,27 @@ def labels_layer_kwargs(reference: Volume, name: str, label_names: dict[int, str
     if label_names:
         values = [0] + sorted(label_names)
         kwargs["features"] = {"index": values, "name": ["background"] + [label_names[v] for v in sorted(label_names)]}
+    kwargs["colormap"] = label_colormap(colours or {})
     return kwargs
 
 
+#: Label values given the palette's colours in every colormap; larger ones share :data:`_BEYOND`.
+_PALETTE_VALUES = 255
+_BEYOND = "#ffe119"
+
+
 def label_colormap(colours: dict[int, str]):
-    """napari colormap: background transparent, each label its colour (``#rrggbb``)."""
+    """napari colormap: background transparent, each label its colour (``#rrggbb``).
+
+    Every other value is visible too: 1-255 in the palette's colours (:func:`colours.colour_of`),
+    larger ones in one more colour. A value picked in napari's own layer controls (its *new*
+    label button) must never paint invisibly.
+    """
     from napari.utils.colormaps import DirectLabelColormap
 
-    color_dict = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0), **{int(k): v for k, v in colours.items()}}
+    color_dict: dict = {None: _BEYOND, 0: (0, 0, 0, 0)}
+    color_dict.update({v: colour_of(v) for v in range(1, _PALETTE_VALUES + 1)})
+    color_dict.update({int(k): v for k, v in colours.items()})
     return DirectLabelColormap(color_dict=color_dict)
 
 
@@ -97,14 +117,18 @@ def label_colours(colormap, labels) -> dict[int, str]:
 
 
 def labels_layer_data(
-    labels: np.ndarray, reference: Volume, name: str, label_names: dict[int, str] | None = None
+    labels: np.ndarray,
+    reference: Volume,
+    name: str,
+    label_names: dict[int, str] | None = None,
+    colours: dict[int, str] | None = None,
 ) -> tuple:
     """A napari ``LayerDataTuple`` for a label map on ``reference``'s grid.
 
     The layer carries ``reference``'s source id (when it has one, see
     :func:`sources.remember`), so the writers save it on that grid.
     """
-    return (labels, labels_layer_kwargs(reference, name, label_names), "labels")
+    return (labels, labels_layer_kwargs(reference, name, label_names, colours), "labels")
 
 
 def world_affine_from_state(state: dict[str, Any]) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import MedsegError
 from ..io import is_itk, is_nifti, is_readable_path, read_volume
 from . import sources
-from .layers import image_layer_data, label_colormap, labels_layer_data
+from .layers import image_layer_data, labels_layer_data
 
 MAX_NOTICES = 3  # a folder of localizers must not bury the user in pop-ups
 
@@ -125,7 +125,6 @@ def _layer_data(volume, name: str, notes: list[str]) -> tuple:
 
 def label_map_layer_data(volume, name: str) -> tuple:
     """A Labels ``LayerDataTuple`` for a label map file, with its names and colours (sidecar)."""
-    from ..colours import colour_of
     from ..volume import smallest_label_dtype
 
     names, colours = volume.meta.get("label_names") or {}, volume.meta.get("label_colours") or {}
@@ -133,10 +132,8 @@ def label_map_layer_data(volume, name: str) -> tuple:
     if labels.dtype.kind not in "iu":  # e.g. float label maps: napari Labels need integers
         labels = labels.astype(smallest_label_dtype(labels))
     sources.remember(volume)  # the file's own grid: saving the layer writes it back there
-    data, kwargs, kind = labels_layer_data(labels, volume, name, names)
+    data, kwargs, kind = labels_layer_data(labels, volume, name, names, colours)
     kwargs["metadata"]["medseg"]["path"] = volume.meta.get("path")
-    if names or colours:
-        kwargs["colormap"] = label_colormap({k: colour_of(k, colours) for k in set(names) | set(colours)})
     return data, kwargs, kind
 
 
@@ -147,9 +144,7 @@ def structures_layer_data(path, volume, notes: list[str]) -> tuple:
     label, drawn = draw_annotation(path, volume)
     name = f"{label} (structures)"
     notes += [f"{name}: {w}" for w in drawn.warnings]
-    data, kwargs, kind = labels_layer_data(drawn.labels, volume, name, drawn.names)
-    kwargs["colormap"] = label_colormap(drawn.colours)
-    return data, kwargs, kind
+    return labels_layer_data(drawn.labels, volume, name, drawn.names, drawn.colours)
 
 
 def _accept_oblique_slicing() -> None:

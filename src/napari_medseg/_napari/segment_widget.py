@@ -30,7 +30,7 @@ from ..models.unet.inference import SegmentationCancelled
 from ..models.unet.trust import UntrustedBundleError
 from .autosave import ensure_autosave
 from .docking import tabify_when_docked
-from .layers import label_colormap, labels_layer_data, volume_from_layer
+from .layers import labels_layer_data, volume_from_layer
 from .model_jobs import Failed, ProgressRelay, returning_failures
 from .orientation import ensure_orientation
 from .save_labels import SaveLabels
@@ -291,8 +291,7 @@ class SegmentWidget(Container):
     def _on_result(self, image_layer, volume, model: str, result) -> Labels:
         """Add the result as a Labels layer, or replace the previous one (asking if it was edited)."""
         name = result_layer_name(image_layer.name, model)
-        data, kwargs, _ = labels_layer_data(result.labels, volume, name, result.label_names)
-        kwargs["colormap"] = label_colormap(result.colours)
+        data, kwargs, _ = labels_layer_data(result.labels, volume, name, result.label_names, result.colours)
         previous = next((lyr for lyr in self.viewer.layers if isinstance(lyr, Labels) and lyr.name == name), None)
         if previous is not None and self._may_replace(previous):
             previous.data = data

@@ -27,12 +27,11 @@ def add_sample_result(viewer, result, evaluate=None) -> None:
     """Show one of the sample workers' results: ``("unet", volume, SegmentationResult)`` or
     ``("sam", ct volume, mask)``. The U-Net's labels come in the model's names and colours and
     stay the selected layer (the docks' label tables and Save follow it)."""
-    from .._napari.layers import image_layer_data, label_colormap, labels_layer_kwargs
+    from .._napari.layers import image_layer_data, labels_layer_kwargs
 
     kind, volume, out = result
     if kind == "unet":
-        kw = labels_layer_kwargs(volume, UNET_LAYER, out.label_names)
-        layer = viewer.add_labels(out.labels, colormap=label_colormap(out.colours), **kw)
+        layer = viewer.add_labels(out.labels, **labels_layer_kwargs(volume, UNET_LAYER, out.label_names, out.colours))
         if evaluate is not None:  # ready to score the U-Net against the reference in one click
             evaluate.reset_choices()
             evaluate.pred.value = layer
