@@ -4,8 +4,9 @@ The variants are built here, not by the training generator, and the training nev
 them: the brain is the template's own T1 (real intensities and partial volumes, where the
 training draws random intensities per tissue), and the head around it is a fixed, T1-like
 scalp and skull around a *closed hull* of the brain (the training's shells follow the brain
-mask itself, with random thicknesses and intensities). T2-like and PD-like variants remap
-the same image's tissue intensities (CSF bright, grey above white matter). Each variant is
+mask itself, with random thicknesses and intensities). T2-like, PD-like and FLAIR-like variants
+remap the same image's tissue intensities (grey above white matter; CSF bright, or dark in
+FLAIR). Each variant is
 then resampled, like an acquisition, to its grid (smoothed to the voxel size, optionally
 oblique), with a bias field and Rician noise where stated.
 
@@ -49,16 +50,21 @@ BEGIN, END = "<!-- held-out table: begin -->", "<!-- held-out table: end -->"
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: Brain T1 knots (template intensities of CSF, grey and white matter) and what each contrast maps them to.
 _T1_KNOTS = (0.0, 72.0, 170.0, 220.0, 255.0)
-_REMAP = {"T1": _T1_KNOTS, "T2": (0.0, 235.0, 150.0, 105.0, 95.0), "PD": (0.0, 215.0, 185.0, 150.0, 140.0)}
+_REMAP = {
+    "T1": _T1_KNOTS,
+    "T2": (0.0, 235.0, 150.0, 105.0, 95.0),
+    "PD": (0.0, 215.0, 185.0, 150.0, 140.0),
+    "FLAIR": (0.0, 35.0, 150.0, 115.0, 110.0),
+}
 #: Head layers outside the brain: (name, thickness mm, intensity per contrast T1 / T2 / PD).
 _LAYERS = (
-    ("csf", 2.0, {"T1": 60, "T2": 235, "PD": 215}),
-    ("inner table", 1.5, {"T1": 12, "T2": 10, "PD": 15}),
-    ("diploe", 3.0, {"T1": 160, "T2": 110, "PD": 150}),
-    ("outer table", 1.5, {"T1": 12, "T2": 10, "PD": 15}),
-    ("muscle", 4.0, {"T1": 100, "T2": 70, "PD": 140}),
-    ("fat", 4.5, {"T1": 235, "T2": 160, "PD": 200}),
-    ("skin", 1.5, {"T1": 140, "T2": 120, "PD": 170}),
+    ("csf", 2.0, {"T1": 60, "T2": 235, "PD": 215, "FLAIR": 35}),
+    ("inner table", 1.5, {"T1": 12, "T2": 10, "PD": 15, "FLAIR": 10}),
+    ("diploe", 3.0, {"T1": 160, "T2": 110, "PD": 150, "FLAIR": 120}),
+    ("outer table", 1.5, {"T1": 12, "T2": 10, "PD": 15, "FLAIR": 10}),
+    ("muscle", 4.0, {"T1": 100, "T2": 70, "PD": 140, "FLAIR": 80}),
+    ("fat", 4.5, {"T1": 235, "T2": 160, "PD": 200, "FLAIR": 170}),
+    ("skin", 1.5, {"T1": 140, "T2": 120, "PD": 170, "FLAIR": 120}),
 )
 
 
@@ -75,7 +81,7 @@ def whole_heads() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
 
     Returns
     -------
-    heads : {"T1", "T2", "PD"} -> (X, Y, Z) float32, RAS voxel order, 1 mm
+    heads : {"T1", "T2", "PD", "FLAIR"} -> (X, Y, Z) float32, RAS voxel order, 1 mm
     maps : (3, X, Y, Z) float32, grey matter, white matter and brain mask
     affine : (4, 4)
     """
@@ -89,7 +95,7 @@ def whole_heads() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     hull_distance = distance_transform_edt(~hull).astype(np.float32)
     outside = brain < 0.5
     heads = {}
-    for contrast in ("T1", "T2", "PD"):
+    for contrast in _REMAP:
         image = np.interp(t1_brain, _T1_KNOTS, _REMAP[contrast]).astype(np.float32)
         edge = 0.0
         for _, thickness, value in _LAYERS:
@@ -166,6 +172,15 @@ VARIANTS = (
     ("T1 1x1x5 mm", "whole head, 5 mm slices", "T1", (1.0, 1.0, 5.0), 0.0, 0.2, 4.0),
     ("T2-like 1.5 mm", "whole head, CSF bright, grey > white, oblique 8 deg, bias +-20 %", "T2", 1.5, 8.0, 0.2, 5.0),
     ("PD-like 1.5 mm", "whole head, CSF > grey > white (flat), bias +-20 %", "PD", 1.5, 0.0, 0.2, 5.0),
+    (
+        "FLAIR-like 1x1x3 mm",
+        "whole head, CSF dark, grey > white, 3 mm slices, bias +-20 %",
+        "FLAIR",
+        (1.0, 1.0, 3.0),
+        0.0,
+        0.2,
+        5.0,
+    ),
 )
 
 
