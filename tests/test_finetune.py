@@ -218,3 +218,11 @@ def test_cli_pairs_folders_of_cases_by_name(tmp_path, capsys):
         main(["finetune", str(images), str(labels_path), "--model", "brain-tissue", "--out", str(tmp_path / "x")]) == 1
     )
     assert "both be folders" in capsys.readouterr().err
+
+
+def test_the_loss_summary_names_one_epoch_and_the_change_over_several(tmp_path):
+    from napari_medseg.models.unet.finetune import FinetuneResult
+
+    assert FinetuneResult(tmp_path, losses=[0.4861]).loss_summary() == "loss 0.486 (1 epoch)"
+    summary = FinetuneResult(tmp_path, losses=[0.612, 0.55, 0.4861]).loss_summary()
+    assert summary == "loss 0.612 -> 0.486 over 3 epochs"

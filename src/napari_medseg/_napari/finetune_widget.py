@@ -162,8 +162,8 @@ class FinetuneWidget(Container):
             return
         self.result = result
         self.status.value = (
-            f"wrote {result.bundle} in {result.seconds:.0f} s (loss {result.losses[0]:.3f} -> "
-            f"{result.losses[-1]:.3f}); run it from Segment (U-Net) > other. It learned from "
+            f"wrote {result.bundle} in {result.seconds:.0f} s ({result.loss_summary()}); "
+            "run it from Segment (U-Net) > other. It learned from "
             "your corrections only: check it before relying on it."
         )
 

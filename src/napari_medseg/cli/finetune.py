@@ -85,7 +85,7 @@ def run(args) -> int:
     if not args.quiet:
         print(
             f"wrote {result.bundle} in {result.seconds:.0f} s on {torch.get_num_threads()} CPU threads: "
-            f"{len(cases)} case(s), {args.epochs} epochs, loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}; "
+            f"{len(cases)} case(s), {result.loss_summary()}; "
             f"use it with: medseg segment IMAGE --model {result.bundle} --out OUT",
             file=sys.stderr,
         )

@@ -104,6 +104,14 @@ class FinetuneResult:
     seconds: float = 0.0
     record: dict = field(default_factory=dict)
 
+    def loss_summary(self) -> str:
+        """``loss 0.612 -> 0.486 over 20 epochs``, or ``loss 0.486 (1 epoch)``."""
+        if len(self.losses) == 1:
+            return f"loss {self.losses[0]:.3f} (1 epoch)"
+        if not self.losses:
+            return "no epoch run"
+        return f"loss {self.losses[0]:.3f} -> {self.losses[-1]:.3f} over {len(self.losses)} epochs"
+
 
 def preprocessed_pair(pipeline: Pipeline, case: TrainingCase) -> tuple[torch.Tensor, torch.Tensor]:
     """The network input and the labels on its grid, as the bundle's preprocessing makes them.
