@@ -162,7 +162,7 @@ class FinetuneWidget(Container):
             return
         self.result = result
         self.status.value = (
-            f"wrote {result.bundle} in {result.seconds:.0f} s ({result.loss_summary()}); "
+            f"wrote {result.bundle} in {result.seconds:.0f} s, {result.loss_summary()}; "
             "run it from Segment (U-Net) > other. It learned from "
             "your corrections only: check it before relying on it."
         )
