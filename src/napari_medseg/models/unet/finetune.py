@@ -22,7 +22,6 @@ validated model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ import torch
 
 from ...errors import MedsegError
 from ...volume import Volume
+from ..weights import file_sha256
 from .inference import ProgressCallback
 from .metatensor import volume_to_metatensor
 from .pipeline import Pipeline
@@ -106,11 +106,8 @@ class FinetuneResult:
 
     def loss_summary(self) -> str:
         """``loss 0.612 -> 0.486 over 20 epochs``, or ``loss 0.486 (1 epoch)``."""
-        if len(self.losses) == 1:
-            return f"loss {self.losses[0]:.3f} (1 epoch)"
-        if not self.losses:
-            return "no epoch run"
-        return f"loss {self.losses[0]:.3f} -> {self.losses[-1]:.3f} over {len(self.losses)} epochs"
+        first, last, n = self.losses[0], self.losses[-1], len(self.losses)
+        return f"loss {last:.3f} (1 epoch)" if n == 1 else f"loss {first:.3f} -> {last:.3f} over {n} epochs"
 
 
 def preprocessed_pair(pipeline: Pipeline, case: TrainingCase) -> tuple[torch.Tensor, torch.Tensor]:
@@ -244,10 +241,6 @@ def train_network(
     return losses
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_cases(cases: list[TrainingCase], n_classes: int) -> None:
     if not cases:
         raise MedsegError("no case to fine-tune on: give at least one image with its corrected labels")
@@ -307,7 +300,7 @@ def write_bundle(base_root: Path, out_dir: Path, state_dict: dict, metadata: dic
                 "base model's: its figures do not describe these weights. Not a validated model.\n\n"
                 + readme.read_text()
             )
-        record = dict(record, weights_sha256=_sha256(tmp / "models" / "model.pt"))
+        record = dict(record, weights_sha256=file_sha256(tmp / "models" / "model.pt"))
         (tmp / RECORD_NAME).write_text(json.dumps(record, indent=1))
         if out_dir.exists():
             out_dir.rmdir()
@@ -378,7 +371,7 @@ def finetune_bundle(
         "base_model": info.name,
         "base_path": str(base),
         "base_config_sha256": bundle_digest(base),
-        "base_weights_sha256": _sha256(base_weights) if base_weights.is_file() else None,
+        "base_weights_sha256": file_sha256(base_weights) if base_weights.is_file() else None,
         "cases": [
             {
                 "name": c.name,
