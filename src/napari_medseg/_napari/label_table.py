@@ -74,7 +74,7 @@ class LabelTable(Container):
         return value
 
     def _selected(self, _event=None) -> None:
-        """A new label value chosen for painting gets a row and a colour (it would paint invisibly)."""
+        """A new label value chosen for painting gets a row (a name to type) and its palette colour."""
         value, rows = int(self._layer.selected_label), self.rows()
         if value > 0 and value not in rows and not self._filling:
             rows[value] = (f"label {value}", colour_of(value))
